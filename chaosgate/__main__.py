@@ -1,0 +1,7 @@
+"""``python -m chaosgate``: the same as the ``chaosgate`` command."""
+
+import sys
+
+from chaosgate.cli import main
+
+sys.exit(main())

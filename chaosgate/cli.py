@@ -1,0 +1,201 @@
+"""The ``chaosgate`` command line.
+
+Exit codes: 0 success · 1 a check failed / a part is down / the stack could not start ·
+2 bad input (config, target, ports, usage) · 3 the target is not healthy enough to test.
+Expected errors print one line, ``chaosgate: error: ...``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chaosgate.stack.builds import BuildError, ensure_builds
+from chaosgate.stack.health import PartStatus
+from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack_up
+from chaosgate.stack.layout import StackLayout
+from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
+from chaosgate.stack.ports import DEFAULT_PORTS, HOST, PortError, resolve_ports
+from chaosgate.target import TargetError, load_target
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNHEALTHY = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Prove a restaurant platform keeps its observability promises under load and faults.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stack_app = typer.Typer(help="The local reference stack (real Jaeger, OpenSearch, Prometheus, ...).")
+target_app = typer.Typer(help="Targets: the deployed stack chaosgate verifies.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(target_app, name="target")
+
+out = Console()
+err = Console(stderr=True)
+
+TargetOption = Annotated[
+    str | None,
+    typer.Option("--target", "-t", help="'local' (the default) or the path of a target YAML file."),
+]
+PortOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--port",
+        help="Move one port: NAME=PORT (repeatable); also CHAOSGATE_PORT_<NAME>. "
+        f"Names: {', '.join(DEFAULT_PORTS)}.",
+    ),
+]
+
+
+def _layout() -> StackLayout:
+    return StackLayout.from_env(os.environ)
+
+
+def _http() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(3.0))
+
+
+def _report(message: str) -> None:
+    err.print(f"[dim]{message}[/dim]", highlight=False)
+
+
+def _status_table(statuses: list[PartStatus]) -> Table:
+    table = Table(title="chaosgate local stack")
+    for column in ("part", "url", "state", "pid", "detail"):
+        table.add_column(column)
+    colours = {"up": "green", "starting": "yellow", "down": "red"}
+    for status in statuses:
+        table.add_row(
+            status.name,
+            status.url or "-",
+            f"[{colours[status.state]}]{status.state}[/]",
+            str(status.pid or "-"),
+            status.detail,
+        )
+    return table
+
+
+@stack_app.command("up")
+def stack_up_command(
+    port: PortOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every part.")] = 300.0,
+    restart_delay: Annotated[
+        int, typer.Option(help="Seconds a killed service stays down before it comes back.")
+    ] = DEFAULT_RESTART_DELAY_S,
+) -> None:
+    """Build what is missing, start every part under supervisord, wait until all are healthy."""
+    ports = resolve_ports(os.environ, port or [])
+    with _http() as http:
+        statuses = stack_up(
+            _layout(), ports, http, report=_report, timeout_s=timeout, restart_delay_s=restart_delay
+        )
+    out.print(_status_table(statuses))
+
+
+@stack_app.command("down")
+def stack_down_command() -> None:
+    """Stop everything `stack up` started (and nothing else)."""
+    if stack_down(_layout(), report=_report):
+        out.print("stack stopped")
+    else:
+        out.print("no stack was running")
+
+
+@stack_app.command("status")
+def stack_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show every part's URL and state; exit 1 when a part is down or no stack runs."""
+    layout = _layout()
+    with _http() as http:
+        statuses = stack_status(layout, http)
+    if statuses is None:
+        if as_json:
+            out.print_json(json.dumps({"running": False, "parts": []}))
+        else:
+            out.print(f"no stack is running (state dir {layout.state_dir})")
+        raise typer.Exit(EXIT_FAILED)
+    if as_json:
+        parts = [
+            {"name": s.name, "url": s.url, "state": s.state, "pid": s.pid, "detail": s.detail}
+            for s in statuses
+        ]
+        out.print_json(json.dumps({"running": True, "parts": parts}))
+    else:
+        out.print(_status_table(statuses))
+    if not all(status.healthy for status in statuses):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@stack_app.command("build")
+def stack_build_command() -> None:
+    """Build (or find in the cache) Jaeger and the OpenSearch node."""
+    outputs = ensure_builds(_layout(), report=_report)
+    for result in outputs.results:
+        state = f"built in {result.seconds:.0f} s" if result.built else "cached"
+        out.print(f"{result.part}: {state}: {result.output}")
+
+
+@app.command("sink")
+def sink_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = HOST,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORTS["sink"],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="JSON-lines file recording every notification.")
+    ] = None,
+) -> None:
+    """Run the notification sink: records every Alertmanager webhook with its arrival time."""
+    from chaosgate.sink import serve_sink
+
+    serve_sink(host, port, out_file)
+
+
+@target_app.command("show")
+def target_show_command(target: TargetOption = None) -> None:
+    """Print the resolved target (file + environment), credentials redacted."""
+    resolved = load_target(target, env=os.environ)
+    out.print_json(json.dumps(resolved.redacted_dict()))
+
+
+@app.command("validate")
+def validate_command(target: TargetOption = None) -> None:
+    """Check the target without touching anything; exit 2 on bad input."""
+    resolved = load_target(target, env=os.environ)
+    out.print(f"target {resolved.name!r}: ok")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: map expected errors to one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except (TargetError, PortError) as exc:
+        err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except (StackError, BuildError) as exc:
+        err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
+        return EXIT_FAILED
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("chaosgate: aborted")
+        return EXIT_FAILED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

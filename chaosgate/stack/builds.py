@@ -1,0 +1,174 @@
+"""Build (or find in the cache) what the local stack runs that is not a Debian package.
+
+- Jaeger v2: ``go build`` of ``cmd/jaeger`` from the module pinned in ``stack/jaeger/go.mod``;
+- the OpenSearch node: ``mvn package`` of the launcher in ``stack/opensearch/``.
+
+Each output lives in the build cache under a name carrying the hash of its inputs, so a build
+runs only when its inputs changed, whatever the files' mtimes (a fresh clone reuses the cache).
+Debian packages are checked for, not installed: ``scripts/bootstrap`` installs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaosgate.stack.layout import StackLayout
+
+__all__ = [
+    "BuildError",
+    "BuildOutputs",
+    "BuildResult",
+    "ensure_builds",
+    "find_system_binaries",
+]
+
+JAEGER_MODULE_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger"
+RSYSLOG_MODULE_DIR = Path("/usr/lib/x86_64-linux-gnu/rsyslog")
+
+# binary -> the Debian package that provides it
+SYSTEM_BINARIES = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "rsyslogd": "rsyslog",
+    "java": "openjdk-17-jre-headless",
+}
+
+
+class BuildError(Exception):
+    """A build failed or a required program is missing."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    part: str
+    output: Path
+    built: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BuildOutputs:
+    jaeger_binary: Path
+    opensearch_dir: Path
+    results: tuple[BuildResult, ...]
+
+
+def _inputs_hash(files: Iterable[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _run_logged(cmd: list[str], cwd: Path, log: Path, what: str) -> None:
+    with log.open("w") as out:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise BuildError(
+            f"building {what} failed (exit {proc.returncode}, `{' '.join(cmd)}` in {cwd}); "
+            f"full log: {log}; last lines: {' | '.join(tail)}"
+        )
+
+
+def _require_tool(name: str, hint: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BuildError(f"{name!r} is not on PATH; {hint}")
+    return found
+
+
+def _build_jaeger(layout: StackLayout, log_dir: Path) -> BuildResult:
+    src = layout.stack_src / "jaeger"
+    key = _inputs_hash([src / "go.mod", src / "go.sum"], src)
+    output = layout.cache_dir / "bin" / f"jaeger-{key}"
+    if output.is_file():
+        return BuildResult("jaeger", output, built=False, seconds=0.0)
+    go = _require_tool("go", "install Go (the README's bootstrap expects it on the machine)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial")
+    started = time.monotonic()
+    _run_logged(
+        [go, "build", "-o", str(partial), JAEGER_MODULE_PKG],
+        src,
+        log_dir / "build-jaeger.log",
+        "jaeger",
+    )
+    partial.rename(output)
+    return BuildResult("jaeger", output, built=True, seconds=time.monotonic() - started)
+
+
+def _build_opensearch(layout: StackLayout, log_dir: Path) -> BuildResult:
+    src = layout.stack_src / "opensearch"
+    inputs = [src / "pom.xml", *(p for p in (src / "src").rglob("*") if p.is_file())]
+    key = _inputs_hash(inputs, src)
+    output = layout.cache_dir / f"opensearch-{key}"
+    if (output / "chaosgate-opensearch.jar").is_file():
+        return BuildResult("opensearch", output, built=False, seconds=0.0)
+    mvn = _require_tool("mvn", "install Maven (apt-get install maven)")
+    started = time.monotonic()
+    _run_logged(
+        [mvn, "-q", "-B", "-DskipTests", "package"],
+        src,
+        log_dir / "build-opensearch.log",
+        "the OpenSearch launcher",
+    )
+    target = src / "target"
+    partial = output.with_name(output.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    shutil.copy2(target / "chaosgate-opensearch.jar", partial / "chaosgate-opensearch.jar")
+    shutil.copytree(target / "lib", partial / "lib")
+    partial.rename(output)
+    return BuildResult("opensearch", output, built=True, seconds=time.monotonic() - started)
+
+
+def find_system_binaries() -> dict[str, Path]:
+    """Paths of the Debian-packaged programs the stack runs; a missing one is an error."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for binary, package in SYSTEM_BINARIES.items():
+        path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
+        if path is None:
+            missing.append(f"{binary} (Debian package {package})")
+        else:
+            found[binary] = Path(path)
+    if not (RSYSLOG_MODULE_DIR / "omelasticsearch.so").is_file():
+        missing.append("rsyslog's omelasticsearch module (Debian package rsyslog-elasticsearch)")
+    if missing:
+        raise BuildError(
+            f"missing programs: {', '.join(missing)}; run scripts/bootstrap to install them"
+        )
+    return found
+
+
+def ensure_builds(
+    layout: StackLayout, *, report: Callable[[str], None] = lambda _msg: None
+) -> BuildOutputs:
+    """Build what is missing from the cache; ``report`` hears one line per part."""
+    layout.ensure_dirs()
+    results: list[BuildResult] = []
+    for part, build in (("jaeger", _build_jaeger), ("opensearch", _build_opensearch)):
+        report(f"build {part}: checking cache")
+        result = build(layout, layout.log_dir)
+        results.append(result)
+        if result.built:
+            report(f"build {part}: built in {result.seconds:.0f} s -> {result.output}")
+        else:
+            report(f"build {part}: up to date ({result.output})")
+    return BuildOutputs(
+        jaeger_binary=results[0].output,
+        opensearch_dir=results[1].output,
+        results=tuple(results),
+    )

@@ -1,0 +1,227 @@
+"""Render the configuration files of the local stack's parts from its ports and paths.
+
+Each ``*_config`` function is pure (ports and paths in, text out) so unit tests can read the
+result; :func:`write_configs` writes them all into the state directory.
+
+Timing choices, which the alert rules rely on (see ``stack/prometheus/rules.yml``): Prometheus
+scrapes every 1 s and evaluates every 1 s and re-sends active alerts every 5 s; Alertmanager
+notifies after ``group_wait`` 1 s and re-evaluates a group every 5 s, so a resolved alert
+reaches the sink within about 5 s of Prometheus resolving it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from chaosgate.stack.layout import StackLayout
+from chaosgate.stack.ports import HOST
+
+__all__ = [
+    "LOG_INDEX_PREFIX",
+    "LOG_INDEX_TEMPLATE",
+    "SERVICES",
+    "ConfigPaths",
+    "alertmanager_config",
+    "jaeger_config",
+    "prometheus_config",
+    "rsyslog_config",
+    "write_configs",
+]
+
+SERVICES = ("gateway", "orders", "users", "iot")
+LOG_INDEX_PREFIX = "restaurant-logs-"
+JAEGER_INDEX_PREFIX = "jaeger"
+
+# composable index template for the services' logs: ids are keywords so `terms` queries match
+LOG_INDEX_TEMPLATE: Mapping[str, object] = {
+    "index_patterns": [f"{LOG_INDEX_PREFIX}*"],
+    "template": {
+        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+        "mappings": {
+            "dynamic_templates": [
+                {"strings_as_keywords": {
+                    "match_mapping_type": "string",
+                    "mapping": {"type": "keyword", "ignore_above": 1024},
+                }}
+            ],
+            "properties": {
+                "@timestamp": {"type": "date"},
+                "message": {"type": "text"},
+                "trace_id": {"type": "keyword"},
+                "span_id": {"type": "keyword"},
+                "request_id": {"type": "keyword"},
+                "service": {"type": "keyword"},
+                "level": {"type": "keyword"},
+            },
+        },
+    },
+    "priority": 100,
+}
+
+
+@dataclass(frozen=True)
+class ConfigPaths:
+    jaeger: Path
+    prometheus: Path
+    alertmanager: Path
+    rsyslog: Path
+
+
+def _url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def jaeger_config(ports: Mapping[str, int]) -> str:
+    """Jaeger v2: OTLP in, spans stored in OpenSearch, query API and UI on ``jaeger_query``."""
+    opensearch = {
+        "opensearch": {
+            "server_urls": [_url(ports["opensearch"])],
+            "indices": {
+                "index_prefix": JAEGER_INDEX_PREFIX,
+                **{
+                    kind: {"shards": 1, "replicas": 0}
+                    for kind in ("spans", "services", "dependencies", "sampling")
+                },
+            },
+        }
+    }
+    config = {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
+            "telemetry": {
+                "resource": {"service.name": "jaeger"},
+                "metrics": {"level": "none"},
+                "logs": {"level": "info"},
+            },
+        },
+        "extensions": {
+            "jaeger_storage": {"backends": {"opensearch_store": opensearch}},
+            "jaeger_query": {
+                "storage": {"traces": "opensearch_store"},
+                "http": {"endpoint": f"{HOST}:{ports['jaeger_query']}"},
+                "grpc": {"endpoint": f"{HOST}:{ports['jaeger_query_grpc']}"},
+            },
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"{HOST}:{ports['otlp_grpc']}"},
+                    "http": {"endpoint": f"{HOST}:{ports['otlp_http']}"},
+                }
+            }
+        },
+        "processors": {"batch": {"timeout": "200ms"}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": "opensearch_store"}},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def prometheus_config(ports: Mapping[str, int], rules_file: Path) -> str:
+    scrape_configs = [
+        {
+            "job_name": service,
+            "static_configs": [{"targets": [f"{HOST}:{ports[service]}"]}],
+        }
+        for service in SERVICES
+    ]
+    scrape_configs += [
+        {"job_name": "node", "static_configs": [{"targets": [f"{HOST}:{ports['node_exporter']}"]}]},
+        {"job_name": "prometheus", "static_configs": [{"targets": [f"{HOST}:{ports['prometheus']}"]}]},
+        {
+            "job_name": "alertmanager",
+            "static_configs": [{"targets": [f"{HOST}:{ports['alertmanager']}"]}],
+        },
+    ]
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
+        "rule_files": [str(rules_file)],
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports['alertmanager']}"]}]}]
+        },
+        "scrape_configs": scrape_configs,
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def alertmanager_config(ports: Mapping[str, int]) -> str:
+    config = {
+        "route": {
+            "receiver": "sink",
+            "group_by": ["alertname", "service"],
+            "group_wait": "1s",
+            "group_interval": "5s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [
+            {
+                "name": "sink",
+                "webhook_configs": [
+                    {"url": f"{_url(ports['sink'])}/alerts", "send_resolved": True}
+                ],
+            }
+        ],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def rsyslog_config(ports: Mapping[str, int], layout: StackLayout) -> str:
+    """imfile tails every service log, mmjsonparse parses it, omelasticsearch bulk-indexes it.
+
+    ``searchType=""`` stops omelasticsearch adding the ``_type`` that OpenSearch 2 rejects.
+    The daily index name comes from the time rsyslog received the line (UTC).
+    """
+    work_dir = layout.data_dir / "rsyslog"
+    return f"""# rendered by chaosgate; do not edit (re-rendered on every `chaosgate stack up`)
+global(workDirectory="{work_dir}")
+module(load="imfile" mode="inotify")
+module(load="mmjsonparse")
+module(load="omelasticsearch")
+
+template(name="restaurant_doc" type="list") {{ property(name="$!all-json") }}
+template(name="restaurant_index" type="string"
+         string="{LOG_INDEX_PREFIX}%timegenerated:1:10:date-rfc3339,date-utc%")
+
+input(type="imfile" file="{layout.service_log_dir}/*.log" tag="restaurant"
+      ruleset="ship_to_opensearch" freshStartTail="off" readMode="0")
+
+ruleset(name="ship_to_opensearch") {{
+  action(type="mmjsonparse" cookie="" useRawMsg="on")
+  if $parsesuccess == "OK" then {{
+    action(type="omelasticsearch" server="{HOST}" serverport="{ports["opensearch"]}"
+           template="restaurant_doc" searchIndex="restaurant_index" dynSearchIndex="on"
+           searchType="" bulkmode="on" maxbytes="10m"
+           queue.type="linkedList" queue.size="100000" queue.dequeueBatchSize="1000"
+           action.resumeRetryCount="-1" action.resumeInterval="1"
+           errorfile="{work_dir}/opensearch-errors.json")
+  }}
+}}
+"""
+
+
+def write_configs(layout: StackLayout, ports: Mapping[str, int]) -> ConfigPaths:
+    layout.ensure_dirs()
+    (layout.data_dir / "rsyslog").mkdir(parents=True, exist_ok=True)
+    paths = ConfigPaths(
+        jaeger=layout.config_dir / "jaeger.yaml",
+        prometheus=layout.config_dir / "prometheus.yml",
+        alertmanager=layout.config_dir / "alertmanager.yml",
+        rsyslog=layout.config_dir / "rsyslog.conf",
+    )
+    paths.jaeger.write_text(jaeger_config(ports))
+    paths.prometheus.write_text(
+        prometheus_config(ports, layout.stack_src / "prometheus" / "rules.yml")
+    )
+    paths.alertmanager.write_text(alertmanager_config(ports))
+    paths.rsyslog.write_text(rsyslog_config(ports, layout))
+    return paths

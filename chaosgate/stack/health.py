@@ -1,0 +1,75 @@
+"""Is each part of the local stack up? Its supervisord state plus an HTTP health check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = ["PartRow", "PartStatus", "probe_parts"]
+
+
+@dataclass(frozen=True)
+class PartRow:
+    """What the stack record keeps of a part: enough to check it without rebuilding anything."""
+
+    name: str
+    url: str
+    health_url: str
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    url: str
+    process: str  # supervisord's state name, or "ABSENT" when supervisord is not running
+    pid: int | None
+    healthy: bool
+    detail: str
+
+    @property
+    def state(self) -> str:
+        if self.healthy:
+            return "up"
+        if self.process in ("STARTING", "BACKOFF") or (self.process == "RUNNING" and not self.healthy):
+            return "starting"
+        return "down"
+
+
+def _check_http(client: httpx.Client, url: str) -> tuple[bool, str]:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    if response.status_code >= 300:
+        return False, f"HTTP {response.status_code}"
+    if url.endswith("/_cluster/health"):
+        try:
+            status = response.json().get("status")
+        except ValueError:
+            return False, "cluster health is not JSON"
+        return status in ("green", "yellow"), f"cluster {status}"
+    return True, f"HTTP {response.status_code}"
+
+
+def probe_parts(
+    rows: Sequence[PartRow],
+    processes: Mapping[str, Mapping[str, Any]],
+    client: httpx.Client,
+) -> list[PartStatus]:
+    """One status per part; ``processes`` is supervisord's info by name (empty when it is down)."""
+    statuses = []
+    for row in rows:
+        info = processes.get(row.name)
+        process = str(info["statename"]) if info else "ABSENT"
+        pid = int(info["pid"]) if info and info.get("pid") else None
+        if process != "RUNNING":
+            healthy, detail = False, str(info.get("description", "")) if info else "not running"
+        elif row.health_url:
+            healthy, detail = _check_http(client, row.health_url)
+        else:
+            healthy, detail = True, "process running"
+        statuses.append(PartStatus(row.name, row.url, process, pid, healthy, detail))
+    return statuses

@@ -1,0 +1,121 @@
+"""The local stack's loopback ports: defaults, overrides, and a check that they are free.
+
+Overrides come from ``CHAOSGATE_PORT_<NAME>`` environment variables (``CHAOSGATE_PORT_GATEWAY=18080``)
+and from ``--port name=N`` on the command line, the latter winning.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "HOST",
+    "PORT_OWNERS",
+    "PortError",
+    "find_taken_ports",
+    "resolve_ports",
+]
+
+HOST = "127.0.0.1"
+
+DEFAULT_PORTS: Mapping[str, int] = {
+    "gateway": 8080,
+    "orders": 8081,
+    "users": 8082,
+    "iot": 8083,
+    "jaeger_query": 16686,
+    "jaeger_query_grpc": 16685,
+    "otlp_grpc": 4317,
+    "otlp_http": 4318,
+    "opensearch": 9200,
+    "opensearch_transport": 9300,
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "sink": 9095,
+    "node_exporter": 9100,
+}
+
+# which part of the stack listens on each port (for error messages and the status table)
+PORT_OWNERS: Mapping[str, str] = {
+    "gateway": "gateway",
+    "orders": "orders",
+    "users": "users",
+    "iot": "iot",
+    "jaeger_query": "jaeger",
+    "jaeger_query_grpc": "jaeger",
+    "otlp_grpc": "jaeger",
+    "otlp_http": "jaeger",
+    "opensearch": "opensearch",
+    "opensearch_transport": "opensearch",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+    "sink": "sink",
+    "node_exporter": "node-exporter",
+}
+
+
+class PortError(Exception):
+    """A port override is malformed, or a port the stack needs is taken."""
+
+
+def _parse_port(text: str, source: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise PortError(f"{source}: {text!r} is not a port number; give an integer 1-65535") from None
+    if not 1 <= port <= 65535:
+        raise PortError(f"{source}: {text!r} is out of range; give an integer 1-65535")
+    return port
+
+
+def resolve_ports(env: Mapping[str, str], overrides: Iterable[str] = ()) -> dict[str, int]:
+    """Default ports, then ``CHAOSGATE_PORT_*`` from ``env``, then ``name=N`` overrides."""
+    ports = dict(DEFAULT_PORTS)
+    for key, value in env.items():
+        if not key.startswith("CHAOSGATE_PORT_"):
+            continue
+        name = key.removeprefix("CHAOSGATE_PORT_").lower()
+        if name not in ports:
+            raise PortError(
+                f"environment variable {key}: unknown port {name!r}; "
+                f"known ports are {', '.join(sorted(ports))}"
+            )
+        ports[name] = _parse_port(value, f"environment variable {key}")
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or name not in ports:
+            raise PortError(
+                f"--port {item!r}: expected NAME=PORT with NAME one of {', '.join(sorted(ports))}"
+            )
+        ports[name] = _parse_port(value, f"--port {item!r}")
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            raise PortError(
+                f"ports {seen[port]!r} and {name!r} are both set to {port}; give each its own port"
+            )
+        seen[port] = name
+    return ports
+
+
+def _is_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def find_taken_ports(ports: Mapping[str, int]) -> list[str]:
+    """One message per port that something already listens on."""
+    return [
+        f"port {port} ({name}, used by {PORT_OWNERS.get(name, name)}) is already in use on {HOST}; "
+        f"stop what holds it or move the stack's {name} port with CHAOSGATE_PORT_{name.upper()}"
+        for name, port in ports.items()
+        if _is_taken(port)
+    ]
