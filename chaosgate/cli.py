@@ -25,7 +25,7 @@ from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
 from chaosgate.stack.ports import DEFAULT_PORTS, HOST, PortError, resolve_ports
-from chaosgate.target import TargetError, load_target
+from chaosgate.target import Target, TargetError, load_target
 
 __all__ = ["app", "main"]
 
@@ -65,6 +65,12 @@ def _layout() -> StackLayout:
 
 def _http() -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(3.0))
+
+
+def _load_target(spec: str | None, port_overrides: list[str] | None) -> Target:
+    """The target; the built-in `local` follows the stack's port overrides."""
+    ports = resolve_ports(os.environ, port_overrides or [])
+    return load_target(spec, env=os.environ, local_ports=ports)
 
 
 def _report(message: str) -> None:
@@ -163,16 +169,16 @@ def sink_command(
 
 
 @target_app.command("show")
-def target_show_command(target: TargetOption = None) -> None:
+def target_show_command(target: TargetOption = None, port: PortOption = None) -> None:
     """Print the resolved target (file + environment), credentials redacted."""
-    resolved = load_target(target, env=os.environ)
+    resolved = _load_target(target, port)
     out.print_json(json.dumps(resolved.redacted_dict()))
 
 
 @app.command("validate")
-def validate_command(target: TargetOption = None) -> None:
+def validate_command(target: TargetOption = None, port: PortOption = None) -> None:
     """Check the target without touching anything; exit 2 on bad input."""
-    resolved = load_target(target, env=os.environ)
+    resolved = _load_target(target, port)
     out.print(f"target {resolved.name!r}: ok")
 
 

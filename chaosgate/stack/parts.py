@@ -63,7 +63,7 @@ def _service_program(
         sys.executable, "-m", "gunicorn",
         "--bind", f"{HOST}:{ports[service]}",
         "--workers", "1", "--worker-class", "gthread", "--threads", "16",
-        "--graceful-timeout", "5",
+        "--graceful-timeout", "5", "--no-control-socket",
         f"restaurant.{service}.app:create_app()",
     ]  # fmt: skip
     # first start: serve at once; any later start (after a crash or kill): wait like a new pod

@@ -1,0 +1,1 @@
+"""What every restaurant service shares: settings, telemetry, logs, metrics, faults, database."""

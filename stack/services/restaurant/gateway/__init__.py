@@ -1,0 +1,1 @@
+"""The API gateway (port 8080): proxies /api/... to orders, users and iot."""

@@ -1,0 +1,1 @@
+"""The IoT service (port 8083): kitchen devices' telemetry and heartbeats."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.unit.services.support import Services, WsgiTransport
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    built = Services(tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def transport() -> WsgiTransport:
+    return WsgiTransport()

@@ -1,0 +1,593 @@
+"""Target configuration: the built-in ``local``, files, environment overrides, secrets, errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from chaosgate.target import (
+    DEFAULT_LOCAL_PORTS,
+    ElasticsearchAuth,
+    ElasticsearchConfig,
+    Target,
+    TargetError,
+    load_target,
+    local_target,
+)
+
+SECRET = "s3cr3t-Hunter2"
+
+FULL_YAML = """\
+name: staging
+gateway_url: https://gw.example.com:8443/
+jaeger:
+  query_url: http://jaeger.example.com:16686
+elasticsearch:
+  url: https://es.example.com:9200/
+  index_pattern: app-logs-*
+  trace_id_field: traceId
+  request_id_field: requestId
+  timestamp_field: ts
+  auth:
+    username: elastic
+    password_env: ES_PASSWORD
+  verify_tls: false
+prometheus:
+  url: http://prom.example.com:9090
+alertmanager:
+  url: http://am.example.com:9093
+sink:
+  url: http://sink.example.com:9095
+kubernetes:
+  context: staging-ctx
+  kubeconfig: /etc/kube/config
+  namespaces: [restaurant, payments]
+deadlines:
+  traces_s: 20
+  logs_s: 25.5
+  alerts_s: 45
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "staging.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def error_of(spec: str | Path | None, env: Mapping[str, str] | None = None) -> str:
+    """The TargetError message for loading ``spec``; checks it is one clean line."""
+    with pytest.raises(TargetError) as info:
+        load_target(spec, env=env or {})
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message
+    assert "Traceback" not in message and "ValidationError" not in message
+    assert "errors.pydantic.dev" not in message
+    assert message[0].islower(), message
+    return message
+
+
+def file_source(path: Path) -> str:
+    return f"target file {str(path)!r}"
+
+
+# --- the built-in target ---
+
+
+def test_local_target_defaults() -> None:
+    target = load_target(None, env={})
+    assert target == load_target("local", env={}) == local_target()
+    assert target.name == "local"
+    assert target.gateway_url == "http://127.0.0.1:8080"
+    assert target.jaeger.query_url == "http://127.0.0.1:16686"
+    es = target.elasticsearch
+    assert es.url == "http://127.0.0.1:9200"
+    assert (es.index_pattern, es.trace_id_field, es.request_id_field, es.timestamp_field) == (
+        "restaurant-logs-*",
+        "trace_id",
+        "request_id",
+        "@timestamp",
+    )
+    assert es.auth is None and es.verify_tls is True and es.auth_header() == {}
+    assert target.prometheus.url == "http://127.0.0.1:9090"
+    assert target.alertmanager.url == "http://127.0.0.1:9093"
+    assert target.sink.url == "http://127.0.0.1:9095"
+    assert target.kubernetes.namespaces == ("restaurant",)
+    assert target.kubernetes.context is None and target.kubernetes.kubeconfig is None
+    deadlines = target.deadlines
+    assert (deadlines.traces_s, deadlines.logs_s, deadlines.alerts_s) == (30, 30, 30)
+
+
+def test_default_local_ports_table() -> None:
+    assert dict(DEFAULT_LOCAL_PORTS) == {
+        "gateway": 8080,
+        "jaeger_query": 16686,
+        "opensearch": 9200,
+        "prometheus": 9090,
+        "alertmanager": 9093,
+        "sink": 9095,
+    }
+    # the model's defaults are the same table
+    assert Target() == local_target()
+
+
+def test_local_target_with_changed_ports() -> None:
+    # the stack's whole port table may be passed: names the target does not use are ignored
+    ports = {"gateway": 18080, "jaeger_query": 26686, "sink": 19095, "orders": 8081}
+    target = local_target(ports)
+    assert target.gateway_url == "http://127.0.0.1:18080"
+    assert target.jaeger.query_url == "http://127.0.0.1:26686"
+    assert target.sink.url == "http://127.0.0.1:19095"
+    assert target.elasticsearch.url == "http://127.0.0.1:9200"
+    assert load_target("local", env={}, local_ports=ports) == target
+
+
+@pytest.mark.parametrize("port", [0, 70000, True])
+def test_local_target_bad_port(port: int) -> None:
+    with pytest.raises(TargetError) as info:
+        local_target({"prometheus": port})
+    message = str(info.value)
+    assert message.startswith("built-in target 'local': ports.prometheus: ")
+    assert repr(port) in message and "1 to 65535" in message
+
+
+def test_env_overrides_the_builtin_target() -> None:
+    env = {"CHAOSGATE_GATEWAY_URL": "http://10.0.0.5:8080/", "CHAOSGATE_DEADLINES__LOGS_S": "12"}
+    target = load_target(None, env=env)
+    assert target.gateway_url == "http://10.0.0.5:8080"
+    assert target.deadlines.logs_s == 12
+    assert target.jaeger == local_target().jaeger
+
+
+def test_builtin_target_error_names_env_source() -> None:
+    message = error_of("local", {"CHAOSGATE_SINK__URL": "sink:9095"})
+    assert message.startswith("environment variable CHAOSGATE_SINK__URL: sink.url: 'sink:9095' ")
+
+
+# --- files ---
+
+
+def test_full_file_round_trip(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_YAML)
+    env = {"ES_PASSWORD": SECRET}
+    target = load_target(str(path), env=env)
+    assert target.name == "staging"
+    assert target.gateway_url == "https://gw.example.com:8443"
+    assert target.jaeger.query_url == "http://jaeger.example.com:16686"
+    es = target.elasticsearch
+    assert es.url == "https://es.example.com:9200"
+    assert (es.index_pattern, es.trace_id_field, es.request_id_field, es.timestamp_field) == (
+        "app-logs-*",
+        "traceId",
+        "requestId",
+        "ts",
+    )
+    assert es.verify_tls is False
+    assert es.auth is not None and es.auth.username == "elastic"
+    assert es.auth.password is not None and es.auth.password.get_secret_value() == SECRET
+    assert target.prometheus.url == "http://prom.example.com:9090"
+    assert target.alertmanager.url == "http://am.example.com:9093"
+    assert target.sink.url == "http://sink.example.com:9095"
+    assert target.kubernetes.context == "staging-ctx"
+    assert target.kubernetes.kubeconfig == "/etc/kube/config"
+    assert target.kubernetes.namespaces == ("restaurant", "payments")
+    assert (target.deadlines.traces_s, target.deadlines.logs_s, target.deadlines.alerts_s) == (
+        20,
+        25.5,
+        45,
+    )
+
+    dumped = target.redacted_dict()
+    assert json.loads(json.dumps(dumped)) == dumped
+    again = write(tmp_path, yaml.safe_dump(dumped), name="again.yaml")
+    assert load_target(str(again), env=env) == target
+
+
+def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway_url: http://gw:8080\n", name="prod-eu.yaml")
+    target = load_target(path, env={})
+    assert target.name == "prod-eu"
+    assert target.jaeger == local_target().jaeger  # unset sections keep the local defaults
+
+
+def test_target_is_frozen() -> None:
+    target = local_target()
+    with pytest.raises(ValidationError):
+        target.gateway_url = "http://elsewhere:1"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value", "fix"),
+    [
+        ("elasticsearch: {url: 'ftp://x'}", "elasticsearch.url", "'ftp://x'", "http://host:port"),
+        ("gateway_url: 'http://'", "gateway_url", "'http://'", "has no host"),
+        ("gateway_url: 'http://gw:99999'", "gateway_url", "'http://gw:99999'", "1 to 65535"),
+        ("gateway_url: 'gw.example.com'", "gateway_url", "'gw.example.com'", "http://host:port"),
+        ("gateway_url: 8080", "gateway_url", "8080", "write it as a string"),
+        ("jaeger: 'http://j:16686'", "jaeger", "'http://j:16686'", "not a mapping"),
+        ("elasticsearch: {verify_tls: maybe}", "elasticsearch.verify_tls", "'maybe'", "true or"),
+        ("deadlines: {alerts_s: 0}", "deadlines.alerts_s", "0", "> 0"),
+        ("deadlines: {traces_s: -5}", "deadlines.traces_s", "-5", "> 0"),
+        ("deadlines: {logs_s: 3601}", "deadlines.logs_s", "3601", "<= 3600"),
+        ("deadlines: {logs_s: abc}", "deadlines.logs_s", "'abc'", "number of seconds"),
+        ("deadlines: {logs_s: true}", "deadlines.logs_s", "True", "number of seconds"),
+        (
+            "kubernetes: {namespaces: [restaurant, Bad_NS]}",
+            "kubernetes.namespaces[1]",
+            "'Bad_NS'",
+            "DNS-1123",
+        ),
+        ("kubernetes: {namespaces: []}", "kubernetes.namespaces", "[]", "at least one"),
+        ("kubernetes: {namespaces: restaurant}", "kubernetes.namespaces", "'restaurant'", "list"),
+        (
+            "elasticsearch: {index_pattern: 'logs *'}",
+            "elasticsearch.index_pattern",
+            "'logs *'",
+            "restaurant-logs-*",
+        ),
+        ("elasticsearch: {trace_id_field: ''}", "elasticsearch.trace_id_field", "''", "trace_id"),
+        ("elasticsearch: {urll: 'http://es:9200'}", "elasticsearch.urll", "'urll'", "'url'?"),
+        ("gatway_url: 'http://gw:8080'", "gatway_url", "'gatway_url'", "'gateway_url'?"),
+        ("name: 'has space'", "name", "'has space'", "letters, digits"),
+        (
+            "elasticsearch: {auth: {username: u, password_env: 'ES-PASS'}}",
+            "elasticsearch.auth.password_env",
+            "'ES-PASS'",
+            "ES_PASSWORD",
+        ),
+        (
+            "elasticsearch: {auth: {password_env: ES_PASSWORD}}",
+            "elasticsearch.auth",
+            "",
+            "add username",
+        ),
+        (
+            "elasticsearch: {auth: {username: u, password_env: A, api_key_env: B}}",
+            "elasticsearch.auth",
+            "password_env and api_key_env",
+            "exactly one",
+        ),
+        ("elasticsearch: {auth: {username: u}}", "elasticsearch.auth", "", "password_env"),
+    ],
+)
+def test_bad_value_errors(tmp_path: Path, text: str, key: str, value: str, fix: str) -> None:
+    path = write(tmp_path, text + "\n")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: {key}: ")
+    assert value in message and fix in message
+    assert "more)" not in message
+
+
+def test_several_errors_report_the_first_and_count(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        gateway_url: nope
+        deadlines: {traces_s: 0, alerts_s: -1}
+        """,
+    )
+    with pytest.raises(TargetError) as info:
+        load_target(path, env={})
+    assert str(info.value).startswith(f"{file_source(path)}: gateway_url: 'nope' ")
+    assert str(info.value).endswith("(and 2 more)")
+    assert len(info.value.problems) == 3
+    assert info.value.problems[1].startswith(f"{file_source(path)}: deadlines.traces_s: 0 ")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: does not exist; ")
+    assert "'local'" in message
+
+
+def test_directory(tmp_path: Path) -> None:
+    message = error_of(str(tmp_path))
+    assert message.startswith(f"{file_source(tmp_path)}: is a directory; ")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of their mode")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_YAML)
+    path.chmod(0)
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: cannot be read (")
+    assert "permissions" in message
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_file_that_fails_to_read() -> None:
+    # reading /proc/self/mem from offset 0 fails with an I/O error, even for root
+    message = error_of("/proc/self/mem")
+    assert message.startswith("target file '/proc/self/mem': cannot be read (")
+
+
+def test_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    assert error_of(str(path)).startswith(f"{file_source(path)}: is not UTF-8 text; ")
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\ngateway_url: http://gw:8080\njaeger: {query_url: [\n")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: line ")
+    assert "invalid YAML" in message and "fix the YAML syntax" in message
+    path = write(tmp_path, "name: x\nsink:\n  url: a\n bad: b\n")
+    assert error_of(str(path)).startswith(f"{file_source(path)}: line 4, column 2: invalid YAML")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"), [("- a\n- b\n", "['a', 'b']"), ("just text\n", "'just text'")]
+)
+def test_top_level_not_a_mapping(tmp_path: Path, text: str, shown: str) -> None:
+    path = write(tmp_path, text)
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: the top level is {shown}, not a mapping; ")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "# nothing\n")
+    assert error_of(str(path)).startswith(f"{file_source(path)}: is empty; ")
+
+
+def test_bad_name_from_the_file_stem(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway_url: http://gw:8080\n", name="my target.yaml")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: name: 'my target' is not a target name")
+
+
+# --- environment overrides ---
+
+
+def test_env_overrides_beat_file_values(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_YAML)
+    env = {
+        "ES_PASSWORD": SECRET,
+        "CHAOSGATE_NAME": "staging-b",
+        "CHAOSGATE_GATEWAY_URL": "http://gw-b:8080/",
+        "CHAOSGATE_ELASTICSEARCH__URL": "http://es-b:9200",
+        "CHAOSGATE_ELASTICSEARCH__VERIFY_TLS": "true",
+        "CHAOSGATE_ELASTICSEARCH__AUTH__USERNAME": "reader",
+        "CHAOSGATE_DEADLINES__ALERTS_S": "5",
+        "CHAOSGATE_KUBERNETES__NAMESPACES": "restaurant, iot ,",
+        "CHAOSGATE_KUBERNETES__CONTEXT": "",
+    }
+    target = load_target(str(path), env=env)
+    assert target.name == "staging-b"
+    assert target.gateway_url == "http://gw-b:8080"
+    assert target.elasticsearch.url == "http://es-b:9200"
+    assert target.elasticsearch.verify_tls is True
+    assert target.elasticsearch.auth is not None
+    assert target.elasticsearch.auth.username == "reader"
+    assert target.deadlines.alerts_s == 5 and target.deadlines.traces_s == 20
+    assert target.kubernetes.namespaces == ("restaurant", "iot")
+    assert target.kubernetes.context is None  # an empty value sets an optional field to null
+    assert target.kubernetes.kubeconfig == "/etc/kube/config"
+
+
+def test_env_can_add_a_section_the_file_lacks(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway_url: http://gw:8080\n")
+    env = {"CHAOSGATE_ELASTICSEARCH__AUTH__API_KEY_ENV": "ES_KEY", "ES_KEY": "a2V5OnZhbHVl"}
+    target = load_target(str(path), env=env)
+    assert target.elasticsearch.auth_header() == {"Authorization": "ApiKey a2V5OnZhbHVl"}
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "key", "quoted"),
+    [
+        ("CHAOSGATE_DEADLINES__TRACES_S", "-1", "deadlines.traces_s", "'-1'"),
+        ("CHAOSGATE_DEADLINES__TRACES_S", "soon", "deadlines.traces_s", "'soon'"),
+        ("CHAOSGATE_KUBERNETES__NAMESPACES", "ok,NOT_OK", "kubernetes.namespaces[1]", "'NOT_OK'"),
+        ("CHAOSGATE_KUBERNETES__NAMESPACES", "", "kubernetes.namespaces", "[]"),
+        ("CHAOSGATE_JAEGER__QUERY_URL", "ftp://j", "jaeger.query_url", "'ftp://j'"),
+    ],
+)
+def test_bad_env_value_names_the_variable(
+    tmp_path: Path, var: str, value: str, key: str, quoted: str
+) -> None:
+    path = write(tmp_path, FULL_YAML)
+    message = error_of(str(path), {"ES_PASSWORD": SECRET, var: value})
+    assert message.startswith(f"environment variable {var}: {key}: {quoted} ")
+
+
+@pytest.mark.parametrize(
+    ("var", "suggestion"),
+    [
+        ("CHAOSGATE_ELASTICSEARCH__URLL", "CHAOSGATE_ELASTICSEARCH__URL"),
+        ("CHAOSGATE_GATEWAY_URLL", "CHAOSGATE_GATEWAY_URL"),
+        ("CHAOSGATE_SINK_URL", "CHAOSGATE_SINK__URL"),
+        ("CHAOSGATE_DEADLINES__ALERT_S", "CHAOSGATE_DEADLINES__ALERTS_S"),
+        ("CHAOSGATE_KUBERNETES_NAMESPACES", "CHAOSGATE_KUBERNETES__NAMESPACES"),
+    ],
+)
+def test_env_typo_is_an_error(var: str, suggestion: str) -> None:
+    message = error_of(None, {var: "http://x:1"})
+    assert message.startswith(f"environment variable {var}: ")
+    assert f"did you mean {suggestion}?" in message
+    assert "CHAOSGATE_PORT_*" in message  # says which variables are left alone
+
+
+def test_env_variables_of_other_parts_are_left_alone() -> None:
+    env = {
+        "CHAOSGATE_PORT_GATEWAY": "18080",
+        "CHAOSGATE_PORT_NOT__A_FIELD": "x",
+        "CHAOSGATE_HOME": "/tmp/home",
+        "CHAOSGATE_CACHE": "/tmp/cache",
+        "CHAOSGATE_STACK_DIR": "/tmp/stack",
+        "CHAOSGATE_STACK__ANYTHING": "1",
+        "CHAOSGATE_LOG_LEVEL": "debug",
+        "CHAOSGATE_ADMIN_FAULTS": "1",
+        "GATEWAY_URL": "ftp://ignored",
+    }
+    assert load_target(None, env=env) == local_target()
+
+
+# --- secrets ---
+
+
+def auth_file(tmp_path: Path, auth: str, extra: str = "") -> Path:
+    return write(tmp_path, f"elasticsearch:\n  auth: {auth}\n{extra}")
+
+
+def assert_hidden(target: Target, secret: str) -> None:
+    assert secret not in repr(target)
+    assert secret not in str(target)
+    assert secret not in json.dumps(target.redacted_dict())
+    assert secret not in repr(target.elasticsearch.auth)
+
+
+def test_password_from_env(tmp_path: Path) -> None:
+    path = auth_file(tmp_path, "{username: elastic, password_env: ES_PASSWORD}")
+    target = load_target(str(path), env={"ES_PASSWORD": SECRET})
+    auth = target.elasticsearch.auth
+    assert auth is not None and isinstance(auth.password, SecretStr)
+    assert auth.password.get_secret_value() == SECRET
+    expected = base64.b64encode(f"elastic:{SECRET}".encode()).decode()
+    assert target.elasticsearch.auth_header() == {"Authorization": f"Basic {expected}"}
+    assert_hidden(target, SECRET)
+    assert target.redacted_dict()["elasticsearch"]["auth"] == {
+        "username": "elastic",
+        "password_env": "ES_PASSWORD",
+        "password_file": None,
+        "api_key_env": None,
+        "api_key_file": None,
+    }
+
+
+def test_password_from_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "es-password"
+    secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    path = auth_file(tmp_path, f"{{username: elastic, password_file: '{secret_file}'}}")
+    target = load_target(str(path), env={})
+    auth = target.elasticsearch.auth
+    assert auth is not None and auth.password is not None
+    assert auth.password.get_secret_value() == SECRET  # the trailing newline is dropped
+    assert_hidden(target, SECRET)
+
+
+def test_api_key_from_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "es-key"
+    key_file.write_text("ZW5jb2RlZDprZXk=", encoding="utf-8")
+    path = auth_file(tmp_path, f"{{api_key_file: '{key_file}'}}")
+    target = load_target(str(path), env={})
+    assert target.elasticsearch.auth_header() == {"Authorization": "ApiKey ZW5jb2RlZDprZXk="}
+    assert_hidden(target, "ZW5jb2RlZDprZXk=")
+
+
+@pytest.mark.parametrize(
+    ("auth", "key", "fix"),
+    [
+        (
+            f"{{username: elastic, password: {SECRET}}}",
+            "elasticsearch.auth.password",
+            "password_env",
+        ),
+        (f"{{api_key: {SECRET}}}", "elasticsearch.auth.api_key", "api_key_env"),
+        (f"{{apiKey: {SECRET}}}", "elasticsearch.auth.apiKey", "api_key_file"),
+    ],
+)
+def test_literal_secret_in_file_is_an_error(tmp_path: Path, auth: str, key: str, fix: str) -> None:
+    path = auth_file(tmp_path, auth)
+    with pytest.raises(TargetError) as info:
+        load_target(str(path), env={})
+    message = str(info.value)
+    assert message.startswith(f"{file_source(path)}: {key}: a secret must not be written")
+    assert fix in message
+    assert all(SECRET not in problem for problem in info.value.problems)
+
+
+def test_literal_secret_anywhere_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, f"prometheus: {{url: 'http://p:9090', bearer_token: {SECRET}}}\n")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: prometheus.bearer_token: a secret must not")
+    assert SECRET not in message
+
+
+def test_literal_secret_in_env_is_an_error() -> None:
+    var = "CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD"
+    message = error_of(None, {var: SECRET})
+    assert message.startswith(f"environment variable {var}: elasticsearch.auth.password: ")
+    assert f"{var}_ENV" in message and SECRET not in message
+
+
+def test_env_typo_never_shows_its_value() -> None:
+    message = error_of(None, {"CHAOSGATE_ELASTICSEARCH__AUTH__PASWORD_ENV": SECRET})
+    assert "did you mean CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD_ENV?" in message
+    assert SECRET not in message
+
+
+def test_url_credentials_are_rejected_and_masked(tmp_path: Path) -> None:
+    path = write(tmp_path, f"elasticsearch: {{url: 'https://elastic:{SECRET}@es:9200'}}\n")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: elasticsearch.url: 'https://***@es:9200' ")
+    assert "elasticsearch.auth" in message and SECRET not in message
+
+
+def test_missing_credential_env_var(tmp_path: Path) -> None:
+    path = auth_file(tmp_path, "{username: elastic, password_env: ES_PASSWORD}")
+    message = error_of(str(path), {})
+    assert message.startswith(f"{file_source(path)}: elasticsearch.auth.password_env: ")
+    assert "'ES_PASSWORD' is not set" in message and "password_file" in message
+
+
+def test_empty_credential_env_var(tmp_path: Path) -> None:
+    path = auth_file(tmp_path, "{api_key_env: ES_KEY}")
+    message = error_of(str(path), {"ES_KEY": ""})
+    assert message.startswith(f"{file_source(path)}: elasticsearch.auth.api_key_env: ")
+    assert "'ES_KEY' is empty" in message
+
+
+def test_credential_env_name_from_env_names_that_source(tmp_path: Path) -> None:
+    path = auth_file(tmp_path, "{username: elastic, password_env: ES_PASSWORD}")
+    var = "CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD_ENV"
+    message = error_of(str(path), {var: "OTHER_PASSWORD", "ES_PASSWORD": SECRET})
+    assert message.startswith(f"environment variable {var}: elasticsearch.auth.password_env: ")
+    assert "'OTHER_PASSWORD' is not set" in message
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "empty"])
+def test_unusable_credential_file(tmp_path: Path, kind: str) -> None:
+    secret_file = tmp_path / "es-password"
+    if kind == "directory":
+        secret_file.mkdir()
+    elif kind == "empty":
+        secret_file.write_text("\n", encoding="utf-8")
+    path = auth_file(tmp_path, f"{{username: elastic, password_file: '{secret_file}'}}")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: elasticsearch.auth.password_file: ")
+    assert repr(str(secret_file)) in message
+    assert ("is empty" if kind == "empty" else "cannot be read") in message
+
+
+def test_secret_absent_from_errors_about_something_else(tmp_path: Path) -> None:
+    secret_file = tmp_path / "es-password"
+    secret_file.write_text(SECRET, encoding="utf-8")
+    for auth in (
+        "{username: elastic, password_env: ES_PASSWORD}",
+        f"{{username: elastic, password_file: '{secret_file}'}}",
+    ):
+        path = auth_file(tmp_path, auth, "gateway_url: 'ftp://gw'\n")
+        with pytest.raises(TargetError) as info:
+            load_target(str(path), env={"ES_PASSWORD": SECRET})
+        assert str(info.value).startswith(f"{file_source(path)}: gateway_url: 'ftp://gw' ")
+        assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+        assert all(SECRET not in problem for problem in info.value.problems)
+
+
+def test_auth_header_needs_a_read_credential() -> None:
+    unread = ElasticsearchConfig(auth=ElasticsearchAuth(username="u", password_env="ES_PASSWORD"))
+    with pytest.raises(TargetError) as info:
+        unread.auth_header()
+    assert str(info.value).startswith("elasticsearch.auth: the credential has not been read")
+    direct = ElasticsearchConfig(auth=ElasticsearchAuth(username="u", password=SecretStr("p")))
+    assert direct.auth_header() == {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+    assert "'p'" not in repr(direct)
