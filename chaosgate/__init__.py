@@ -1,4 +1,7 @@
-"""chaosgate: proves a restaurant platform keeps its observability promises under load and faults."""
+"""chaosgate: proves a restaurant platform keeps its observability promises.
+
+Under realistic load and injected faults: traces, logs, alerts and SLOs, measured.
+"""
 
 __all__ = ["__version__"]
 

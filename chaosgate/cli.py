@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import httpx
 import typer
 from rich.console import Console
@@ -37,13 +36,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-stack_app = typer.Typer(help="The local reference stack (real Jaeger, OpenSearch, Prometheus, ...).")
+stack_app = typer.Typer(
+    help="The local reference stack (real Jaeger, OpenSearch, Prometheus, ...)."
+)
 target_app = typer.Typer(help="Targets: the deployed stack chaosgate verifies.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(target_app, name="target")
 
-out = Console()
-err = Console(stderr=True)
+# wide enough for the status table when output goes to a file or a CI log
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 TargetOption = Annotated[
     str | None,
@@ -79,8 +81,8 @@ def _report(message: str) -> None:
 
 def _status_table(statuses: list[PartStatus]) -> Table:
     table = Table(title="chaosgate local stack")
-    for column in ("part", "url", "state", "pid", "detail"):
-        table.add_column(column)
+    for column in ("part", "url", "state", "pid", "memory", "detail"):
+        table.add_column(column, justify="right" if column == "memory" else "left")
     colours = {"up": "green", "starting": "yellow", "down": "red"}
     for status in statuses:
         table.add_row(
@@ -88,9 +90,16 @@ def _status_table(statuses: list[PartStatus]) -> Table:
             status.url or "-",
             f"[{colours[status.state]}]{status.state}[/]",
             str(status.pid or "-"),
+            _megabytes(status.rss_bytes),
             status.detail,
         )
+    known = [s.rss_bytes for s in statuses if s.rss_bytes is not None]
+    table.caption = f"memory of all parts: {_megabytes(sum(known))}" if known else None
     return table
+
+
+def _megabytes(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**20:.0f} MB"
 
 
 @stack_app.command("up")
@@ -135,7 +144,14 @@ def stack_status_command(
         raise typer.Exit(EXIT_FAILED)
     if as_json:
         parts = [
-            {"name": s.name, "url": s.url, "state": s.state, "pid": s.pid, "detail": s.detail}
+            {
+                "name": s.name,
+                "url": s.url,
+                "state": s.state,
+                "pid": s.pid,
+                "rss_bytes": s.rss_bytes,
+                "detail": s.detail,
+            }
             for s in statuses
         ]
         out.print_json(json.dumps({"running": True, "parts": parts}))
@@ -185,22 +201,25 @@ def validate_command(target: TargetOption = None, port: PortOption = None) -> No
 def main(argv: list[str] | None = None) -> int:
     """Entry point: map expected errors to one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode, typer returns the code of a `typer.Exit` instead of exiting
+        code = app(args=argv, standalone_mode=False)
     except (TargetError, PortError) as exc:
         err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except (StackError, BuildError) as exc:
         err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("chaosgate: aborted")
         return EXIT_FAILED
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"chaosgate: error: {exc}")
         return EXIT_BAD_INPUT
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ class NotificationStore:
                     out.write(json.dumps(item) + "\n")
         return item
 
-    def query(self, *, alertname: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, *, alertname: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
         with self._lock:
             items = list(self._items)
         return [item for item in items if _matches(item["payload"], alertname, status)]

@@ -43,10 +43,12 @@ LOG_INDEX_TEMPLATE: Mapping[str, object] = {
         "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
         "mappings": {
             "dynamic_templates": [
-                {"strings_as_keywords": {
-                    "match_mapping_type": "string",
-                    "mapping": {"type": "keyword", "ignore_above": 1024},
-                }}
+                {
+                    "strings_as_keywords": {
+                        "match_mapping_type": "string",
+                        "mapping": {"type": "keyword", "ignore_above": 1024},
+                    }
+                }
             ],
             "properties": {
                 "@timestamp": {"type": "date"},
@@ -137,7 +139,10 @@ def prometheus_config(ports: Mapping[str, int], rules_file: Path) -> str:
     ]
     scrape_configs += [
         {"job_name": "node", "static_configs": [{"targets": [f"{HOST}:{ports['node_exporter']}"]}]},
-        {"job_name": "prometheus", "static_configs": [{"targets": [f"{HOST}:{ports['prometheus']}"]}]},
+        {
+            "job_name": "prometheus",
+            "static_configs": [{"targets": [f"{HOST}:{ports['prometheus']}"]}],
+        },
         {
             "job_name": "alertmanager",
             "static_configs": [{"targets": [f"{HOST}:{ports['alertmanager']}"]}],
@@ -147,7 +152,9 @@ def prometheus_config(ports: Mapping[str, int], rules_file: Path) -> str:
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
         "rule_files": [str(rules_file)],
         "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{ports['alertmanager']}"]}]}]
+            "alertmanagers": [
+                {"static_configs": [{"targets": [f"{HOST}:{ports['alertmanager']}"]}]}
+            ]
         },
         "scrape_configs": scrape_configs,
     }

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psutil
 
-__all__ = ["PartRow", "PartStatus", "probe_parts"]
+__all__ = ["PartRow", "PartStatus", "probe_parts", "tree_rss_bytes"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,15 @@ class PartStatus:
     pid: int | None
     healthy: bool
     detail: str
+    rss_bytes: int | None = None  # resident memory of the part's process tree
 
     @property
     def state(self) -> str:
         if self.healthy:
             return "up"
-        if self.process in ("STARTING", "BACKOFF") or (self.process == "RUNNING" and not self.healthy):
+        if self.process in ("STARTING", "BACKOFF") or (
+            self.process == "RUNNING" and not self.healthy
+        ):
             return "starting"
         return "down"
 
@@ -54,6 +58,24 @@ def _check_http(client: httpx.Client, url: str) -> tuple[bool, str]:
     return True, f"HTTP {response.status_code}"
 
 
+def tree_rss_bytes(pid: int | None) -> int | None:
+    """Resident memory of ``pid`` and all its descendants, or None when it is gone."""
+    if pid is None:
+        return None
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
 def probe_parts(
     rows: Sequence[PartRow],
     processes: Mapping[str, Mapping[str, Any]],
@@ -71,5 +93,7 @@ def probe_parts(
             healthy, detail = _check_http(client, row.health_url)
         else:
             healthy, detail = True, "process running"
-        statuses.append(PartStatus(row.name, row.url, process, pid, healthy, detail))
+        statuses.append(
+            PartStatus(row.name, row.url, process, pid, healthy, detail, tree_rss_bytes(pid))
+        )
     return statuses

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,9 +24,21 @@ from chaosgate.stack.health import PartRow, PartStatus, probe_parts
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
 from chaosgate.stack.ports import PortError, find_taken_ports
-from chaosgate.stack.supervisor import SupervisorClient, render_supervisord_conf, supervisord_command
+from chaosgate.stack.supervisor import (
+    SupervisorClient,
+    render_supervisord_conf,
+    supervisord_command,
+)
 
-__all__ = ["StackError", "StackRecord", "read_record", "stack_down", "stack_status", "stack_up"]
+__all__ = [
+    "StackError",
+    "StackRecord",
+    "read_record",
+    "stack_down",
+    "stack_status",
+    "stack_up",
+    "start_supervisord",
+]
 
 Report = Callable[[str], None]
 
@@ -100,7 +112,7 @@ def stack_status(layout: StackLayout, client: httpx.Client) -> list[PartStatus] 
     return probe_parts(record.parts, _supervisor_processes(layout), client)
 
 
-def _start_supervisord(layout: StackLayout, parts: Sequence[Part]) -> SupervisorClient:
+def start_supervisord(layout: StackLayout, parts: Sequence[Part]) -> SupervisorClient:
     conf = layout.config_dir / "supervisord.conf"
     conf.write_text(render_supervisord_conf(layout, [part.program for part in parts]))
     layout.supervisor_socket.unlink(missing_ok=True)
@@ -134,9 +146,9 @@ def _wait_healthy(
     http: httpx.Client,
     timeout_s: float,
     report: Report,
+    announced: set[str],
 ) -> list[PartStatus]:
     deadline = time.monotonic() + timeout_s
-    announced: set[str] = set()
     while True:
         statuses = probe_parts(rows, _supervisor_processes(layout), http)
         for status in statuses:
@@ -154,9 +166,7 @@ def _wait_healthy(
             waiting = [s for s in statuses if not s.healthy]
             names = ", ".join(f"{s.name} ({s.detail})" for s in waiting)
             logs = ", ".join(str(layout.log_dir / f"{s.name}.out.log") for s in waiting)
-            raise StackError(
-                f"not healthy after {timeout_s:.0f} s: {names}; see {logs}"
-            )
+            raise StackError(f"not healthy after {timeout_s:.0f} s: {names}; see {logs}")
         time.sleep(0.5)
 
 
@@ -194,7 +204,7 @@ def stack_up(
         client = SupervisorClient(layout.supervisor_socket)
         for row in existing.parts:
             client.start(row.name)
-        return _wait_healthy(layout, existing.parts, http, timeout_s, report)
+        return _wait_healthy(layout, existing.parts, http, timeout_s, report, set())
 
     taken = find_taken_ports(ports)
     if taken:
@@ -202,15 +212,13 @@ def stack_up(
     binaries = find_system_binaries()
     builds = ensure_builds(layout, report=report)
     configs = write_configs(layout, ports)
-    parts = build_parts(
-        layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s
-    )
+    parts = build_parts(layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s)
     for part in parts:
         (layout.run_dir / f"{part.name}.started").unlink(missing_ok=True)
     (layout.data_dir / "sink").mkdir(parents=True, exist_ok=True)
 
     report("starting supervisord")
-    client = _start_supervisord(layout, parts)
+    client = start_supervisord(layout, parts)
     rows = [PartRow(part.name, part.url, part.health_url) for part in parts]
     StackRecord(dict(ports), client.pid(), time.time(), rows).save(layout.record_file)
 
@@ -219,12 +227,13 @@ def stack_up(
     for row in first:
         report(f"starting {row.name}")
         client.start(row.name)
-    _wait_healthy(layout, [by_name["opensearch"]], http, timeout_s, report)
+    announced: set[str] = set()
+    _wait_healthy(layout, [by_name["opensearch"]], http, timeout_s, report, announced)
     _install_log_template(by_name["opensearch"].url, http)
     for name in _AFTER_OPENSEARCH:
         report(f"starting {name}")
         client.start(name)
-    return _wait_healthy(layout, rows, http, timeout_s, report)
+    return _wait_healthy(layout, rows, http, timeout_s, report, announced)
 
 
 def stack_down(layout: StackLayout, *, report: Report, timeout_s: float = 90.0) -> bool:
@@ -250,7 +259,3 @@ def stack_down(layout: StackLayout, *, report: Report, timeout_s: float = 90.0) 
         time.sleep(0.2)
     layout.record_file.unlink(missing_ok=True)
     return True
-
-
-def iter_unhealthy(statuses: Iterable[PartStatus]) -> list[PartStatus]:
-    return [status for status in statuses if not status.healthy]

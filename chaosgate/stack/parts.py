@@ -107,19 +107,25 @@ def build_parts(
                 [
                     str(binaries["java"]),
                     *_jvm_options(layout.stack_src / "opensearch" / "jvm.options"),
-                    "-cp", f"{opensearch_dir / 'chaosgate-opensearch.jar'}:{opensearch_dir / 'lib'}/*",
+                    "-cp",
+                    f"{opensearch_dir / 'chaosgate-opensearch.jar'}:{opensearch_dir / 'lib'}/*",
                     "local.chaosgate.opensearch.Main",
-                    "--http.port", str(ports["opensearch"]),
-                    "--transport.port", str(ports["opensearch_transport"]),
-                    "--path.home", str(data / "opensearch"),
-                    "--path.data", str(data / "opensearch" / "data"),
-                    "--path.logs", str(layout.log_dir / "opensearch"),
+                    "--http.port",
+                    str(ports["opensearch"]),
+                    "--transport.port",
+                    str(ports["opensearch_transport"]),
+                    "--path.home",
+                    str(data / "opensearch"),
+                    "--path.data",
+                    str(data / "opensearch" / "data"),
+                    "--path.logs",
+                    str(layout.log_dir / "opensearch"),
                 ],
                 stop_wait_s=30,
             ),
             urls["opensearch"],
             f"{urls['opensearch']}/_cluster/health",
-        ),  # fmt: skip
+        ),
         Part(
             "jaeger",
             Program("jaeger", [str(builds.jaeger_binary), f"--config=file:{configs.jaeger}"]),
@@ -128,7 +134,9 @@ def build_parts(
         ),
         Part(
             "rsyslog",
-            Program("rsyslog", [str(binaries["rsyslogd"]), "-n", "-iNONE", "-f", str(configs.rsyslog)]),
+            Program(
+                "rsyslog", [str(binaries["rsyslogd"]), "-n", "-iNONE", "-f", str(configs.rsyslog)]
+            ),
             urls["rsyslog"],
             "",
         ),
@@ -181,14 +189,21 @@ def build_parts(
             Program(
                 "sink",
                 [
-                    sys.executable, "-m", "chaosgate", "sink",
-                    "--host", HOST, "--port", str(ports["sink"]),
-                    "--out", str(data / "sink" / "notifications.jsonl"),
+                    sys.executable,
+                    "-m",
+                    "chaosgate",
+                    "sink",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(ports["sink"]),
+                    "--out",
+                    str(data / "sink" / "notifications.jsonl"),
                 ],
             ),
             urls["sink"],
             f"{urls['sink']}/healthz",
-        ),  # fmt: skip
+        ),
     ]
     parts += [
         Part(

@@ -1,7 +1,8 @@
 """The local stack's loopback ports: defaults, overrides, and a check that they are free.
 
-Overrides come from ``CHAOSGATE_PORT_<NAME>`` environment variables (``CHAOSGATE_PORT_GATEWAY=18080``)
-and from ``--port name=N`` on the command line, the latter winning.
+Overrides come from ``CHAOSGATE_PORT_<NAME>`` environment variables
+(``CHAOSGATE_PORT_GATEWAY=18080``) and from ``--port name=N`` on the command line, the latter
+winning.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def _parse_port(text: str, source: str) -> int:
     try:
         port = int(text)
     except ValueError:
-        raise PortError(f"{source}: {text!r} is not a port number; give an integer 1-65535") from None
+        raise PortError(
+            f"{source}: {text!r} is not a port number; give an integer 1-65535"
+        ) from None
     if not 1 <= port <= 65535:
         raise PortError(f"{source}: {text!r} is out of range; give an integer 1-65535")
     return port

@@ -117,7 +117,9 @@ def test_a_requests_log_lines_reach_opensearch_with_its_trace_id(
     assert {hit["request_id"] for hit in hits} == {request_id}
     assert all("@timestamp" in hit and "span_id" in hit for hit in hits)
     with capsys.disabled():
-        print(f"\n[figure] {len(hits)} log lines of trace {trace_id} in OpenSearch after {lag:.2f} s")
+        print(
+            f"\n[figure] {len(hits)} log lines of trace {trace_id} in OpenSearch after {lag:.2f} s"
+        )
 
 
 def _active_alerts(stack: LocalStack, http: httpx.Client, name: str) -> list[dict[str, object]]:
@@ -189,7 +191,9 @@ def test_killing_the_users_service_fires_its_down_alert_within_30s_and_it_resolv
     assert _active_alerts(local_stack, http, name) == []
     with capsys.disabled():
         resolved_at = float(resolved[-1]["received_at_unix"])  # type: ignore[arg-type]
-        print(f"[figure] {name}: resolved notification {resolved_at - killed_at:.1f} s after the kill")
+        print(
+            f"[figure] {name}: resolved notification {resolved_at - killed_at:.1f} s after the kill"
+        )
 
 
 def _healthy(http: httpx.Client, url: str) -> bool:

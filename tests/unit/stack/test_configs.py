@@ -19,7 +19,9 @@ PORTS = resolve_ports({"CHAOSGATE_PORT_OPENSEARCH": "19200", "CHAOSGATE_PORT_SIN
 
 
 def _layout(tmp_path: Path) -> StackLayout:
-    return StackLayout.from_env({"CHAOSGATE_STACK_DIR": str(tmp_path), "CHAOSGATE_CACHE": str(tmp_path)})
+    return StackLayout.from_env(
+        {"CHAOSGATE_STACK_DIR": str(tmp_path), "CHAOSGATE_CACHE": str(tmp_path)}
+    )
 
 
 def test_jaeger_stores_in_opensearch_on_the_configured_ports() -> None:
@@ -37,7 +39,9 @@ def test_prometheus_scrapes_every_service_each_second(tmp_path: Path) -> None:
     config = yaml.safe_load(prometheus_config(PORTS, tmp_path / "rules.yml"))
     assert config["global"]["scrape_interval"] == "1s"
     assert config["global"]["evaluation_interval"] == "1s"
-    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
     assert jobs["users"] == ["127.0.0.1:8082"]
     assert jobs["node"] == ["127.0.0.1:9100"]
     assert config["rule_files"] == [str(tmp_path / "rules.yml")]

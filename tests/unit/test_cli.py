@@ -1,0 +1,59 @@
+"""The CLI's contract: one-line errors, no traceback, and the documented exit codes."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from chaosgate.cli import main
+
+
+def test_a_taken_port_names_port_and_part_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHAOSGATE_STACK_DIR", str(tmp_path))
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code = main(["stack", "up", "--port", f"prometheus={port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"port {port} (prometheus, used by prometheus) is already in use" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_port_override_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stack", "up", "--port", "gateway=http"]) == 2
+    assert "'http' is not a port number" in capsys.readouterr().err
+
+
+def test_status_without_a_stack_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHAOSGATE_STACK_DIR", str(tmp_path))
+    assert main(["stack", "status"]) == 1
+    assert "no stack is running" in capsys.readouterr().out
+
+
+def test_validate_a_bad_target_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "staging.yaml"
+    target.write_text("gateway_url: ftp://x\ndeadlines: {alerts_s: -1}\n")
+    assert main(["validate", "--target", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(target) in err
+    assert "'ftp://x'" in err or "-1" in err
+
+
+def test_validate_the_builtin_target(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert "target 'local': ok" in capsys.readouterr().out
+
+
+def test_unknown_command_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nonsense"]) == 2
