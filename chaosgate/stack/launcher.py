@@ -222,11 +222,25 @@ def stack_up(
     rows = [PartRow(part.name, part.url, part.health_url) for part in parts]
     StackRecord(dict(ports), client.pid(), time.time(), rows).save(layout.record_file)
 
+    try:
+        return _start_in_order(layout, client, rows, http, timeout_s, report)
+    except StackError as exc:
+        raise StackError(f"{exc}; `chaosgate stack down` stops what did start") from exc
+
+
+def _start_in_order(
+    layout: StackLayout,
+    client: SupervisorClient,
+    rows: Sequence[PartRow],
+    http: httpx.Client,
+    timeout_s: float,
+    report: Report,
+) -> list[PartStatus]:
     by_name = {row.name: row for row in rows}
-    first = [row for row in rows if row.name not in _AFTER_OPENSEARCH]
-    for row in first:
-        report(f"starting {row.name}")
-        client.start(row.name)
+    for row in rows:
+        if row.name not in _AFTER_OPENSEARCH:
+            report(f"starting {row.name}")
+            client.start(row.name)
     announced: set[str] = set()
     _wait_healthy(layout, [by_name["opensearch"]], http, timeout_s, report, announced)
     _install_log_template(by_name["opensearch"].url, http)
