@@ -1,8 +1,8 @@
 """The local stack's loopback ports: defaults, overrides, and a check that they are free.
 
-Overrides come from ``CHAOSGATE_PORT_<NAME>`` environment variables
-(``CHAOSGATE_PORT_GATEWAY=18080``) and from ``--port name=N`` on the command line, the latter
-winning.
+Overrides, later winning: ``CHAOSGATE_PORT_OFFSET=N`` shifts every default port by N (a second
+stack beside the first), ``CHAOSGATE_PORT_<NAME>`` environment variables
+(``CHAOSGATE_PORT_GATEWAY=18080``), and ``--port name=N`` on the command line.
 """
 
 from __future__ import annotations
@@ -75,10 +75,24 @@ def _parse_port(text: str, source: str) -> int:
 
 
 def resolve_ports(env: Mapping[str, str], overrides: Iterable[str] = ()) -> dict[str, int]:
-    """Default ports, then ``CHAOSGATE_PORT_*`` from ``env``, then ``name=N`` overrides."""
-    ports = dict(DEFAULT_PORTS)
+    """Default ports, shifted by ``CHAOSGATE_PORT_OFFSET``, then ``CHAOSGATE_PORT_<NAME>``
+    from ``env``, then ``name=N`` overrides."""
+    offset_text = env.get("CHAOSGATE_PORT_OFFSET", "0")
+    try:
+        offset = int(offset_text)
+    except ValueError:
+        raise PortError(
+            f"environment variable CHAOSGATE_PORT_OFFSET: {offset_text!r} is not an integer"
+        ) from None
+    ports = {name: port + offset for name, port in DEFAULT_PORTS.items()}
+    for name, port in ports.items():
+        if not 1 <= port <= 65535:
+            raise PortError(
+                f"environment variable CHAOSGATE_PORT_OFFSET: {offset_text!r} moves port "
+                f"{name} to {port}, out of range 1-65535"
+            )
     for key, value in env.items():
-        if not key.startswith("CHAOSGATE_PORT_"):
+        if not key.startswith("CHAOSGATE_PORT_") or key == "CHAOSGATE_PORT_OFFSET":
             continue
         name = key.removeprefix("CHAOSGATE_PORT_").lower()
         if name not in ports:

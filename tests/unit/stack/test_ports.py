@@ -60,3 +60,15 @@ def test_a_free_port_is_not_reported() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert find_taken_ports({"sink": port}) == []
+
+
+def test_an_offset_moves_every_port_and_names_still_win() -> None:
+    ports = resolve_ports({"CHAOSGATE_PORT_OFFSET": "10000", "CHAOSGATE_PORT_SINK": "29999"})
+    assert ports["gateway"] == 18080
+    assert ports["opensearch"] == 19200
+    assert ports["sink"] == 29999
+
+
+def test_an_offset_out_of_range_is_an_error() -> None:
+    with pytest.raises(PortError, match="moves port"):
+        resolve_ports({"CHAOSGATE_PORT_OFFSET": "60000"})

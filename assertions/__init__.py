@@ -1,0 +1,1 @@
+"""Observations and checks: backends fetch, ``evaluate_*`` judge, every check returns data."""

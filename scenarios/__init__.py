@@ -1,0 +1,4 @@
+"""Locust load for the restaurant platform: users, shapes and the request ledger.
+
+Never imports ``assertions``, pytest or allure (see DESIGN.md, boundaries).
+"""

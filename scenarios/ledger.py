@@ -1,0 +1,83 @@
+"""The request ledger: one JSON line per request the load sends, so each can be found again.
+
+Every Locust process writes its own file, ``ledger-<host>-<pid>.jsonl``, into the ledger
+directory, line-buffered so a crash loses at most the line being written. The assertions read
+all files of a directory back with :func:`read_ledger`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+__all__ = ["LedgerEntry", "LedgerError", "LedgerWriter", "read_ledger"]
+
+
+class LedgerError(Exception):
+    """A ledger file cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    trace_id: str  # 32 lowercase hex, from the traceparent the request carried
+    span_id: str  # 16 lowercase hex, the parent span id in that traceparent
+    request_id: str  # the X-Request-ID the request carried
+    scenario: str  # the Locust user class, e.g. "Customer"
+    method: str
+    route: str  # the route template, e.g. "/api/orders/{id}"
+    status: int  # HTTP status; 0 when no response arrived (connection error, timeout)
+    started_at: float  # unix time the request was sent
+    latency_s: float
+    error: str = ""  # transport error, empty when a response arrived
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+class LedgerWriter:
+    """Appends entries to this process's ledger file (thread- and greenlet-safe)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"ledger-{socket.gethostname()}-{os.getpid()}.jsonl"
+        self._lock = threading.Lock()
+        self._file: IO[str] = self.path.open("a", buffering=1)
+
+    def write(self, entry: LedgerEntry) -> None:
+        line = entry.to_json() + "\n"
+        with self._lock:
+            self._file.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def _entries(path: Path) -> Iterator[LedgerEntry]:
+    with path.open() as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield LedgerEntry(**json.loads(line))
+            except (ValueError, TypeError) as exc:
+                if not line.endswith("\n"):
+                    return  # the last line of a process that was killed mid-write
+                raise LedgerError(
+                    f"ledger file {path}: line {number} is not an entry: {exc}"
+                ) from exc
+
+
+def read_ledger(directory: Path) -> list[LedgerEntry]:
+    """Every entry of every ledger file in ``directory``, ordered by start time."""
+    entries = [
+        entry for path in sorted(directory.glob("ledger-*.jsonl")) for entry in _entries(path)
+    ]
+    entries.sort(key=lambda entry: entry.started_at)
+    return entries
