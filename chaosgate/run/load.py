@@ -1,0 +1,107 @@
+"""Locust in its own process: headless, its CSV stats and ledger written under the run's folder.
+
+gevent's monkey-patching stays in that process; the runner (threads, chaoslib, httpx) never
+imports locust.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaosgate.run.profiles import Profile
+
+__all__ = ["LoadProcess", "LoadResult", "locust_command", "start_load"]
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    exit_code: int
+    stats_csv: Path
+    log: Path
+
+
+def locust_command(profile: Profile, host: str, csv_prefix: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "locust",
+        "-f", str(LOCUSTFILE),
+        "--headless",
+        "--host", host,
+        "--users", str(profile.users),
+        "--spawn-rate", str(profile.spawn_rate),
+        "--run-time", f"{profile.duration_s}s",
+        "--stop-timeout", "5",
+        "--csv", str(csv_prefix),
+        "--exit-code-on-error", "0",  # chaosgate judges failures, not Locust
+        "--only-summary",
+        *profile.scenarios,
+    ]  # fmt: skip
+    if profile.processes > 1:
+        command += ["--processes", str(profile.processes)]
+    return command
+
+
+def load_env(profile: Profile, ledger_dir: Path, base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.update(
+        {
+            "CHAOSGATE_LEDGER_DIR": str(ledger_dir),
+            "CHAOSGATE_SEED": str(profile.seed),
+            "CHAOSGATE_IOT_DEVICES": str(profile.iot_devices),
+            "CHAOSGATE_WEIGHTS": ",".join(f"{k}={v}" for k, v in profile.weights.items()),
+        }
+    )
+    if profile.shape:
+        env["CHAOSGATE_SHAPE"] = profile.shape
+    else:
+        env.pop("CHAOSGATE_SHAPE", None)
+    return env
+
+
+class LoadProcess:
+    """A running Locust; ``wait`` returns its result, ``stop`` ends it early."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], csv_prefix: Path, log: Path) -> None:
+        self._proc = proc
+        self._csv_prefix = csv_prefix
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def wait(self, timeout_s: float) -> LoadResult:
+        try:
+            code = self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            code = self._proc.wait(timeout=30)
+        return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()  # Locust stops its users and writes its stats on SIGTERM
+
+
+def start_load(profile: Profile, host: str, run_dir: Path) -> LoadProcess:
+    locust_dir = run_dir / "locust"
+    locust_dir.mkdir(parents=True, exist_ok=True)
+    csv_prefix = locust_dir / "locust"
+    log = locust_dir / "locust.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            locust_command(profile, host, csv_prefix),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=load_env(profile, run_dir / "ledger", dict(os.environ)),
+            cwd=LOCUSTFILE.parent,
+        )
+    return LoadProcess(proc, csv_prefix, log)
