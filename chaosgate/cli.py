@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaosgate.chaos.experiments import ExperimentError
+from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.stack.builds import BuildError, ensure_builds
 from chaosgate.stack.health import PartStatus
 from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack_up
@@ -50,6 +52,17 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 TargetOption = Annotated[
     str | None,
     typer.Option("--target", "-t", help="'local' (the default) or the path of a target YAML file."),
+]
+ProfileOption = Annotated[
+    str, typer.Option("--profile", "-p", help="smoke (~2 min), gate (~5 min) or nightly.")
+]
+ExperimentOption = Annotated[
+    list[str] | None,
+    typer.Option("--experiment", "-e", help="Run this experiment (name or path; repeatable)."),
+]
+ScenarioOption = Annotated[
+    list[str] | None,
+    typer.Option("--scenario", "-s", help="Only these Locust user classes (repeatable)."),
 ]
 PortOption = Annotated[
     list[str] | None,
@@ -192,10 +205,96 @@ def target_show_command(target: TargetOption = None, port: PortOption = None) ->
 
 
 @app.command("validate")
-def validate_command(target: TargetOption = None, port: PortOption = None) -> None:
-    """Check the target without touching anything; exit 2 on bad input."""
+def validate_command(
+    target: TargetOption = None,
+    port: PortOption = None,
+    profile: ProfileOption = "smoke",
+    experiment: ExperimentOption = None,
+    scenario: ScenarioOption = None,
+) -> None:
+    """Check target, profile, scenarios and experiments without acting (exit 2 if bad)."""
     resolved = _load_target(target, port)
+    plan_profile = _resolve_profile(profile, experiment, scenario, None, None, None)
+    paths = _validate_experiments(plan_profile)
+    _validate_scenarios(plan_profile)
     out.print(f"target {resolved.name!r}: ok")
+    out.print(f"profile {plan_profile.name!r}: ok ({', '.join(plan_profile.scenarios)})")
+    for path in paths:
+        out.print(f"experiment {path.name}: ok")
+
+
+@app.command("run")
+def run_command(
+    target: TargetOption = None,
+    port: PortOption = None,
+    profile: ProfileOption = "smoke",
+    experiment: ExperimentOption = None,
+    scenario: ScenarioOption = None,
+    users: Annotated[int | None, typer.Option(help="Concurrent Locust users.")] = None,
+    duration: Annotated[int | None, typer.Option(help="Seconds of load.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for ids, choices and sampling.")] = None,
+    reports_dir: Annotated[
+        Path, typer.Option("--reports", help="Where reports/<run-id>/ goes.")
+    ] = Path("reports"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and print the plan; act on nothing.")
+    ] = False,
+) -> None:
+    """Load and chaos together, then traces / logs / alerts / SLO checks; the exit code decides."""
+    from chaosgate.run.plan import build_plan, describe_plan, execute_plan
+
+    resolved = _load_target(target, port)
+    plan_profile = _resolve_profile(profile, experiment, scenario, users, duration, seed)
+    paths = _validate_experiments(plan_profile)
+    _validate_scenarios(plan_profile)
+    plan = build_plan(resolved, plan_profile, paths, reports_dir, command=sys.argv)
+    out.print(describe_plan(plan))
+    if dry_run:
+        return
+    outcome = execute_plan(plan, out)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _resolve_profile(
+    name: str,
+    experiments: list[str] | None,
+    scenarios: list[str] | None,
+    users: int | None,
+    duration: int | None,
+    seed: int | None,
+) -> Profile:
+    return resolve_profile(
+        name,
+        users=users,
+        duration_s=duration,
+        experiments=experiments or (),
+        scenarios=scenarios or (),
+        seed=seed,
+    )
+
+
+def _validate_experiments(profile: Profile) -> list[Path]:
+    from chaosgate.chaos.experiments import validate_experiment
+
+    paths = profile.experiment_paths()
+    for path in paths:
+        if not path.is_file():
+            raise ProfileError(f"profile {profile.name!r}: experiment file {path} does not exist")
+        validate_experiment(path)
+    return paths
+
+
+def _validate_scenarios(profile: Profile) -> None:
+    """Ask Locust itself (in its own process) which user classes the locustfile exports."""
+    from chaosgate.run.load import list_user_classes
+
+    available = list_user_classes()
+    missing = [name for name in profile.scenarios if name not in available]
+    if missing:
+        raise ProfileError(
+            f"scenario {missing[0]!r} is not a user class of locustfile.py "
+            f"(it has {', '.join(sorted(available)) or 'none'})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # without standalone mode, typer returns the code of a `typer.Exit` instead of exiting
         code = app(args=argv, standalone_mode=False)
-    except (TargetError, PortError) as exc:
+    except (TargetError, PortError, ProfileError, ExperimentError) as exc:
         err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except (StackError, BuildError) as exc:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaosgate.run.profiles import Profile
+from chaosgate.run.profiles import Profile, ProfileError
 
 __all__ = ["LoadProcess", "LoadResult", "locust_command", "start_load"]
 
@@ -37,6 +37,7 @@ def locust_command(profile: Profile, host: str, csv_prefix: Path) -> list[str]:
         "--run-time", f"{profile.duration_s}s",
         "--stop-timeout", "5",
         "--csv", str(csv_prefix),
+        "--json-file", str(csv_prefix),  # exact totals (the CSV misses the last second)
         "--exit-code-on-error", "0",  # chaosgate judges failures, not Locust
         "--only-summary",
         *profile.scenarios,
@@ -46,18 +47,26 @@ def locust_command(profile: Profile, host: str, csv_prefix: Path) -> list[str]:
     return command
 
 
-def load_env(profile: Profile, ledger_dir: Path, base: dict[str, str]) -> dict[str, str]:
+def load_env(
+    profile: Profile, ledger_dir: Path, base: dict[str, str], *, run_id: str
+) -> dict[str, str]:
     env = dict(base)
     env.update(
         {
             "CHAOSGATE_LEDGER_DIR": str(ledger_dir),
+            # request ids differ per run even with the same seed (trace ids stay reproducible)
+            "CHAOSGATE_RUN_ID": run_id,
             "CHAOSGATE_SEED": str(profile.seed),
             "CHAOSGATE_IOT_DEVICES": str(profile.iot_devices),
             "CHAOSGATE_WEIGHTS": ",".join(f"{k}={v}" for k, v in profile.weights.items()),
         }
     )
     if profile.shape:
+        # Locust ignores -u/-r/-t when a shape drives the load: the shape reads these instead
         env["CHAOSGATE_SHAPE"] = profile.shape
+        env["CHAOSGATE_USERS"] = str(profile.users)
+        env["CHAOSGATE_SPAWN_RATE"] = str(profile.spawn_rate)
+        env["CHAOSGATE_DURATION_S"] = str(profile.duration_s)
     else:
         env.pop("CHAOSGATE_SHAPE", None)
     return env
@@ -91,7 +100,7 @@ class LoadProcess:
             self._proc.terminate()  # Locust stops its users and writes its stats on SIGTERM
 
 
-def start_load(profile: Profile, host: str, run_dir: Path) -> LoadProcess:
+def start_load(profile: Profile, host: str, run_dir: Path, *, run_id: str) -> LoadProcess:
     locust_dir = run_dir / "locust"
     locust_dir.mkdir(parents=True, exist_ok=True)
     csv_prefix = locust_dir / "locust"
@@ -101,7 +110,25 @@ def start_load(profile: Profile, host: str, run_dir: Path) -> LoadProcess:
             locust_command(profile, host, csv_prefix),
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=load_env(profile, run_dir / "ledger", dict(os.environ)),
+            env=load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id),
             cwd=LOCUSTFILE.parent,
         )
     return LoadProcess(proc, csv_prefix, log)
+
+
+def list_user_classes(timeout_s: float = 60.0) -> list[str]:
+    """The user classes ``locustfile.py`` exports, as Locust's own ``--list`` reports them."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=LOCUSTFILE.parent,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ProfileError(
+            f"locustfile {LOCUSTFILE} does not load: {proc.stderr.strip().splitlines()[-1:]}"
+        )
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    return [line for line in lines if line and not line.endswith(":")]

@@ -1,0 +1,70 @@
+"""One HTTP exchange with JSON in and out, every failure turned into a BackendError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from assertions.backends.errors import BackendError
+
+__all__ = ["join_url", "request_json", "strip_query"]
+
+_BODY_EXCERPT = 200
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def strip_query(url: str | httpx.URL) -> str:
+    """The URL without query, fragment or user info: safe and short enough for a message."""
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return text[:_BODY_EXCERPT] + ("..." if len(text) > _BODY_EXCERPT else "")
+
+
+def request_json(
+    client: httpx.Client,
+    backend: str,
+    method: str,
+    url: str,
+    *,
+    params: Any = None,
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """Send one request and return its decoded JSON body.
+
+    Raises :class:`BackendError` on a transport error or timeout, a non-2xx status, or a body
+    that is not JSON. The shape of the JSON is the caller's to check.
+    """
+    safe_url = strip_query(url)
+    try:
+        response = client.request(
+            method, url, params=params, json=json_body, headers=dict(headers or {})
+        )
+    except httpx.TimeoutException as exc:
+        raise BackendError(backend, safe_url, f"timed out ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise BackendError(backend, safe_url, f"{type(exc).__name__}: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        raise BackendError(backend, safe_url, f"invalid URL: {exc}") from exc
+    if not response.is_success:
+        raise BackendError(
+            backend,
+            safe_url,
+            f"HTTP {response.status_code}: {_excerpt(response)!r}",
+            status=response.status_code,
+        )
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise BackendError(
+            backend, safe_url, f"answer is not JSON: {_excerpt(response)!r}"
+        ) from exc

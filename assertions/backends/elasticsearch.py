@@ -1,0 +1,210 @@
+"""Elasticsearch / OpenSearch over REST: which of these ids appear in the logs, and when.
+
+One ``_search`` per batch of up to 1,000 ids: ``size: 0``, a ``terms`` query on the id field
+and a ``terms`` aggregation on it with, per id, the earliest timestamp, the number of lines and
+the services that wrote them, so 10,000 ids cost 10 requests and no documents travel. The id
+field is resolved once through ``_field_caps``: the field itself when it is aggregatable (a
+``keyword``, as in the local stack's index template), else its ``.keyword`` sub-field (the
+default dynamic mapping of Elasticsearch 7/8). Only REST calls every version shares are used
+(``_field_caps``, ``_search``, ``_count``), so Elasticsearch 7, 8 and OpenSearch all answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from assertions.backends._http import join_url, request_json
+from assertions.backends.errors import BackendError
+
+__all__ = ["MAX_TERMS_BATCH", "ElasticsearchBackend", "LogSummary"]
+
+NAME = "elasticsearch"
+MAX_TERMS_BATCH = 1000
+_SERVICES_PER_ID = 20
+_INDEX_OPTIONS = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    id: str
+    doc_count: int
+    first_timestamp_unix: float | None  # the earliest line's timestamp (None if it has none)
+    services: frozenset[str]
+
+
+class ElasticsearchBackend:
+    """Searches ``index_pattern`` at ``url``; ``auth_headers`` go on every request."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        url: str,
+        index_pattern: str,
+        auth_headers: Mapping[str, str] | None = None,
+        *,
+        service_field: str = "service",
+    ) -> None:
+        self._client = client
+        self._base = url.rstrip("/")
+        self._index = index_pattern
+        self._headers = dict(auth_headers or {})
+        self._service_field = service_field
+        self._resolved: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return self._base
+
+    def _url(self, endpoint: str) -> str:
+        return join_url(self._base, f"{self._index}/{endpoint}")
+
+    def _call(self, method: str, endpoint: str, *, params: Any = None, body: Any = None) -> Any:
+        return request_json(
+            self._client,
+            NAME,
+            method,
+            self._url(endpoint),
+            params=params,
+            json_body=body,
+            headers=self._headers,
+        )
+
+    def _malformed(self, endpoint: str, detail: str) -> BackendError:
+        return BackendError(NAME, self._url(endpoint), f"malformed answer: {detail}")
+
+    def aggregatable_fields(self, *fields: str) -> dict[str, str]:
+        """For each field present in the indices, the name to query and aggregate it by.
+
+        Fields absent from every index (no log line has arrived yet) are left out and looked
+        up again next time.
+        """
+        missing = [name for name in fields if name not in self._resolved]
+        if missing:
+            names = ",".join(name for field in missing for name in (field, f"{field}.keyword"))
+            body = self._call("GET", "_field_caps", params={"fields": names, **_INDEX_OPTIONS})
+            caps = body.get("fields") if isinstance(body, dict) else None
+            if not isinstance(caps, dict):
+                raise self._malformed("_field_caps", "no 'fields' object")
+            for field in missing:
+                present, resolved = _pick_aggregatable(caps, field)
+                if present and resolved is None:
+                    raise BackendError(
+                        NAME,
+                        self._url("_field_caps"),
+                        f"field {field!r} is not aggregatable (text without a .keyword "
+                        "sub-field); point the configured field at a keyword field",
+                    )
+                if resolved is not None:
+                    self._resolved[field] = resolved
+        return {field: self._resolved[field] for field in fields if field in self._resolved}
+
+    def find_ids(
+        self,
+        field: str,
+        ids: Iterable[str],
+        *,
+        batch_size: int = MAX_TERMS_BATCH,
+        timestamp_field: str = "@timestamp",
+    ) -> dict[str, LogSummary]:
+        """The ids among ``ids`` that some log line carries in ``field``, with a summary each.
+
+        Raises :class:`BackendError` when any request fails or answers something malformed.
+        """
+        if not 1 <= batch_size <= MAX_TERMS_BATCH:
+            raise ValueError(
+                f"batch_size {batch_size!r} is out of range; give 1 to {MAX_TERMS_BATCH}"
+            )
+        wanted = list(dict.fromkeys(str(value) for value in ids))
+        if not wanted:
+            return {}
+        fields = self.aggregatable_fields(field, self._service_field)
+        if field not in fields:
+            return {}  # no index has the field yet: nothing is found
+        found: dict[str, LogSummary] = {}
+        for start in range(0, len(wanted), batch_size):
+            batch = wanted[start : start + batch_size]
+            body = _search_body(
+                fields[field], batch, timestamp_field, fields.get(self._service_field)
+            )
+            answer = self._call("POST", "_search", params=_INDEX_OPTIONS, body=body)
+            try:
+                found.update(_parse_buckets(answer, set(batch)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise self._malformed("_search", f"{type(exc).__name__}: {exc}") from exc
+        return found
+
+    def count(self, query: Mapping[str, Any]) -> int:
+        """How many documents match ``query`` (a query DSL object, e.g. ``{"term": {...}}``)."""
+        answer = self._call("POST", "_count", params=_INDEX_OPTIONS, body={"query": dict(query)})
+        value = answer.get("count") if isinstance(answer, dict) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._malformed("_count", "no integer 'count'")
+        _check_shards(answer)
+        return value
+
+
+def _pick_aggregatable(caps: Mapping[str, Any], field: str) -> tuple[bool, str | None]:
+    """Whether ``field`` is in some index, and the name to aggregate it by (None: cannot)."""
+    present = False
+    for name in (field, f"{field}.keyword"):
+        types = caps.get(name)
+        if not isinstance(types, dict) or not types:
+            continue
+        present = True
+        if all(isinstance(info, dict) and info.get("aggregatable") for info in types.values()):
+            return True, name
+    return present, None
+
+
+def _search_body(
+    field: str, batch: list[str], timestamp_field: str, service_field: str | None
+) -> dict[str, Any]:
+    per_id: dict[str, Any] = {"first": {"min": {"field": timestamp_field}}}
+    if service_field is not None:
+        per_id["services"] = {"terms": {"field": service_field, "size": _SERVICES_PER_ID}}
+    return {
+        "size": 0,
+        "query": {"terms": {field: batch}},
+        "aggs": {"ids": {"terms": {"field": field, "size": len(batch)}, "aggs": per_id}},
+    }
+
+
+def _check_shards(answer: Mapping[str, Any]) -> None:
+    if answer.get("timed_out") is True:
+        raise ValueError("the search timed out on the server (partial results)")
+    shards = answer.get("_shards")
+    if isinstance(shards, dict) and shards.get("failed"):
+        failures = shards.get("failures") or []
+        first = failures[0].get("reason") if failures and isinstance(failures[0], dict) else ""
+        raise ValueError(f"{shards['failed']} of {shards.get('total')} shards failed {first}")
+
+
+def _parse_buckets(answer: Any, wanted: set[str]) -> dict[str, LogSummary]:
+    if not isinstance(answer, dict):
+        raise TypeError(f"expected a JSON object, got {type(answer).__name__}")
+    _check_shards(answer)
+    aggregations = answer.get("aggregations")
+    if aggregations is None and answer.get("_shards", {}).get("total") == 0:
+        return {}  # no index matched the pattern: the answer has no aggregations
+    if not isinstance(aggregations, dict):
+        raise TypeError("'aggregations' is not an object")
+    found: dict[str, LogSummary] = {}
+    for bucket in aggregations["ids"]["buckets"]:
+        key = str(bucket["key"])
+        if key not in wanted:
+            continue
+        first = bucket.get("first", {}).get("value")
+        services = bucket.get("services", {}).get("buckets", [])
+        found[key] = LogSummary(
+            id=key,
+            doc_count=int(bucket["doc_count"]),
+            first_timestamp_unix=float(first) / 1000 if first is not None else None,
+            services=frozenset(str(item["key"]) for item in services),
+        )
+    return found

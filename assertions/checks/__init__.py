@@ -1,0 +1,55 @@
+"""Checks: ``check_*`` observe through a backend until a deadline, ``evaluate_*`` judge (pure)."""
+
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.checks.alerts import (
+    ExpectedAlert,
+    check_expected_alert,
+    evaluate_expected_alert,
+    evaluate_noise,
+)
+from assertions.checks.completeness import (
+    CompletenessExpected,
+    CompletenessObservation,
+    Expectation,
+    evaluate_completeness,
+)
+from assertions.checks.logs import check_logs, evaluate_logs
+from assertions.checks.slo import (
+    FaultWindow,
+    SloBounds,
+    SloExpected,
+    SloObservation,
+    SloStats,
+    check_prometheus_slo,
+    evaluate_slo,
+    ledger_slo,
+    prometheus_slo,
+)
+from assertions.checks.traces import check_traces, evaluate_traces
+
+__all__ = [
+    "AlertEpisode",
+    "AlertObservations",
+    "AlertWatcher",
+    "CompletenessExpected",
+    "CompletenessObservation",
+    "Expectation",
+    "ExpectedAlert",
+    "FaultWindow",
+    "SloBounds",
+    "SloExpected",
+    "SloObservation",
+    "SloStats",
+    "check_expected_alert",
+    "check_logs",
+    "check_prometheus_slo",
+    "check_traces",
+    "evaluate_completeness",
+    "evaluate_expected_alert",
+    "evaluate_logs",
+    "evaluate_noise",
+    "evaluate_slo",
+    "evaluate_traces",
+    "ledger_slo",
+    "prometheus_slo",
+]

@@ -1,0 +1,166 @@
+"""Watching Alertmanager during a run: every firing episode, when it appeared and resolved.
+
+An :class:`AlertWatcher` polls Alertmanager (every 0.5 s by default, in its own daemon thread)
+and records each firing *episode*, an alert fingerprint with one ``startsAt``: when polling
+first saw it, Prometheus' ``startsAt``, when it was last seen, and when a successful poll first
+no longer listed it (resolved: Alertmanager drops an alert as soon as it resolves; seen on
+0.25). Failed polls are recorded with their time, never raised. :meth:`observations` hands out
+an immutable snapshot for the pure judging in :mod:`assertions.checks.alerts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from assertions.backends.alertmanager import AlertmanagerBackend
+from assertions.backends.errors import BackendError
+
+__all__ = ["AlertEpisode", "AlertObservations", "AlertWatcher"]
+
+_MAX_ERRORS = 200
+
+
+@dataclass(frozen=True)
+class AlertEpisode:
+    """One firing of one alert, as polling saw it (times are unix seconds)."""
+
+    fingerprint: str
+    labels: Mapping[str, str]
+    starts_at: float  # Prometheus' startsAt
+    first_seen: float  # the poll that first listed it
+    last_seen: float  # the last poll that listed it
+    ends_at: float | None  # Alertmanager's endsAt at the last sighting
+    state: str  # active / suppressed / unprocessed at the last sighting
+    resolved_at: float | None = None  # the first successful poll that no longer listed it
+
+    def active_during(self, start: float, end: float) -> bool:
+        return self.first_seen <= end and (self.resolved_at is None or self.resolved_at >= start)
+
+
+@dataclass(frozen=True)
+class AlertObservations:
+    episodes: tuple[AlertEpisode, ...] = ()
+    first_poll_at: float | None = None  # first successful poll
+    last_poll_at: float | None = None  # last successful poll
+    polls: int = 0  # every poll, failed ones included
+    errors: tuple[tuple[float, str], ...] = ()  # (time, BackendError message)
+
+    def observed_until(self, moment: float) -> bool:
+        return (
+            self.first_poll_at is not None
+            and self.last_poll_at is not None
+            and self.first_poll_at <= moment <= self.last_poll_at
+        )
+
+    def errors_between(self, start: float, end: float) -> list[tuple[float, str]]:
+        return [(at, message) for at, message in self.errors if start <= at <= end]
+
+
+class AlertWatcher:
+    """Polls Alertmanager in a daemon thread between :meth:`start` and :meth:`stop`.
+
+    :meth:`poll_once` is the single poll the thread repeats (tests call it with a fake clock).
+    """
+
+    def __init__(
+        self,
+        backend: AlertmanagerBackend,
+        *,
+        interval_s: float = 0.5,
+        clock: Callable[[], float] = time.time,
+        filters: Sequence[str] = (),
+    ) -> None:
+        self._backend = backend
+        self._interval_s = interval_s
+        self._clock = clock
+        self._filters = tuple(filters)
+        self._lock = threading.Lock()
+        self._episodes: dict[tuple[str, float], AlertEpisode] = {}
+        self._first_poll_at: float | None = None
+        self._last_poll_at: float | None = None
+        self._polls = 0
+        self._errors: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self) -> None:
+        """Ask Alertmanager once and fold the answer into the episodes."""
+        try:
+            alerts = self._backend.alerts(active=True, filters=self._filters)
+        except BackendError as exc:
+            self._record_error(str(exc))
+            return
+        now = self._clock()
+        with self._lock:
+            self._polls += 1
+            present: set[tuple[str, float]] = set()
+            for alert in alerts:
+                key = (alert.fingerprint, alert.starts_at)
+                present.add(key)
+                known = self._episodes.get(key)
+                self._episodes[key] = AlertEpisode(
+                    fingerprint=alert.fingerprint,
+                    labels=dict(alert.labels),
+                    starts_at=alert.starts_at,
+                    first_seen=known.first_seen if known else now,
+                    last_seen=now,
+                    ends_at=alert.ends_at,
+                    state=alert.state,
+                    resolved_at=None,
+                )
+            for key, episode in self._episodes.items():
+                if key not in present and episode.resolved_at is None:
+                    self._episodes[key] = dataclasses.replace(episode, resolved_at=now)
+            if self._first_poll_at is None:
+                self._first_poll_at = now
+            self._last_poll_at = now
+
+    def _record_error(self, message: str) -> None:
+        at = self._clock()
+        with self._lock:
+            self._polls += 1
+            self._errors.append((at, message))
+            del self._errors[:-_MAX_ERRORS]
+
+    def observations(self) -> AlertObservations:
+        """A consistent snapshot; safe to call while the thread runs."""
+        with self._lock:
+            episodes = sorted(self._episodes.values(), key=lambda e: (e.first_seen, e.starts_at))
+            return AlertObservations(
+                episodes=tuple(episodes),
+                first_poll_at=self._first_poll_at,
+                last_poll_at=self._last_poll_at,
+                polls=self._polls,
+                errors=tuple(self._errors),
+            )
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # the thread must outlive any surprise; record it
+                self._record_error(f"unexpected {type(exc).__name__}: {exc}")
+            self._stop.wait(self._interval_s)
+
+    def start(self) -> AlertWatcher:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="alert-watcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def __enter__(self) -> AlertWatcher:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,440 @@
+"""Expected alerts fire within their deadline after a fault, notify, and resolve after rollback.
+
+Judging is pure, over an :class:`~assertions.checks.alert_watcher.AlertObservations` snapshot
+and the sink's notifications:
+
+- :func:`evaluate_expected_alert` → ``alert.<title>.fired`` (latency measured two ways: first
+  seen by polling, which decides, and Prometheus' ``startsAt``), ``.notified`` (a firing
+  notification reached the sink within the deadline) and, given a rollback time, ``.resolved``
+  (every episode that was firing after inject resolved within the resolve deadline);
+- :func:`evaluate_noise` → ``alerts.noise``: critical alerts nobody expected during a window.
+
+An alert's absence is concluded only from a window the watcher observed without failed polls;
+otherwise the result is an error, never a pass. :func:`check_expected_alert` waits for the
+deadlines, reading the watcher's snapshot and the sink until every result passes or time is up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assertions.backends.errors import BackendError
+from assertions.backends.sink import Notification, SinkBackend
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.result import CheckResult, Status
+
+__all__ = [
+    "DEFAULT_RESOLVE_DEADLINE_S",
+    "ExpectedAlert",
+    "check_expected_alert",
+    "evaluate_expected_alert",
+    "evaluate_noise",
+]
+
+DEFAULT_RESOLVE_DEADLINE_S = 60.0
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class ExpectedAlert:
+    """An alert a fault must raise: its name, labels it must carry, and its deadline."""
+
+    alertname: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    deadline_s: float = 30.0
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return labels.get("alertname") == self.alertname and all(
+            labels.get(name) == value for name, value in self.labels.items()
+        )
+
+    @property
+    def title(self) -> str:
+        """``Name`` or ``Name{a=b,c=d}``: unique per expectation in result names."""
+        if not self.labels:
+            return self.alertname
+        pairs = ",".join(f"{name}={value}" for name, value in sorted(self.labels.items()))
+        return f"{self.alertname}{{{pairs}}}"
+
+
+def _episode_view(episode: AlertEpisode) -> dict[str, Any]:
+    return {
+        "fingerprint": episode.fingerprint,
+        "labels": dict(episode.labels),
+        "starts_at": episode.starts_at,
+        "first_seen": episode.first_seen,
+        "last_seen": episode.last_seen,
+        "resolved_at": episode.resolved_at,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _first_notification(
+    notifications: Sequence[Notification], expected: ExpectedAlert, status: str, since: float
+) -> Notification | None:
+    """The earliest notification since ``since`` carrying a matching alert in ``status``.
+
+    The alert's own status counts, not the payload's: a ``firing`` payload may also carry
+    alerts of its group that resolved long ago.
+    """
+    for notification in sorted(notifications, key=lambda n: n.received_at_unix):
+        if notification.received_at_unix < since:
+            continue
+        for alert in notification.alerts():
+            labels = alert.get("labels")
+            status_matches = alert.get("status") == status
+            if status_matches and isinstance(labels, dict) and expected.matches(labels):
+                return notification
+    return None
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """Shared inputs of the three results about one expected alert."""
+
+    observations: AlertObservations
+    expected: ExpectedAlert
+    inject_at: float
+
+    def result(
+        self,
+        suffix: str,
+        status: Status,
+        expected: Any,
+        observed: Any,
+        reason: str = "",
+        *,
+        latency: float | None = None,
+        evidence: Mapping[str, Any] | None = None,
+        attempts: int | None = None,
+    ) -> CheckResult:
+        return CheckResult(
+            name=f"alert.{self.expected.title}.{suffix}",
+            status=status,
+            expected=expected,
+            observed=observed,
+            reason=reason,
+            latency_s=_round(latency),
+            attempts=self.observations.polls if attempts is None else attempts,
+            evidence={"inject_at": self.inject_at, **(evidence or {})},
+        )
+
+    @property
+    def matching(self) -> list[AlertEpisode]:
+        return [ep for ep in self.observations.episodes if self.expected.matches(ep.labels)]
+
+    def unobserved(self, until: float) -> str:
+        """Why absence until ``until`` cannot be concluded, or "" when it can."""
+        observations = self.observations
+        if not observations.observed_until(until):
+            last_error = observations.errors[-1][1] if observations.errors else "none"
+            return (
+                f"the watcher did not observe alertmanager up to {until - self.inject_at:.1f} s "
+                f"after inject (last successful poll at {observations.last_poll_at}); "
+                f"last error: {last_error}"
+            )
+        failed = observations.errors_between(self.inject_at, until)
+        if failed:
+            return f"{len(failed)} alertmanager polls failed in the window; last: {failed[-1][1]}"
+        return ""
+
+
+def _fired(judge: _Judge) -> CheckResult:
+    expected, inject_at = judge.expected, judge.inject_at
+    deadline = expected.deadline_s
+    expected_view = {
+        "labels": {"alertname": expected.alertname, **expected.labels},
+        "within_s": deadline,
+    }
+    first_poll = judge.observations.first_poll_at or 0.0
+    before = [
+        ep
+        for ep in judge.matching
+        if ep.first_seen <= inject_at and ep.active_during(inject_at, inject_at)
+    ]
+    new = [
+        ep
+        for ep in judge.matching
+        if ep not in before
+        and ep.first_seen >= inject_at
+        and (ep.starts_at >= inject_at or ep.first_seen > first_poll)
+    ]
+    if new:
+        episode = min(new, key=lambda ep: ep.first_seen)
+        latency = episode.first_seen - inject_at
+        observed = {
+            "fired_after_s": _round(latency),
+            "starts_at_after_s": _round(episode.starts_at - inject_at),
+        }
+        late = latency > deadline
+        return judge.result(
+            "fired",
+            Status.FAILED if late else Status.PASSED,
+            expected_view,
+            observed,
+            f"{expected.title} fired {latency:.1f} s after inject, later than {deadline:g} s"
+            if late
+            else "",
+            latency=latency,
+            evidence={"episode": _episode_view(episode)},
+        )
+    if before:
+        return judge.result(
+            "fired",
+            Status.ERROR,
+            expected_view,
+            {"already_firing": True},
+            f"{expected.title} was already firing when the fault was injected (startsAt "
+            f"{before[0].starts_at}): the run cannot show that the fault raised it",
+            evidence={"episode": _episode_view(before[0])},
+        )
+    unobserved = judge.unobserved(inject_at + deadline)
+    if unobserved:
+        return judge.result("fired", Status.ERROR, expected_view, {"fired": False}, unobserved)
+    return judge.result(
+        "fired",
+        Status.FAILED,
+        expected_view,
+        {"fired": False},
+        f"{expected.title} did not fire within {deadline:g} s of inject",
+        evidence={"other_episodes": [_episode_view(ep) for ep in judge.matching[:_MAX_LISTED]]},
+    )
+
+
+def _notified(judge: _Judge, notifications: Sequence[Notification], sink_error: str) -> CheckResult:
+    expected, deadline = judge.expected, judge.expected.deadline_s
+    expected_view = {"status": "firing", "within_s": deadline}
+    if sink_error:
+        return judge.result("notified", Status.ERROR, expected_view, None, sink_error, attempts=1)
+    note = _first_notification(notifications, expected, "firing", judge.inject_at)
+    evidence: dict[str, Any] = {"notifications_read": len(notifications)}
+    if note is None:
+        return judge.result(
+            "notified",
+            Status.FAILED,
+            expected_view,
+            {"notified": False},
+            f"no firing notification of {expected.title} reached the sink after inject",
+            evidence=evidence,
+            attempts=1,
+        )
+    latency = note.received_at_unix - judge.inject_at
+    late = latency > deadline
+    return judge.result(
+        "notified",
+        Status.FAILED if late else Status.PASSED,
+        expected_view,
+        {"notified_after_s": _round(latency)},
+        f"the firing notification reached the sink {latency:.1f} s after inject, later than "
+        f"{deadline:g} s"
+        if late
+        else "",
+        latency=latency,
+        evidence={**evidence, "received_at": note.received_at_unix},
+        attempts=1,
+    )
+
+
+def _resolved(
+    judge: _Judge,
+    rollback_at: float,
+    resolve_deadline_s: float,
+    notifications: Sequence[Notification],
+) -> CheckResult:
+    title = judge.expected.title
+    observations = judge.observations
+    resolve_by = rollback_at + resolve_deadline_s
+    expected_view = {"resolved_within_s_of_rollback": resolve_deadline_s}
+    relevant = [
+        ep for ep in judge.matching if ep.resolved_at is None or ep.resolved_at >= judge.inject_at
+    ]
+    still = [ep for ep in relevant if ep.resolved_at is None]
+    note = _first_notification(notifications, judge.expected, "resolved", rollback_at)
+    evidence: dict[str, Any] = {
+        "rollback_at": rollback_at,
+        "resolved_notification_at": note.received_at_unix if note else None,
+    }
+    if not relevant:
+        unobserved = judge.unobserved(resolve_by)
+        if unobserved:
+            return judge.result(
+                "resolved", Status.ERROR, expected_view, {"fired": False}, unobserved
+            )
+        return judge.result(
+            "resolved",
+            Status.FAILED,
+            expected_view,
+            {"fired": False},
+            f"{title} never fired after inject, so it could not resolve",
+            evidence=evidence,
+        )
+    if still:
+        evidence["episode"] = _episode_view(still[0])
+        last_poll = observations.last_poll_at
+        if last_poll is not None and last_poll >= resolve_by:
+            return judge.result(
+                "resolved",
+                Status.FAILED,
+                expected_view,
+                {"resolved": False},
+                f"{title} was still firing {resolve_deadline_s:g} s after rollback",
+                evidence=evidence,
+            )
+        return judge.result(
+            "resolved",
+            Status.ERROR,
+            expected_view,
+            {"resolved": False},
+            f"{title} was still firing at the last successful poll ({last_poll}), before "
+            "the resolve deadline: the watcher stopped too early",
+            evidence=evidence,
+        )
+    resolved_at = max(ep.resolved_at for ep in relevant if ep.resolved_at is not None)
+    latency = resolved_at - rollback_at
+    late = latency > resolve_deadline_s
+    return judge.result(
+        "resolved",
+        Status.FAILED if late else Status.PASSED,
+        expected_view,
+        {"resolved_after_rollback_s": _round(latency)},
+        f"{title} resolved {latency:.1f} s after rollback, later than {resolve_deadline_s:g} s"
+        if late
+        else "",
+        latency=max(latency, 0.0),
+        evidence=evidence,
+    )
+
+
+def evaluate_expected_alert(
+    observations: AlertObservations,
+    expected: ExpectedAlert,
+    inject_at: float,
+    rollback_at: float | None,
+    sink_notifications: Sequence[Notification],
+    *,
+    resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S,
+    sink_error: str = "",
+) -> list[CheckResult]:
+    """``fired`` and ``notified`` results, and ``resolved`` when ``rollback_at`` is given.
+
+    ``sink_error`` is why the sink could not be read (``notified`` is then an error).
+    """
+    judge = _Judge(observations, expected, inject_at)
+    results = [_fired(judge), _notified(judge, sink_notifications, sink_error)]
+    if rollback_at is not None:
+        results.append(_resolved(judge, rollback_at, resolve_deadline_s, sink_notifications))
+    return results
+
+
+def evaluate_noise(
+    observations: AlertObservations,
+    expected_all: Sequence[ExpectedAlert],
+    window: tuple[float, float],
+    *,
+    severity: str = "critical",
+    coverage_slack_s: float = 5.0,
+) -> CheckResult:
+    """``alerts.noise``: alerts of ``severity`` active in ``window`` that no expectation names.
+
+    Passing needs the watcher to have polled from the window's start to its end (give or take
+    ``coverage_slack_s``); unexpected alerts fail the check whatever the coverage.
+    """
+    start, end = window
+    unexpected = [
+        ep
+        for ep in observations.episodes
+        if ep.labels.get("severity") == severity
+        and ep.active_during(start, end)
+        and not any(item.matches(ep.labels) for item in expected_all)
+    ]
+
+    def result(status: Status, reason: str = "") -> CheckResult:
+        return CheckResult(
+            name="alerts.noise",
+            status=status,
+            expected={"unexpected": 0, "severity": severity, "window": [start, end]},
+            observed={"unexpected": len(unexpected)},
+            reason=reason,
+            attempts=observations.polls,
+            evidence={"alerts": [_episode_view(ep) for ep in unexpected[:_MAX_LISTED]]},
+        )
+
+    if unexpected:
+        names = sorted({ep.labels.get("alertname", "?") for ep in unexpected})
+        return result(
+            Status.FAILED,
+            f"{len(unexpected)} unexpected {severity} alert episode(s) in the window: "
+            + ", ".join(names),
+        )
+    first, last = observations.first_poll_at, observations.last_poll_at
+    if (
+        first is None
+        or last is None
+        or first > start + coverage_slack_s
+        or last < end - coverage_slack_s
+    ):
+        last_error = observations.errors[-1][1] if observations.errors else "none"
+        return result(
+            Status.ERROR,
+            f"the watcher did not observe the whole window (successful polls from {first} "
+            f"to {last}); last error: {last_error}",
+        )
+    return result(Status.PASSED)
+
+
+def check_expected_alert(
+    watcher: AlertWatcher,
+    expected: ExpectedAlert,
+    *,
+    backend: SinkBackend,
+    inject_at: float,
+    rollback_at: float | None = None,
+    deadline_s: float | None = None,
+    resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S,
+    poll_interval_s: float = 0.5,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[CheckResult]:
+    """Wait, at most until every deadline has passed, for the alert to fire, notify, resolve.
+
+    ``watcher`` must be running; ``deadline_s`` overrides the expectation's own. Returns as
+    soon as every result passes. Never raises for a backend failure.
+    """
+    if deadline_s is not None:
+        expected = dataclasses.replace(expected, deadline_s=deadline_s)
+    horizon = inject_at + expected.deadline_s
+    if rollback_at is not None:
+        horizon = max(horizon, rollback_at + resolve_deadline_s)
+    sink_reads = 0
+    while True:
+        sink_reads += 1
+        try:
+            notifications = backend.notifications(alertname=expected.alertname)
+            sink_error = ""
+        except BackendError as exc:
+            notifications, sink_error = [], str(exc)
+        results = evaluate_expected_alert(
+            watcher.observations(),
+            expected,
+            inject_at,
+            rollback_at,
+            notifications,
+            resolve_deadline_s=resolve_deadline_s,
+            sink_error=sink_error,
+        )
+        remaining = horizon - clock()
+        if all(item.passed for item in results) or remaining < 0:
+            return [
+                dataclasses.replace(item, attempts=sink_reads)
+                if item.name.endswith(".notified")
+                else item
+                for item in results
+            ]
+        sleep(min(poll_interval_s, remaining + 0.01))

@@ -1,0 +1,235 @@
+"""Chaos Toolkit experiment files: load, validate, read their chaosgate extension, run them.
+
+An experiment declares the alerts its fault must raise in its ``extensions`` block, so the
+file is self-describing::
+
+    "extensions": [{"name": "chaosgate",
+                    "expected_alerts": [{"alertname": "UsersServiceDown",
+                                         "labels": {"service": "users"}, "deadline_s": 30}],
+                    "resolve_deadline_s": 60}]
+
+``validate_experiment`` runs chaoslib's own validation (which imports each python activity and
+binds its arguments to the function's signature) and checks that extension; every problem is
+one ``ExperimentError`` whose message names the file. ``run_experiment`` runs the experiment
+through chaoslib with the rollbacks always played, stamping its events onto a ``Timeline``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import ChaosException
+from chaoslib.experiment import ensure_experiment_is_valid
+from chaoslib.experiment import run_experiment as chaoslib_run_experiment
+from chaoslib.loader import load_experiment as chaoslib_load_experiment
+
+from chaosgate.chaos.timeline import Clock, Timeline, TimelineHandler
+
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_RESOLVE_DEADLINE_S",
+    "EXTENSION_NAME",
+    "ROLLBACK_STRATEGY",
+    "ChaosgateExtension",
+    "ExpectedAlertSpec",
+    "Experiment",
+    "ExperimentError",
+    "chaosgate_extension",
+    "expected_alerts",
+    "load_experiment",
+    "run_experiment",
+    "validate_experiment",
+]
+
+Experiment = dict[str, Any]
+
+EXTENSION_NAME = "chaosgate"
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_RESOLVE_DEADLINE_S = 60.0
+# chaoslib reads it from settings["runtime"]["rollbacks"]["strategy"]; "always" plays the
+# rollbacks even when the run failed or was interrupted (its default skips them then)
+ROLLBACK_STRATEGY = "always"
+
+_EXTENSION_KEYS = ("name", "expected_alerts", "resolve_deadline_s")
+_ALERT_KEYS = ("alertname", "labels", "deadline_s")
+
+
+class ExperimentError(Exception):
+    """An experiment file cannot be loaded, is invalid, or its chaosgate extension is wrong."""
+
+
+@dataclass(frozen=True)
+class ExpectedAlertSpec:
+    """An alert the experiment's fault must raise: name, labels it must carry, deadline."""
+
+    alertname: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    deadline_s: float = DEFAULT_DEADLINE_S
+
+
+@dataclass(frozen=True)
+class ChaosgateExtension:
+    expected_alerts: tuple[ExpectedAlertSpec, ...]
+    resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """The experiment in the JSON or YAML file ``path`` (chaoslib's loader)."""
+    source = Path(path)
+    if not source.is_file():
+        raise ExperimentError(f"{source}: no such experiment file; give the path of a .json file")
+    try:
+        experiment = chaoslib_load_experiment(str(source))
+    except (ChaosException, ValueError, OSError) as exc:
+        raise ExperimentError(f"{source}: cannot be read as an experiment: {exc}") from exc
+    if not isinstance(experiment, dict):
+        raise ExperimentError(f"{source}: an experiment is a JSON object, got {experiment!r:.80}")
+    return experiment
+
+
+def _deadline(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ExperimentError(f"{where}: {value!r} is not a number of seconds; give e.g. 30")
+    if value <= 0:
+        raise ExperimentError(f"{where}: {value!r} must be a positive number of seconds")
+    return float(value)
+
+
+def _alert(item: object, where: str) -> ExpectedAlertSpec:
+    if not isinstance(item, dict):
+        raise ExperimentError(
+            f"{where}: expected an object like "
+            '{"alertname": "UsersServiceDown", "labels": {...}, "deadline_s": 30}, '
+            f"got {item!r}"
+        )
+    unknown = sorted(set(item) - set(_ALERT_KEYS))
+    if unknown:
+        raise ExperimentError(
+            f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(_ALERT_KEYS)}"
+        )
+    name = item.get("alertname")
+    if name is None:
+        raise ExperimentError(
+            f"{where}: missing 'alertname'; give the alert's name as in the Prometheus rules"
+        )
+    if not isinstance(name, str) or not name.strip():
+        raise ExperimentError(f"{where}.alertname: {name!r} must be a non-empty string")
+    labels = item.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise ExperimentError(
+            f"{where}.labels: {labels!r} must map label names to string values, "
+            'e.g. {"service": "users"}'
+        )
+    deadline = _deadline(item.get("deadline_s", DEFAULT_DEADLINE_S), f"{where}.deadline_s")
+    return ExpectedAlertSpec(alertname=name, labels=dict(labels), deadline_s=deadline)
+
+
+def chaosgate_extension(
+    experiment: Experiment, *, source: str = "experiment"
+) -> ChaosgateExtension:
+    """The experiment's chaosgate extension, checked; ``source`` names it in errors."""
+    extensions = experiment.get("extensions")
+    hint = (
+        'add "extensions": [{"name": "chaosgate", "expected_alerts": [...], '
+        '"resolve_deadline_s": 60}]'
+    )
+    if extensions is None:
+        raise ExperimentError(f"{source}: no 'extensions' block; {hint}")
+    if not isinstance(extensions, list):
+        raise ExperimentError(f"{source}: 'extensions' must be a list; {hint}")
+    found = [
+        (index, ext)
+        for index, ext in enumerate(extensions)
+        if isinstance(ext, dict) and ext.get("name") == EXTENSION_NAME
+    ]
+    if not found:
+        raise ExperimentError(f"{source}: no extension named {EXTENSION_NAME!r}; {hint}")
+    if len(found) > 1:
+        raise ExperimentError(
+            f"{source}: {len(found)} extensions named {EXTENSION_NAME!r} "
+            f"(at extensions[{found[0][0]}] and [{found[1][0]}]); keep one"
+        )
+    index, ext = found[0]
+    where = f"{source}: extensions[{index}] ({EXTENSION_NAME})"
+    unknown = sorted(set(ext) - set(_EXTENSION_KEYS))
+    if unknown:
+        raise ExperimentError(
+            f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(_EXTENSION_KEYS[1:])}"
+        )
+    if "expected_alerts" not in ext:
+        raise ExperimentError(
+            f"{where}: missing 'expected_alerts'; list the alerts the fault must raise "
+            "([] when none is expected)"
+        )
+    alerts = ext["expected_alerts"]
+    if not isinstance(alerts, list):
+        raise ExperimentError(f"{where}.expected_alerts: {alerts!r} must be a list")
+    specs = tuple(_alert(item, f"{where}.expected_alerts[{i}]") for i, item in enumerate(alerts))
+    resolve = _deadline(
+        ext.get("resolve_deadline_s", DEFAULT_RESOLVE_DEADLINE_S), f"{where}.resolve_deadline_s"
+    )
+    return ChaosgateExtension(expected_alerts=specs, resolve_deadline_s=resolve)
+
+
+def expected_alerts(
+    experiment: Experiment, *, source: str = "experiment"
+) -> list[ExpectedAlertSpec]:
+    """The alerts the experiment's fault must raise, from its chaosgate extension."""
+    return list(chaosgate_extension(experiment, source=source).expected_alerts)
+
+
+def validate_experiment(path: str | Path) -> Experiment:
+    """Load ``path`` and check it (chaoslib's validation, then our extension); no side effects
+    beyond importing the activities' modules. Returns the experiment."""
+    experiment = load_experiment(path)
+    try:
+        ensure_experiment_is_valid(experiment)
+    except ChaosException as exc:
+        raise ExperimentError(f"{path}: invalid experiment: {exc}") from exc
+    chaosgate_extension(experiment, source=str(path))
+    return experiment
+
+
+def _with_rollbacks_always(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = copy.deepcopy(dict(settings)) if settings else {}
+    runtime = merged.setdefault("runtime", {})
+    runtime.setdefault("rollbacks", {})["strategy"] = ROLLBACK_STRATEGY
+    return merged
+
+
+def run_experiment(
+    path: str | Path,
+    *,
+    timeline: Timeline,
+    settings: Mapping[str, Any] | None = None,
+    clock: Clock = time.time,
+) -> dict[str, Any]:
+    """Validate and run the experiment at ``path``; returns chaoslib's journal.
+
+    The rollbacks are always played (chaoslib's rollback strategy ``always``, set in the
+    settings chaoslib reads it from, whatever ``settings`` says), and every event is stamped
+    onto ``timeline`` with ``clock``. chaoslib installs signal handlers while it runs, so
+    this must be called from the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise ExperimentError(
+            f"{path}: run_experiment must be called from the main thread (chaoslib installs "
+            "SIGTERM/SIGUSR handlers while the experiment runs); run the other work in threads"
+        )
+    experiment = validate_experiment(path)
+    handler = TimelineHandler(timeline, clock=clock)
+    journal = chaoslib_run_experiment(
+        experiment, settings=_with_rollbacks_always(settings), event_handlers=[handler]
+    )
+    if not isinstance(journal, dict):
+        raise ExperimentError(f"{path}: chaoslib returned no journal ({journal!r})")
+    return journal

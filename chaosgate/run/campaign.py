@@ -1,0 +1,353 @@
+"""One verification run: warm-up gate, load + chaos timeline together, assertions, reports.
+
+Observations never raise once the run has started: a backend that fails becomes a check with
+status ``error``. The exit code is the verdict: 0 pass, 1 a check failed or errored,
+3 the target was not healthy enough to test.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from assertions.checks.alert_watcher import AlertWatcher
+from assertions.checks.alerts import ExpectedAlert, check_expected_alert, evaluate_noise
+from assertions.checks.logs import check_logs
+from assertions.checks.slo import FaultWindow as SloWindow
+from assertions.checks.slo import (
+    SloBounds as SloSide,
+)
+from assertions.checks.slo import (
+    SloExpected,
+    check_prometheus_slo,
+    evaluate_slo,
+    ledger_slo,
+)
+from assertions.checks.traces import check_traces
+from assertions.checks.warmup import WarmupBackends, check_warmup
+from assertions.result import CheckResult, Status
+from chaosgate.chaos.experiments import chaosgate_extension, load_experiment, run_experiment
+from chaosgate.chaos.timeline import Timeline
+from chaosgate.report.allure import write_allure_results
+from chaosgate.report.junit import write_junit
+from chaosgate.report.summary import RunSummary, write_summary
+from chaosgate.run.load import LoadResult, start_load
+from chaosgate.run.profiles import Profile
+from chaosgate.run.progress import Progress
+from chaosgate.target import Target
+from scenarios.ledger import LedgerEntry, read_ledger
+
+__all__ = ["EXIT_FAILED", "EXIT_PASSED", "EXIT_UNHEALTHY", "RunOutcome", "RunPlan", "run_campaign"]
+
+EXIT_PASSED, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    run_dir: Path
+    target: Target
+    profile: Profile
+    experiments: tuple[Path, ...]
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    exit_code: int
+    verdict: str
+    summary_path: Path
+    checks: tuple[CheckResult, ...]
+
+
+@dataclass(frozen=True)
+class _ExperimentRun:
+    path: Path
+    title: str
+    expected: tuple[ExpectedAlert, ...]
+    resolve_deadline_s: float
+    journal_path: Path
+    inject_at: float | None
+    rollback_at: float | None
+    status: str
+    error: str = ""
+
+
+def _chaos_timeline(
+    plan: RunPlan,
+    timeline: Timeline,
+    progress: Progress,
+    stop: threading.Event,
+    results: list[_ExperimentRun],
+) -> None:
+    """Runs in its own thread beside the load: wait, then each experiment, with recovery gaps."""
+    if stop.wait(plan.profile.chaos_start_s):
+        return
+    chaos_dir = plan.run_dir / "chaos"
+    chaos_dir.mkdir(parents=True, exist_ok=True)
+    for index, path in enumerate(plan.experiments):
+        if stop.is_set():
+            return
+        experiment = load_experiment(path)
+        extension = chaosgate_extension(experiment, source=str(path))
+        expected = tuple(
+            ExpectedAlert(spec.alertname, dict(spec.labels), spec.deadline_s)
+            for spec in extension.expected_alerts
+        )
+        title = str(experiment.get("title", path.stem))
+        progress.step(f"chaos: {path.stem} ({title})")
+        journal_path = chaos_dir / f"{index:02d}-{path.stem}.journal.json"
+        error = ""
+        try:
+            journal = run_experiment(path, timeline=timeline)
+            status = str(journal.get("status", "unknown"))
+            journal_path.write_text(json.dumps(journal, indent=2, default=str))
+        except Exception as exc:  # chaoslib or our provider failed: record, never crash the run
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+        window = timeline.window(title)
+        results.append(
+            _ExperimentRun(
+                path=path,
+                title=title,
+                expected=expected,
+                resolve_deadline_s=extension.resolve_deadline_s,
+                journal_path=journal_path,
+                inject_at=window.inject_at if window else None,
+                rollback_at=window.rollback_at if window else None,
+                status=status,
+                error=error,
+            )
+        )
+        progress.info(f"chaos: {path.stem} {status}{': ' + error if error else ''}")
+        if index < len(plan.experiments) - 1 and stop.wait(plan.profile.recovery_s):
+            return
+
+
+def _experiment_checks(
+    run: _ExperimentRun, watcher: AlertWatcher, backends: WarmupBackends
+) -> list[CheckResult]:
+    name = f"chaos.{run.path.stem}"
+    ran = CheckResult(
+        name,
+        Status.PASSED if run.status == "completed" and run.inject_at is not None else Status.ERROR,
+        "completed, fault injected",
+        {"status": run.status, "inject_at": run.inject_at, "rollback_at": run.rollback_at},
+        reason=run.error or ("" if run.status == "completed" else f"experiment ended {run.status}"),
+        evidence={"journal": str(run.journal_path)},
+    )
+    if run.inject_at is None:
+        return [ran]
+    checks = [ran]
+    for expected in run.expected:
+        checks += check_expected_alert(
+            watcher,
+            expected,
+            backend=backends.sink,
+            inject_at=run.inject_at,
+            rollback_at=run.rollback_at,
+            resolve_deadline_s=run.resolve_deadline_s,
+        )
+    return checks
+
+
+def _slo_checks(
+    plan: RunPlan,
+    entries: Sequence[LedgerEntry],
+    windows: Sequence[SloWindow],
+    backends: WarmupBackends,
+    start: float,
+    end: float,
+) -> list[CheckResult]:
+    bounds = plan.profile.slo
+    expected = SloExpected(
+        outside=SloSide(max_error_ratio=bounds.error_ratio, max_p95_s=bounds.p95_s),
+        inside=SloSide(
+            max_error_ratio=bounds.error_ratio_in_fault, max_p95_s=bounds.p95_s_in_fault
+        ),
+    )
+    ledger_checks = evaluate_slo(ledger_slo(entries, windows), expected)
+    prom_checks = check_prometheus_slo(
+        windows, expected, backend=backends.prometheus, start=start, end=end, deadline_s=30.0
+    )
+    return [*ledger_checks, *prom_checks]
+
+
+def _write_reports(
+    plan: RunPlan,
+    checks: Sequence[CheckResult],
+    timeline: Timeline,
+    started: float,
+    exit_code: int,
+    verdict: str,
+    load: dict[str, Any],
+) -> Path:
+    finished = time.time()
+    allure_dir = plan.run_dir / "allure-results"
+    write_junit(
+        checks, plan.run_dir / "junit.xml", suite=plan.profile.name, duration_s=finished - started
+    )
+    write_allure_results(
+        checks,
+        allure_dir,
+        run_id=plan.run_id,
+        profile=plan.profile.name,
+        started_ms=int(started * 1000),
+        stopped_ms=int(finished * 1000),
+    )
+    settings = {
+        "profile": asdict(plan.profile),
+        "target": plan.target.redacted_dict(),
+        "experiments": [str(p) for p in plan.experiments],
+        "seed": plan.profile.seed,
+        "command": list(plan.command),
+    }
+    summary = RunSummary(
+        run_id=plan.run_id,
+        verdict=verdict,
+        exit_code=exit_code,
+        started_at=started,
+        finished_at=finished,
+        settings=settings,
+        timeline=[
+            *timeline.as_json(),
+            *({"fault_window": w.as_json()} for w in timeline.fault_windows()),
+        ],
+        checks=checks,
+        load=load,
+        artifacts={
+            "junit": "junit.xml",
+            "allure_results": "allure-results/",
+            "ledger": "ledger/",
+            "chaos_journals": "chaos/",
+            "locust_stats": "locust/locust_stats.csv",
+        },
+    )
+    path = plan.run_dir / "summary.json"
+    write_summary(summary, path)
+    return path
+
+
+def _verdict(checks: Sequence[CheckResult]) -> tuple[int, str]:
+    return (EXIT_PASSED, "passed") if all(c.passed for c in checks) else (EXIT_FAILED, "failed")
+
+
+def run_campaign(
+    plan: RunPlan,
+    backends: WarmupBackends,
+    *,
+    progress: Progress,
+    on_check: Callable[[CheckResult], None] | None = None,
+) -> RunOutcome:
+    started = time.time()
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    timeline = Timeline()
+    checks: list[CheckResult] = []
+
+    def record(results: Sequence[CheckResult]) -> None:
+        for result in results:
+            checks.append(result)
+            progress.check(result)
+            if on_check is not None:
+                on_check(result)
+
+    progress.step(f"warm-up: is {plan.target.name!r} healthy enough to test?")
+    record(check_warmup(backends))
+    if not all(c.passed for c in checks):
+        path = _write_reports(plan, checks, timeline, started, EXIT_UNHEALTHY, "unhealthy", {})
+        return RunOutcome(EXIT_UNHEALTHY, "unhealthy", path, tuple(checks))
+
+    profile = plan.profile
+    watcher = AlertWatcher(backends.alertmanager).start()
+    progress.step(
+        f"load: {profile.users} users for {profile.duration_s} s ({', '.join(profile.scenarios)})"
+    )
+    load_started = time.time()
+    load = start_load(profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id)
+    stop_chaos = threading.Event()
+    experiment_runs: list[_ExperimentRun] = []
+    chaos = threading.Thread(
+        target=_chaos_timeline,
+        args=(plan, timeline, progress, stop_chaos, experiment_runs),
+        name="chaos-timeline",
+        daemon=True,
+    )
+    chaos.start()
+    load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
+    load_ended = time.time()
+    progress.step(f"load finished (locust exit {load_result.exit_code})")
+    if chaos.is_alive():
+        progress.info("waiting for the chaos timeline to finish")
+    chaos.join()
+
+    entries = read_ledger(plan.run_dir / "ledger")
+    statuses = [e.status for e in entries]
+    load_summary = {
+        "requests": len(entries),
+        "responses_5xx": sum(1 for s in statuses if s >= 500),
+        "no_response": sum(1 for s in statuses if s == 0),
+        "locust_exit_code": load_result.exit_code,
+        "started_at": load_started,
+        "ended_at": load_ended,
+    }
+    progress.info(f"ledger: {len(entries)} requests")
+    if not entries:
+        record(
+            [
+                CheckResult(
+                    "load.ledger",
+                    Status.ERROR,
+                    "requests recorded",
+                    0,
+                    reason=f"the load recorded no request; see {load_result.log}",
+                )
+            ]
+        )
+
+    target = plan.target
+    progress.step("checks: traces in Jaeger, logs in Elasticsearch")
+    record(
+        [
+            check_traces(
+                entries,
+                backend=backends.jaeger,
+                deadline_s=target.deadlines.traces_s,
+                threshold=profile.completeness,
+                sample_size=profile.trace_sample,
+                seed=profile.seed,
+            ),
+            check_logs(
+                entries,
+                backend=backends.elasticsearch,
+                deadline_s=target.deadlines.logs_s,
+                field=target.elasticsearch.trace_id_field,
+                threshold=profile.completeness,
+                sample_size=profile.trace_sample,
+                seed=profile.seed,
+                timestamp_field=target.elasticsearch.timestamp_field,
+            ),
+        ]
+    )
+
+    progress.step("checks: expected alerts, notifications, resolution")
+    for run in experiment_runs:
+        record(_experiment_checks(run, watcher, backends))
+    watcher.stop()
+    all_expected = [alert for run in experiment_runs for alert in run.expected]
+    record([evaluate_noise(watcher.observations(), all_expected, (load_started, time.time()))])
+
+    progress.step("checks: SLOs inside and outside fault windows")
+    windows = [
+        SloWindow(start=run.inject_at, end=run.rollback_at or load_ended, name=run.path.stem)
+        for run in experiment_runs
+        if run.inject_at is not None
+    ]
+    record(_slo_checks(plan, entries, windows, backends, load_started, load_ended))
+
+    exit_code, verdict = _verdict(checks)
+    path = _write_reports(plan, checks, timeline, started, exit_code, verdict, load_summary)
+    return RunOutcome(exit_code, verdict, path, tuple(checks))

@@ -1,0 +1,48 @@
+"""Live progress in the terminal: what is running, what passed, what failed and why."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+
+from assertions.result import CheckResult, Status
+
+__all__ = ["Progress"]
+
+_MARKS = {
+    Status.PASSED: "[green]PASS[/]",
+    Status.FAILED: "[red]FAIL[/]",
+    Status.ERROR: "[magenta]ERROR[/]",
+}
+
+
+class Progress:
+    """Thread-safe printer; every line carries the seconds since the run started."""
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+        self._console = console
+        self._clock = clock
+        self._started = clock()
+        self._lock = threading.Lock()
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            self._console.print(
+                f"[dim]{self._clock() - self._started:7.1f}s[/] {text}", highlight=False
+            )
+
+    def step(self, message: str) -> None:
+        self._print(f"[bold]>[/] {message}")
+
+    def info(self, message: str) -> None:
+        self._print(f"  {message}")
+
+    def check(self, result: CheckResult) -> None:
+        latency = f" ({result.latency_s:.1f} s)" if result.latency_s is not None else ""
+        line = f"{_MARKS[result.status]} {result.name}{latency}"
+        if not result.passed:
+            line += f": {result.reason}"
+        self._print(line)

@@ -1,0 +1,50 @@
+"""Applies the ``CHAOSGATE_*`` settings to the user classes and Locust's events, once per load.
+
+``locustfile.py`` calls :func:`configure` with the environment and ``locust.events``; it
+returns the selected load shape class (or None), which the locustfile must export as the only
+shape it defines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from locust.event import Events
+
+from scenarios.base import TracedUser
+from scenarios.customer import Customer
+from scenarios.fleet import Fleet
+from scenarios.iot import IoTDevice
+from scenarios.kitchen import KitchenStaff
+from scenarios.recorder import LedgerRecorder, listen
+from scenarios.settings import LoadSettings, load_settings, shape_settings
+from scenarios.shapes import SHAPES, ChaosgateShape
+from scenarios.tracing import user_rng
+
+__all__ = ["USER_CLASSES", "configure"]
+
+USER_CLASSES: tuple[type[TracedUser], ...] = (Customer, KitchenStaff, IoTDevice)
+
+
+def configure(env: Mapping[str, str], events: Events) -> type[ChaosgateShape] | None:
+    """Read and check every setting (raises SettingsError), then apply them."""
+    settings: LoadSettings = load_settings(env)
+    shape = SHAPES[settings.shape] if settings.shape else None
+    if shape is not None:
+        shape_settings(env)  # fail here, with our message, not inside Locust's loader
+    TracedUser.seed = settings.seed
+    TracedUser.run_id = settings.run_id
+    for user_class in USER_CLASSES:
+        user_class.weight = settings.weights[user_class.__name__]
+    fleet = Fleet(settings.iot, user_rng(settings.seed, "fleet"))
+    IoTDevice.fleet = fleet
+
+    def start_fleet(**_: Any) -> None:
+        fleet.start(time.time())
+
+    listen(events.test_start, start_fleet)
+    if settings.ledger_dir is not None:
+        LedgerRecorder(settings.ledger_dir).install(events)
+    return shape

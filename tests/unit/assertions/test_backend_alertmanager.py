@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from assertions.backends.alertmanager import (
+    AlertmanagerBackend,
+    AlertObservation,
+    label_matchers,
+    parse_timestamp,
+)
+from assertions.backends.errors import BackendError
+from tests.unit.assertions.fake_backends import am_alert
+from tests.unit.assertions.support import FAILURES, Recorder, failing
+
+URL = "http://am.test:9093"
+
+
+def test_lists_alerts_with_unix_timestamps() -> None:
+    recorder = Recorder(
+        lambda request: httpx.Response(200, json=[am_alert("UsersServiceDown", service="users")])
+    )
+    (alert,) = AlertmanagerBackend(recorder.client(), URL).alerts()
+    assert alert == AlertObservation(
+        fingerprint="4e05fb5092683130",
+        labels={"alertname": "UsersServiceDown", "severity": "critical", "service": "users"},
+        starts_at=1795616996.183,
+        ends_at=1795617016.183,
+        state="active",
+    )
+    (request,) = recorder.requests
+    assert request.url.path == "/api/v2/alerts"
+    assert request.url.params.get_list("active") == ["true"]
+
+
+def test_sends_filters_as_repeated_matchers() -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json=[]))
+    backend = AlertmanagerBackend(recorder.client(), URL)
+    assert backend.alerts(filters=label_matchers({"alertname": "X", "service": 'a"b'})) == []
+    assert recorder.requests[0].url.params.get_list("filter") == [
+        'alertname="X"',
+        'service="a\\"b"',
+    ]
+
+
+def test_timestamps() -> None:
+    assert parse_timestamp("2026-11-25T14:29:56.183456789Z") == pytest.approx(1795616996.183456)
+    assert parse_timestamp("2026-11-25T15:29:56+01:00") == 1795616996.0
+    assert parse_timestamp("0001-01-01T00:00:00Z") is None
+    with pytest.raises(ValueError, match="time zone"):
+        parse_timestamp("2026-11-25T14:29:56")
+
+
+def test_zero_ends_at_is_none() -> None:
+    alert = am_alert("X", ends_at="0001-01-01T00:00:00Z")
+    recorder = Recorder(lambda request: httpx.Response(200, json=[alert]))
+    assert AlertmanagerBackend(recorder.client(), URL).alerts()[0].ends_at is None
+
+
+@pytest.mark.parametrize("kind", FAILURES)
+def test_failures_become_one_backend_error(kind: str) -> None:
+    with pytest.raises(BackendError, match=f"^alertmanager at {URL}/api/v2/alerts: "):
+        AlertmanagerBackend(Recorder(failing(kind)).client(), URL).alerts()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"alerts": []},
+        [{"labels": {}}],
+        [{**am_alert("X"), "startsAt": "yesterday"}],
+        [{**am_alert("X"), "startsAt": "0001-01-01T00:00:00Z"}],
+        [{**am_alert("X"), "labels": ["a"]}],
+        [{**am_alert("X"), "status": "active"}],
+    ],
+    ids=["object", "no-fingerprint", "bad-time", "zero-start", "labels-list", "status-string"],
+)
+def test_wrong_shapes_are_backend_errors(body: Any) -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json=body))
+    with pytest.raises(BackendError, match="malformed answer"):
+        AlertmanagerBackend(recorder.client(), URL).alerts()

@@ -1,0 +1,209 @@
+"""A real Locust HttpUser against a tiny HTTP server on 127.0.0.1: what reaches the ledger."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner
+
+from scenarios.base import TracedUser
+from scenarios.ledger import read_ledger
+from scenarios.recorder import LedgerRecorder
+from scenarios.tracing import TRACEPARENT, new_request_ids
+from tests.unit.scenarios.support import fire, new_events
+
+
+class Server:
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+        received = self.headers
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                received.append(dict(self.headers.items()))
+                if self.path == "/api/orders/7":
+                    status, body = 200, {"id": 7, "status": "accepted"}
+                else:
+                    status, body = 404, {"error": f"no order {self.path.rsplit('/', 1)[-1]}"}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Probe(TracedUser):
+    pass
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.close()
+
+
+def started(tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch) -> Environment:
+    """A Locust environment with a local runner (its stats) and our recorder, test started."""
+    monkeypatch.setattr(Probe, "host", host)  # what Locust's runner does with --host
+    events = new_events()
+    LedgerRecorder(tmp_path / "ledger").install(events)
+    env = Environment(user_classes=[Probe], events=events, host=host)
+    env.create_local_runner()
+    fire(events.test_start, environment=env)
+    return env
+
+
+@pytest.fixture
+def environment(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Environment]:
+    env = started(tmp_path, server.url, monkeypatch)
+    yield env
+    assert isinstance(env.runner, LocalRunner)
+    env.runner.quit()
+
+
+def test_a_request_goes_to_the_ledger_with_its_route_template(
+    server: Server, environment: Environment, tmp_path: Path
+) -> None:
+    user = Probe(environment)
+    reply = user.call("GET", "/api/orders/{id}", id=7)
+    fire(environment.events.test_stop, environment=environment)
+
+    assert reply.ok and reply.body == {"id": 7, "status": "accepted"}
+    [sent] = server.headers
+    [entry] = read_ledger(tmp_path / "ledger")
+    match = TRACEPARENT.fullmatch(sent["traceparent"])
+    assert match is not None
+    assert entry.trace_id == match["trace_id"]
+    assert entry.span_id == match["span_id"]
+    assert entry.request_id == sent["X-Request-ID"]
+    assert sent["baggage"] == "synthetic_request=true"
+    assert (entry.scenario, entry.method, entry.route, entry.status) == (
+        "Probe",
+        "GET",
+        "/api/orders/{id}",
+        200,
+    )
+    assert entry.error == ""
+    assert 0 < entry.latency_s < 5
+    assert entry.started_at > 1.7e9
+    stats = environment.stats.get("/api/orders/{id}", "GET")
+    assert stats.num_requests == 1 and stats.num_failures == 0
+
+
+def test_every_request_gets_fresh_ids_and_a_failure_is_recorded_with_its_status(
+    server: Server, environment: Environment, tmp_path: Path
+) -> None:
+    user = Probe(environment)
+    user.call("GET", "/api/orders/{id}", id=7)
+    reply = user.call("GET", "/api/orders/{id}", id=9)
+    fire(environment.events.test_stop, environment=environment)
+
+    assert reply.status == 404 and reply.body is None
+    entries = read_ledger(tmp_path / "ledger")
+    assert [entry.status for entry in entries] == [200, 404]
+    assert len({entry.trace_id for entry in entries}) == 2
+    assert len({entry.request_id for entry in entries}) == 2
+    stats = environment.stats.get("/api/orders/{id}", "GET")
+    assert stats.num_requests == 2 and stats.num_failures == 1
+    [failure] = environment.stats.errors.values()
+    assert str(failure.error) == "HTTP 404: no order N"  # id-free, so failures group by kind
+
+
+def test_no_response_is_status_0_with_the_transport_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    environment = started(tmp_path, f"http://127.0.0.1:{closed_port}", monkeypatch)
+    user = Probe(environment)
+    reply = user.call("POST", "/api/iot/devices/{id}/heartbeat", id="oven-1", json={})
+    fire(environment.events.test_stop, environment=environment)
+
+    assert reply.status == 0
+    [entry] = read_ledger(tmp_path / "ledger")
+    assert (entry.route, entry.status) == ("/api/iot/devices/{id}/heartbeat", 0)
+    assert "ConnectionError" in entry.error or "Connection" in entry.error
+    assert environment.stats.get("/api/iot/devices/{id}/heartbeat", "POST").num_failures == 1
+
+
+def test_nothing_is_written_before_test_start_or_after_test_stop(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Probe, "host", server.url)
+    events = new_events()
+    recorder = LedgerRecorder(tmp_path / "ledger")
+    recorder.install(events)
+    env = Environment(user_classes=[Probe], events=events)
+    user = Probe(env)
+    user.call("GET", "/api/orders/{id}", id=7)
+    assert recorder.writer is None
+    fire(events.test_start, environment=env)
+    user.call("GET", "/api/orders/{id}", id=7)
+    fire(events.test_stop, environment=env)
+    user.call("GET", "/api/orders/{id}", id=7)
+    fire(events.quitting, environment=env)
+    assert len(read_ledger(tmp_path / "ledger")) == 1
+
+
+def test_a_master_process_writes_no_ledger(tmp_path: Path) -> None:
+    events = new_events()
+    recorder = LedgerRecorder(tmp_path / "ledger")
+    recorder.install(events)
+    env = Environment(events=events)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    master = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+    try:
+        assert isinstance(master, MasterRunner)
+        fire(events.test_start, environment=env)
+    finally:
+        master.quit()
+    assert recorder.writer is None
+    assert not (tmp_path / "ledger").exists()
+
+
+def test_a_seeded_user_repeats_its_ids_and_choices_and_a_run_id_changes_only_the_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Probe, "host", "http://127.0.0.1:9")
+    env = Environment(user_classes=[Probe], events=new_events())
+
+    def first_user(seed: int | None, run_id: str) -> tuple[str, float]:
+        monkeypatch.setattr(TracedUser, "seed", seed)
+        monkeypatch.setattr(TracedUser, "run_id", run_id)
+        monkeypatch.setattr(TracedUser, "_numbers", {})  # a fresh process: user number 0
+        user = Probe(env)
+        return new_request_ids(user.ids_rng).trace_id, user.rng.random()
+
+    assert first_user(1, "") == first_user(1, "")
+    assert first_user(1, "run-a") == first_user(1, "run-a")
+    ids_a, choice_a = first_user(1, "run-a")
+    ids_b, choice_b = first_user(1, "run-b")
+    assert ids_a != ids_b and choice_a == choice_b
+    assert first_user(2, "run-a")[1] != choice_a
+    assert first_user(None, "")[0] != first_user(None, "")[0]
