@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["LedgerEntry", "LedgerError", "LedgerWriter", "read_ledger"]
+__all__ = ["LedgerEntry", "LedgerError", "LedgerTail", "LedgerWriter", "read_ledger"]
 
 
 class LedgerError(Exception):
@@ -81,3 +81,28 @@ def read_ledger(directory: Path) -> list[LedgerEntry]:
     ]
     entries.sort(key=lambda entry: entry.started_at)
     return entries
+
+
+class LedgerTail:
+    """Reads the entries appended to a ledger directory since the last call (for live probes)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._offsets: dict[Path, int] = {}
+
+    def new_entries(self) -> list[LedgerEntry]:
+        entries: list[LedgerEntry] = []
+        for path in sorted(self._directory.glob("ledger-*.jsonl")):
+            offset = self._offsets.get(path, 0)
+            with path.open("rb") as stream:
+                stream.seek(offset)
+                chunk = stream.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # leave a half-written line for next time
+            self._offsets[path] = offset + len(complete)
+            for line in complete.decode().splitlines():
+                if line.strip():
+                    try:
+                        entries.append(LedgerEntry(**json.loads(line)))
+                    except (ValueError, TypeError):
+                        continue  # read_ledger reports malformed lines; a probe just skips them
+        return entries

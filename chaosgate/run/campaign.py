@@ -8,15 +8,15 @@ status ``error``. The exit code is the verdict: 0 pass, 1 a check failed or erro
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.alerts import ExpectedAlert, check_expected_alert, evaluate_noise
+from assertions.checks.ingest_lag import IngestLagProbe
 from assertions.checks.logs import check_logs
 from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.slo import (
@@ -40,7 +40,7 @@ from chaosgate.run.load import LoadResult, start_load
 from chaosgate.run.profiles import Profile
 from chaosgate.run.progress import Progress
 from chaosgate.target import Target
-from scenarios.ledger import LedgerEntry, read_ledger
+from scenarios.ledger import LedgerEntry, LedgerTail, read_ledger
 
 __all__ = ["EXIT_FAILED", "EXIT_PASSED", "EXIT_UNHEALTHY", "RunOutcome", "RunPlan", "run_campaign"]
 
@@ -78,20 +78,32 @@ class _ExperimentRun:
     error: str = ""
 
 
+def _pause_while(condition: Callable[[], bool], seconds: float) -> bool:
+    """Sleep up to ``seconds`` while ``condition`` holds; False if it stopped holding."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            return False
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+    return condition()
+
+
 def _chaos_timeline(
     plan: RunPlan,
     timeline: Timeline,
     progress: Progress,
-    stop: threading.Event,
+    load_running: Callable[[], bool],
     results: list[_ExperimentRun],
 ) -> None:
-    """Runs in its own thread beside the load: wait, then each experiment, with recovery gaps."""
-    if stop.wait(plan.profile.chaos_start_s):
+    """Beside the load: wait, then each experiment in turn, with recovery gaps between them."""
+    if not _pause_while(load_running, plan.profile.chaos_start_s):
+        progress.info("chaos: the load ended before the first fault; no experiment ran")
         return
     chaos_dir = plan.run_dir / "chaos"
     chaos_dir.mkdir(parents=True, exist_ok=True)
     for index, path in enumerate(plan.experiments):
-        if stop.is_set():
+        if not load_running():
+            progress.info(f"chaos: the load ended; {path.stem} and later experiments skipped")
             return
         experiment = load_experiment(path)
         extension = chaosgate_extension(experiment, source=str(path))
@@ -124,8 +136,8 @@ def _chaos_timeline(
             )
         )
         progress.info(f"chaos: {path.stem} {status}{': ' + error if error else ''}")
-        if index < len(plan.experiments) - 1 and stop.wait(plan.profile.recovery_s):
-            return
+        if index < len(plan.experiments) - 1:
+            _pause_while(load_running, plan.profile.recovery_s)
 
 
 def _experiment_checks(
@@ -175,6 +187,66 @@ def _slo_checks(
         windows, expected, backend=backends.prometheus, start=start, end=end, deadline_s=30.0
     )
     return [*ledger_checks, *prom_checks]
+
+
+def _in_fault(entry: LedgerEntry, runs: Sequence[_ExperimentRun], grace_s: float) -> bool:
+    end = entry.started_at + entry.latency_s
+    return any(
+        run.inject_at is not None
+        and end >= run.inject_at - grace_s
+        and entry.started_at <= (run.rollback_at or float("inf")) + grace_s
+        for run in runs
+    )
+
+
+def _completeness_checks(
+    plan: RunPlan,
+    entries: Sequence[LedgerEntry],
+    runs: Sequence[_ExperimentRun],
+    backends: WarmupBackends,
+) -> list[CheckResult]:
+    """Every ledger id in Jaeger and Elasticsearch.
+
+    Outside fault windows every trace must hold the gateway and its downstream service.
+    Inside them (plus a grace for the spans a killed process still had buffered) only the
+    gateway span is promised: a fault may take the downstream telemetry with it.
+    The lag these checks see is only an upper bound (they poll after the load), so it is
+    left to the live ``*.ingest_lag`` checks; ``latency_s`` is cleared here.
+    """
+    profile, target = plan.profile, plan.target
+    grace_s = 2.0
+    outside = [e for e in entries if not _in_fault(e, runs, grace_s)]
+    inside = [e for e in entries if _in_fault(e, runs, grace_s)]
+    common: dict[str, Any] = {
+        "threshold": profile.completeness,
+        "sample_size": profile.trace_sample,
+        "seed": profile.seed,
+    }
+    checks = [
+        check_traces(
+            outside, backend=backends.jaeger, deadline_s=target.deadlines.traces_s, **common
+        )
+    ]
+    if inside:
+        in_faults = check_traces(
+            inside,
+            backend=backends.jaeger,
+            deadline_s=target.deadlines.traces_s,
+            downstream_by_prefix={},
+            **common,
+        )
+        checks.append(replace(in_faults, name="traces.completeness.in_faults"))
+    checks.append(
+        check_logs(
+            entries,
+            backend=backends.elasticsearch,
+            deadline_s=target.deadlines.logs_s,
+            field=target.elasticsearch.trace_id_field,
+            timestamp_field=target.elasticsearch.timestamp_field,
+            **common,
+        )
+    )
+    return [replace(check, latency_s=None) for check in checks]
 
 
 def _write_reports(
@@ -268,21 +340,27 @@ def run_campaign(
     )
     load_started = time.time()
     load = start_load(profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id)
-    stop_chaos = threading.Event()
+    deadlines = plan.target.deadlines
+    probe = IngestLagProbe(
+        LedgerTail(plan.run_dir / "ledger"),
+        jaeger=backends.jaeger,
+        elasticsearch=backends.elasticsearch,
+        trace_id_field=plan.target.elasticsearch.trace_id_field,
+        traces_deadline_s=deadlines.traces_s,
+        logs_deadline_s=deadlines.logs_s,
+        seed=profile.seed,
+    ).start()
     experiment_runs: list[_ExperimentRun] = []
-    chaos = threading.Thread(
-        target=_chaos_timeline,
-        args=(plan, timeline, progress, stop_chaos, experiment_runs),
-        name="chaos-timeline",
-        daemon=True,
-    )
-    chaos.start()
-    load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
+    try:
+        # chaoslib must run on the main thread (it installs signal handlers); Locust is a
+        # separate process, so the load goes on while the experiments run here
+        _chaos_timeline(plan, timeline, progress, load.running, experiment_runs)
+    finally:
+        load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
     load_ended = time.time()
     progress.step(f"load finished (locust exit {load_result.exit_code})")
-    if chaos.is_alive():
-        progress.info("waiting for the chaos timeline to finish")
-    chaos.join()
+    probe.stop()
+    probe.drain()
 
     entries = read_ledger(plan.run_dir / "ledger")
     statuses = [e.status for e in entries]
@@ -310,28 +388,8 @@ def run_campaign(
 
     target = plan.target
     progress.step("checks: traces in Jaeger, logs in Elasticsearch")
-    record(
-        [
-            check_traces(
-                entries,
-                backend=backends.jaeger,
-                deadline_s=target.deadlines.traces_s,
-                threshold=profile.completeness,
-                sample_size=profile.trace_sample,
-                seed=profile.seed,
-            ),
-            check_logs(
-                entries,
-                backend=backends.elasticsearch,
-                deadline_s=target.deadlines.logs_s,
-                field=target.elasticsearch.trace_id_field,
-                threshold=profile.completeness,
-                sample_size=profile.trace_sample,
-                seed=profile.seed,
-                timestamp_field=target.elasticsearch.timestamp_field,
-            ),
-        ]
-    )
+    record(probe.results(traces_deadline_s=deadlines.traces_s, logs_deadline_s=deadlines.logs_s))
+    record(_completeness_checks(plan, entries, experiment_runs, backends))
 
     progress.step("checks: expected alerts, notifications, resolution")
     for run in experiment_runs:

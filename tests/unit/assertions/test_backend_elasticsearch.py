@@ -131,7 +131,7 @@ def test_failures_become_one_backend_error_without_credentials(kind: str) -> Non
         backend(failing(kind), {"Authorization": "Basic c2VjcmV0"}).find_ids("trace_id", ["a"])
     assert str(caught.value).startswith(f"elasticsearch at {URL}/{INDEX}/_field_caps:")
     assert "c2VjcmV0" not in str(caught.value)
-    with pytest.raises(BackendError, match="^elasticsearch at .*_count"):
+    with pytest.raises(BackendError, match=r"^elasticsearch at .*_count"):
         backend(failing(kind)).count({"match_all": {}})
 
 

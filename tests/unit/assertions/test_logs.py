@@ -9,7 +9,7 @@ import httpx
 
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.checks.completeness import CompletenessExpected, CompletenessObservation
-from assertions.checks.logs import check_logs, evaluate_logs, log_expectations
+from assertions.checks.logs import IdKind, check_logs, evaluate_logs, log_expectations
 from assertions.result import Status
 from scenarios.ledger import LedgerEntry
 from tests.unit.assertions.fake_backends import FakeElasticsearch
@@ -39,13 +39,14 @@ def test_found_by_trace_id_and_by_request_id() -> None:
     entries = [entry(n) for n in range(1, 4)]
     fake = FakeElasticsearch([doc for e in entries for doc in lines(e, "gateway", "orders")])
     clock = FakeClock(now=1001.1)
-    for field, kind in (("trace_id", "trace_id"), ("request_id", "request_id")):
+    kinds: tuple[tuple[str, IdKind], ...] = (("trace_id", "trace_id"), ("request_id", "request_id"))
+    for field, kind in kinds:
         result = check_logs(
             entries,
             backend=es(Recorder(fake)),
             deadline_s=10,
             field=field,
-            id_kind=kind,  # type: ignore[arg-type]
+            id_kind=kind,
             clock=clock,
             sleep=clock.sleep,
         )

@@ -1,0 +1,175 @@
+"""Ingest lag measured live: how long after a request its trace / logs become searchable.
+
+The completeness checks run after the load and can only bound the lag from above (every id is
+already there at the first poll). This probe runs *during* the load: it tails the ledger,
+samples a few new requests each round, and polls Jaeger and Elasticsearch for the sampled ids
+until each is found or its deadline passes. Lag = the poll that first found it minus the
+request's end, so its resolution is the poll interval.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assertions.backends.elasticsearch import ElasticsearchBackend
+from assertions.backends.errors import BackendError
+from assertions.backends.jaeger import JaegerBackend
+from assertions.checks._stats import summary
+from assertions.result import CheckResult, Status
+from scenarios.ledger import LedgerEntry, LedgerTail
+
+__all__ = ["IngestLagProbe", "LagObservation", "evaluate_ingest_lag"]
+
+
+@dataclass
+class LagObservation:
+    """What one backend's probing saw (mutable while the probe runs, copied when read)."""
+
+    lags_s: list[float] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)  # ids not found within the deadline
+    pending: int = 0  # ids still being polled when the probe stopped (not judged)
+    errors: list[str] = field(default_factory=list)
+    polls: int = 0
+
+
+def evaluate_ingest_lag(
+    observation: LagObservation, *, name: str, deadline_s: float
+) -> CheckResult:
+    """Passed when every sampled id was found within the deadline; the latency is the p95."""
+    stats = summary(observation.lags_s)
+    sampled = len(observation.lags_s) + len(observation.missed)
+    observed = {"sampled": sampled, "found": len(observation.lags_s), "lag_s": stats}
+    evidence = {
+        "missed": observation.missed[:20],
+        "pending_at_stop": observation.pending,
+        "errors": observation.errors[:5],
+        "method": "live sample: first poll that found the id minus the request's end",
+    }
+    expected = {"found_within_s": deadline_s}
+    if sampled == 0:
+        reason = "no sampled request was judged" + (
+            f"; backend errors: {observation.errors[0]}" if observation.errors else ""
+        )
+        return CheckResult(
+            name, Status.ERROR, expected, observed, reason, None, observation.polls, evidence
+        )
+    if observation.missed:
+        return CheckResult(
+            name,
+            Status.FAILED,
+            expected,
+            observed,
+            f"{len(observation.missed)} of {sampled} sampled requests not searchable within "
+            f"{deadline_s:g} s",
+            stats["p95"],
+            observation.polls,
+            evidence,
+        )
+    return CheckResult(
+        name, Status.PASSED, expected, observed, "", stats["p95"], observation.polls, evidence
+    )
+
+
+class _Tracker:
+    def __init__(self, find: Callable[[list[str]], set[str]], deadline_s: float) -> None:
+        self._find = find
+        self._deadline_s = deadline_s
+        self.pending: dict[str, float] = {}  # id -> request end (unix)
+        self.observation = LagObservation()
+
+    def poll(self, now: float) -> None:
+        if not self.pending:
+            return
+        self.observation.polls += 1
+        try:
+            found = self._find(list(self.pending))
+        except BackendError as exc:
+            self.observation.errors.append(str(exc))
+            found = set()
+        for key in found & set(self.pending):
+            self.observation.lags_s.append(max(0.0, now - self.pending.pop(key)))
+        for key, ended in list(self.pending.items()):
+            if now - ended > self._deadline_s:
+                self.observation.missed.append(key)
+                del self.pending[key]
+
+
+class IngestLagProbe:
+    """Between :meth:`start` and :meth:`stop`, samples new ledger entries and polls for them."""
+
+    def __init__(
+        self,
+        tail: LedgerTail,
+        *,
+        jaeger: JaegerBackend,
+        elasticsearch: ElasticsearchBackend,
+        trace_id_field: str,
+        traces_deadline_s: float,
+        logs_deadline_s: float,
+        per_round: int = 3,
+        interval_s: float = 0.5,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tail = tail
+        self._per_round = per_round
+        self._interval_s = interval_s
+        self._random = random.Random(seed)
+        self._clock = clock
+        self._traces = _Tracker(lambda ids: set(jaeger.find_traces(ids)), traces_deadline_s)
+        self._logs = _Tracker(
+            lambda ids: set(elasticsearch.find_ids(trace_id_field, ids)), logs_deadline_s
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        # only requests that got a response from the platform are expected to be traced
+        answered = [e for e in entries if e.status != 0]
+        return self._random.sample(answered, min(self._per_round, len(answered)))
+
+    def poll_once(self) -> None:
+        for entry in self._sample(self._tail.new_entries()):
+            ended = entry.started_at + entry.latency_s
+            self._traces.pending[entry.trace_id] = ended
+            self._logs.pending[entry.trace_id] = ended
+        now = self._clock()
+        self._traces.poll(now)
+        self._logs.poll(now)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.poll_once()
+
+    def start(self) -> IngestLagProbe:
+        self._thread = threading.Thread(target=self._run, name="ingest-lag-probe", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def drain(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """After :meth:`stop`: keep polling the sampled ids until each is found or expires."""
+        while self._traces.pending or self._logs.pending:
+            sleep(self._interval_s)
+            now = self._clock()
+            self._traces.poll(now)
+            self._logs.poll(now)
+
+    def results(self, *, traces_deadline_s: float, logs_deadline_s: float) -> list[CheckResult]:
+        checks = []
+        for name, tracker, deadline in (
+            ("traces.ingest_lag", self._traces, traces_deadline_s),
+            ("logs.ingest_lag", self._logs, logs_deadline_s),
+        ):
+            observation = tracker.observation
+            observation.pending = len(tracker.pending)
+            checks.append(evaluate_ingest_lag(observation, name=name, deadline_s=deadline))
+        return checks

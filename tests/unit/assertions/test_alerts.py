@@ -1,0 +1,461 @@
+"""The alert watcher (fake clock, MockTransport), the pure alert judging, and the waiting check."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from assertions.backends.alertmanager import AlertmanagerBackend
+from assertions.backends.sink import Notification, SinkBackend
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.checks.alerts import (
+    ExpectedAlert,
+    check_expected_alert,
+    evaluate_expected_alert,
+    evaluate_noise,
+)
+from assertions.result import CheckResult, Status
+from tests.unit.assertions.fake_backends import am_alert
+from tests.unit.assertions.support import FakeClock, Recorder
+
+AM = "http://am.test:9093"
+SINK = "http://sink.test:9095"
+DOWN = ExpectedAlert("UsersServiceDown", {"service": "users"}, deadline_s=30.0)
+
+
+def iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+
+
+def down_alert(starts_at: float, fingerprint: str = "fp1", **labels: str) -> dict[str, Any]:
+    return am_alert(
+        "UsersServiceDown",
+        fingerprint=fingerprint,
+        starts_at=iso(starts_at),
+        ends_at=iso(starts_at + 20),
+        service="users",
+        **labels,
+    )
+
+
+class FakeAlertmanager:
+    """Answers with whatever ``alerts`` holds now, or fails when ``failure`` is set."""
+
+    def __init__(self) -> None:
+        self.alerts: list[dict[str, Any]] = []
+        self.failure: int | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.failure is not None:
+            return httpx.Response(self.failure, text="unavailable")
+        return httpx.Response(200, json=self.alerts)
+
+
+def watcher_for(fake: FakeAlertmanager, clock: FakeClock) -> AlertWatcher:
+    return AlertWatcher(AlertmanagerBackend(Recorder(fake).client(), AM), clock=clock)
+
+
+# --- the watcher ---
+
+
+def test_watcher_records_an_episode_from_first_sight_to_resolution() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    watcher.poll_once()  # nothing yet
+    fake.alerts = [down_alert(104.0)]
+    clock.now = 105.0
+    watcher.poll_once()
+    clock.now = 106.0
+    watcher.poll_once()
+    fake.failure, clock.now = 503, 107.0
+    watcher.poll_once()  # recorded, not raised, and not mistaken for a resolution
+    fake.failure, fake.alerts, clock.now = None, [], 108.0
+    watcher.poll_once()
+    seen = watcher.observations()
+    (episode,) = seen.episodes
+    assert (episode.starts_at, episode.first_seen, episode.last_seen, episode.resolved_at) == (
+        104.0,
+        105.0,
+        106.0,
+        108.0,
+    )
+    assert episode.labels["service"] == "users" and episode.state == "active"
+    assert (seen.first_poll_at, seen.last_poll_at, seen.polls) == (100.0, 108.0, 5)
+    ((at, message),) = seen.errors
+    assert at == 107.0 and message.startswith(f"alertmanager at {AM}/api/v2/alerts: HTTP 503")
+
+
+def test_a_refiring_alert_is_a_new_episode() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    fake.alerts = [down_alert(99.0)]
+    watcher.poll_once()
+    fake.alerts, clock.now = [down_alert(120.0)], 121.0  # same fingerprint, new startsAt
+    watcher.poll_once()
+    first, second = watcher.observations().episodes
+    assert (first.starts_at, first.resolved_at) == (99.0, 121.0)
+    assert (second.starts_at, second.first_seen, second.resolved_at) == (120.0, 121.0, None)
+
+
+def test_a_reappearing_episode_is_no_longer_resolved() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    fake.alerts = [down_alert(99.0)]
+    watcher.poll_once()
+    fake.alerts, clock.now = [], 101.0
+    watcher.poll_once()
+    fake.alerts, clock.now = [down_alert(99.0)], 102.0  # Alertmanager restarted, Prometheus resent
+    watcher.poll_once()
+    (episode,) = watcher.observations().episodes
+    assert episode.resolved_at is None and episode.first_seen == 100.0
+
+
+def test_the_thread_polls_until_stopped_and_survives_surprises() -> None:
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise RuntimeError("surprise")
+        return httpx.Response(200, json=[down_alert(99.0)])
+
+    watcher = AlertWatcher(AlertmanagerBackend(Recorder(handler).client(), AM), interval_s=0.01)
+    with watcher:
+        deadline = time.monotonic() + 5
+        while len(calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    count = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == count >= 4  # stopped
+    seen = watcher.observations()
+    assert len(seen.episodes) == 1
+    assert any("unexpected RuntimeError: surprise" in message for _, message in seen.errors)
+
+
+# --- judging one expected alert ---
+
+INJECT = 1000.0
+
+
+def episode(
+    starts_at: float, first_seen: float, resolved_at: float | None = None, **labels: str
+) -> AlertEpisode:
+    return AlertEpisode(
+        fingerprint="fp1",
+        labels={
+            "alertname": "UsersServiceDown",
+            "service": "users",
+            "severity": "critical",
+            **labels,
+        },
+        starts_at=starts_at,
+        first_seen=first_seen,
+        last_seen=resolved_at - 0.5 if resolved_at else first_seen,
+        ends_at=None,
+        state="active",
+        resolved_at=resolved_at,
+    )
+
+
+def watched(
+    *episodes: AlertEpisode,
+    first: float = 990.0,
+    last: float = 1100.0,
+    errors: tuple[tuple[float, str], ...] = (),
+) -> AlertObservations:
+    return AlertObservations(tuple(episodes), first, last, polls=42, errors=errors)
+
+
+def note(at: float, status: str = "firing", **labels: str) -> Notification:
+    alert = {
+        "status": status,
+        "labels": {"alertname": "UsersServiceDown", "service": "users", **labels},
+    }
+    return Notification(received_at_unix=at, payload={"status": status, "alerts": [alert]})
+
+
+def by_suffix(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {result.name.rsplit(".", 1)[-1]: result for result in results}
+
+
+def test_fired_notified_and_resolved_in_time() -> None:
+    seen = watched(episode(1005.0, 1005.6, resolved_at=1052.0))
+    notes = [note(1006.5), note(1052.5, "resolved")]
+    results = by_suffix(
+        evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, notes, resolve_deadline_s=30)
+    )
+    assert set(results) == {"fired", "notified", "resolved"}
+    assert all(result.passed for result in results.values())
+    fired = results["fired"]
+    assert fired.name == "alert.UsersServiceDown{service=users}.fired"
+    assert fired.latency_s == 5.6
+    assert fired.observed == {"fired_after_s": 5.6, "starts_at_after_s": 5.0}
+    assert fired.attempts == 42
+    assert results["notified"].latency_s == 6.5
+    assert results["resolved"].latency_s == 12.0
+    assert results["resolved"].evidence["resolved_notification_at"] == 1052.5
+
+
+def test_no_rollback_no_resolved_result() -> None:
+    results = evaluate_expected_alert(
+        watched(episode(1005.0, 1005.6)), DOWN, INJECT, None, [note(1006.0)]
+    )
+    assert [result.name.rsplit(".", 1)[-1] for result in results] == ["fired", "notified"]
+
+
+def test_firing_after_the_deadline_fails_with_its_latency() -> None:
+    results = by_suffix(
+        evaluate_expected_alert(
+            watched(episode(1031.0, 1031.5)), DOWN, INJECT, None, [note(1032.0)]
+        )
+    )
+    assert results["fired"].status is Status.FAILED
+    assert results["fired"].latency_s == 31.5
+    assert "31.5 s after inject, later than 30 s" in results["fired"].reason
+    assert results["notified"].status is Status.FAILED
+
+
+def test_never_firing_in_a_watched_window_fails() -> None:
+    other = episode(1005.0, 1005.5, service="iot")  # labels do not match
+    results = by_suffix(evaluate_expected_alert(watched(other), DOWN, INJECT, 1040.0, []))
+    assert results["fired"].status is Status.FAILED
+    assert "did not fire within 30 s" in results["fired"].reason
+    assert results["notified"].status is Status.FAILED
+    assert results["resolved"].status is Status.FAILED
+
+
+def test_absence_in_an_unwatched_window_is_an_error() -> None:
+    stopped_early = watched(
+        first=990.0, last=1010.0, errors=((1011.0, "alertmanager at x: timed out"),)
+    )
+    results = by_suffix(evaluate_expected_alert(stopped_early, DOWN, INJECT, 1040.0, []))
+    assert results["fired"].status is Status.ERROR
+    assert "timed out" in results["fired"].reason
+    assert results["resolved"].status is Status.ERROR
+    never = AlertObservations(errors=((995.0, "alertmanager at x: ConnectError"),), polls=80)
+    fired = evaluate_expected_alert(never, DOWN, INJECT, None, [])[0]
+    assert fired.status is Status.ERROR and "ConnectError" in fired.reason
+
+
+def test_absence_with_failed_polls_in_the_window_is_an_error() -> None:
+    gaps = watched(errors=((1010.0, "alertmanager at x: HTTP 503"),))
+    fired = evaluate_expected_alert(gaps, DOWN, INJECT, None, [])[0]
+    assert fired.status is Status.ERROR and "1 alertmanager polls failed" in fired.reason
+
+
+def test_already_firing_at_inject_is_an_error() -> None:
+    fired = evaluate_expected_alert(watched(episode(900.0, 990.0)), DOWN, INJECT, None, [])[0]
+    assert fired.status is Status.ERROR and "already firing" in fired.reason
+
+
+def test_an_old_resolved_episode_does_not_hide_a_new_one() -> None:
+    seen = watched(episode(900.0, 990.0, resolved_at=995.0), episode(1010.0, 1010.5))
+    fired = evaluate_expected_alert(seen, DOWN, INJECT, None, [])[0]
+    assert fired.passed and fired.latency_s == 10.5
+
+
+def test_a_watcher_started_late_still_credits_an_alert_it_saw_appear() -> None:
+    seen = watched(episode(1003.0, 1004.0), first=1002.0)
+    assert evaluate_expected_alert(seen, DOWN, INJECT, None, [])[0].passed
+
+
+def test_notification_rules() -> None:
+    seen = watched(episode(1005.0, 1005.6))
+    stale = note(990.0)  # before inject
+    resolved_only = note(1010.0, "resolved")
+    wrong_labels = note(1010.0, service="iot")
+    results = by_suffix(
+        evaluate_expected_alert(seen, DOWN, INJECT, None, [stale, resolved_only, wrong_labels])
+    )
+    assert results["notified"].status is Status.FAILED
+    assert results["notified"].evidence["notifications_read"] == 3
+    late = by_suffix(evaluate_expected_alert(seen, DOWN, INJECT, None, [note(1040.0)]))["notified"]
+    assert late.status is Status.FAILED and late.latency_s == 40.0
+    grouped = Notification(
+        1007.0,
+        {
+            "status": "firing",
+            "alerts": [
+                {
+                    "status": "resolved",
+                    "labels": {"alertname": "UsersServiceDown", "service": "users"},
+                },
+            ],
+        },
+    )
+    assert not by_suffix(evaluate_expected_alert(seen, DOWN, INJECT, None, [grouped]))[
+        "notified"
+    ].passed
+    down = evaluate_expected_alert(
+        seen, DOWN, INJECT, None, [], sink_error="sink at x: ConnectError"
+    )
+    assert by_suffix(down)["notified"].status is Status.ERROR
+    assert by_suffix(down)["notified"].reason == "sink at x: ConnectError"
+
+
+def test_still_firing_after_the_resolve_deadline_fails() -> None:
+    seen = watched(episode(1005.0, 1005.6), last=1100.0)
+    resolved = evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, [], resolve_deadline_s=30)[2]
+    assert (
+        resolved.status is Status.FAILED and "still firing 30 s after rollback" in resolved.reason
+    )
+
+
+def test_still_firing_when_the_watcher_stopped_early_is_an_error() -> None:
+    seen = watched(episode(1005.0, 1005.6), last=1050.0)
+    resolved = evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, [], resolve_deadline_s=30)[2]
+    assert resolved.status is Status.ERROR
+
+
+def test_resolving_late_fails() -> None:
+    seen = watched(episode(1005.0, 1005.6, resolved_at=1090.0))
+    resolved = evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, [], resolve_deadline_s=30)[2]
+    assert resolved.status is Status.FAILED and resolved.latency_s == 50.0
+
+
+def test_titles_are_unique_per_expectation() -> None:
+    assert ExpectedAlert("A").title == "A"
+    assert ExpectedAlert("A", {"z": "1", "b": "2"}).title == "A{b=2,z=1}"
+    assert ExpectedAlert("A", {"b": "2"}).matches({"alertname": "A", "b": "2", "c": "3"})
+    assert not ExpectedAlert("A", {"b": "2"}).matches({"alertname": "A"})
+
+
+# --- noise ---
+
+RUN = (990.0, 1100.0)
+
+
+def test_no_unexpected_critical_alert_passes() -> None:
+    seen = watched(
+        episode(1005.0, 1005.6),  # expected
+        episode(1005.0, 1006.0, alertname="NodeHighCPU", severity="warning"),  # not critical
+        episode(800.0, 850.0, resolved_at=900.0, alertname="IoTServiceDown"),  # before the run
+    )
+    result = evaluate_noise(seen, [DOWN], RUN)
+    assert result.passed and result.name == "alerts.noise"
+
+
+def test_an_unexpected_critical_alert_fails_and_is_listed() -> None:
+    seen = watched(episode(1005.0, 1005.6, alertname="IoTServiceDown"))
+    result = evaluate_noise(seen, [DOWN], RUN)
+    assert result.status is Status.FAILED
+    assert "IoTServiceDown" in result.reason
+    assert result.evidence["alerts"][0]["labels"]["alertname"] == "IoTServiceDown"
+
+
+def test_noise_needs_the_window_watched() -> None:
+    assert evaluate_noise(watched(first=1050.0), [DOWN], RUN).status is Status.ERROR
+    assert evaluate_noise(AlertObservations(), [DOWN], RUN).status is Status.ERROR
+    assert evaluate_noise(watched(first=993.0, last=1097.0), [DOWN], RUN).passed  # within slack
+
+
+# --- waiting for the deadlines ---
+
+
+class Scenario:
+    """Alertmanager and sink whose answers follow a fake clock; sleeping polls the watcher."""
+
+    def __init__(
+        self, fire_at: float | None, notify_at: float | None, resolve_at: float | None
+    ) -> None:
+        self.clock = FakeClock(now=INJECT - 1)
+        self.fire_at, self.notify_at, self.resolve_at = fire_at, notify_at, resolve_at
+        self.sink_failure = False
+        self.watcher = AlertWatcher(
+            AlertmanagerBackend(Recorder(self.alertmanager).client(), AM), clock=self.clock
+        )
+        self.sink = SinkBackend(Recorder(self.sink_answer).client(), SINK)
+        self.watcher.poll_once()
+
+    def alertmanager(self, request: httpx.Request) -> httpx.Response:
+        now = self.clock.now
+        firing = self.fire_at is not None and now >= self.fire_at
+        resolved = self.resolve_at is not None and now >= self.resolve_at
+        return httpx.Response(
+            200, json=[down_alert(self.fire_at or 0.0)] if firing and not resolved else []
+        )
+
+    def sink_answer(self, request: httpx.Request) -> httpx.Response:
+        if self.sink_failure:
+            return httpx.Response(502, text="bad gateway")
+        items = []
+        if self.notify_at is not None and self.clock.now >= self.notify_at:
+            payload = {
+                "status": "firing",
+                "alerts": [down_alert(self.fire_at or 0.0) | {"status": "firing"}],
+            }
+            items.append({"received_at_unix": self.notify_at, "payload": payload})
+        return httpx.Response(200, json={"notifications": items})
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
+        self.watcher.poll_once()
+
+    def check(self, rollback_at: float | None = None) -> dict[str, CheckResult]:
+        self.clock.now = INJECT
+        self.watcher.poll_once()
+        return by_suffix(
+            check_expected_alert(
+                self.watcher,
+                DOWN,
+                backend=self.sink,
+                inject_at=INJECT,
+                rollback_at=rollback_at,
+                resolve_deadline_s=30,
+                clock=self.clock,
+                sleep=self.sleep,
+            )
+        )
+
+
+def test_the_check_returns_as_soon_as_everything_passed() -> None:
+    scenario = Scenario(fire_at=1006.0, notify_at=1007.0, resolve_at=None)
+    results = scenario.check()
+    assert all(result.passed for result in results.values())
+    assert results["fired"].latency_s == 6.0
+    assert 1007.0 <= scenario.clock.now < 1008.0
+    assert results["notified"].attempts > 1  # sink reads
+
+
+def test_the_check_waits_for_resolution_after_rollback() -> None:
+    scenario = Scenario(fire_at=1006.0, notify_at=1007.0, resolve_at=1052.0)
+    results = scenario.check(rollback_at=1040.0)
+    assert all(result.passed for result in results.values())
+    assert results["resolved"].latency_s == 12.0
+
+
+def test_the_check_gives_up_at_the_deadline() -> None:
+    scenario = Scenario(fire_at=None, notify_at=None, resolve_at=None)
+    results = scenario.check()
+    assert results["fired"].status is Status.FAILED
+    assert results["notified"].status is Status.FAILED
+    assert INJECT + 30 < scenario.clock.now <= INJECT + 31
+
+
+def test_the_check_reports_a_dead_sink_as_an_error() -> None:
+    scenario = Scenario(fire_at=1006.0, notify_at=1007.0, resolve_at=None)
+    scenario.sink_failure = True
+    results = scenario.check()
+    assert results["fired"].passed
+    assert results["notified"].status is Status.ERROR
+    assert results["notified"].reason.startswith(f"sink at {SINK}/notifications: HTTP 502")
+
+
+def test_the_deadline_can_be_overridden() -> None:
+    deadline = 5.0
+    scenario = Scenario(fire_at=1006.0, notify_at=1007.0, resolve_at=None)
+    scenario.clock.now = INJECT
+    results = check_expected_alert(
+        scenario.watcher,
+        DOWN,
+        backend=scenario.sink,
+        inject_at=INJECT,
+        deadline_s=deadline,
+        clock=scenario.clock,
+        sleep=scenario.sleep,
+    )
+    assert by_suffix(results)["fired"].status is Status.FAILED
+    assert by_suffix(results)["fired"].expected["within_s"] == deadline
