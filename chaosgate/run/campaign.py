@@ -386,7 +386,6 @@ def run_campaign(
             ]
         )
 
-    target = plan.target
     progress.step("checks: traces in Jaeger, logs in Elasticsearch")
     record(probe.results(traces_deadline_s=deadlines.traces_s, logs_deadline_s=deadlines.logs_s))
     record(_completeness_checks(plan, entries, experiment_runs, backends))
