@@ -11,6 +11,7 @@ reaches the sink within about 5 s of Prometheus resolving it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,9 @@ class ConfigPaths:
     prometheus: Path
     alertmanager: Path
     rsyslog: Path
+    rules: (
+        Path  # a copy of stack/prometheus/rules.yml that Prometheus loads (reload: POST /-/reload)
+    )
 
 
 def _url(port: int) -> str:
@@ -224,11 +228,11 @@ def write_configs(layout: StackLayout, ports: Mapping[str, int]) -> ConfigPaths:
         prometheus=layout.config_dir / "prometheus.yml",
         alertmanager=layout.config_dir / "alertmanager.yml",
         rsyslog=layout.config_dir / "rsyslog.conf",
+        rules=layout.config_dir / "rules.yml",
     )
+    shutil.copyfile(layout.stack_src / "prometheus" / "rules.yml", paths.rules)
     paths.jaeger.write_text(jaeger_config(ports))
-    paths.prometheus.write_text(
-        prometheus_config(ports, layout.stack_src / "prometheus" / "rules.yml")
-    )
+    paths.prometheus.write_text(prometheus_config(ports, paths.rules))
     paths.alertmanager.write_text(alertmanager_config(ports))
     paths.rsyslog.write_text(rsyslog_config(ports, layout))
     return paths

@@ -12,7 +12,13 @@ from werkzeug.test import TestResponse
 from tests.unit.services.support import Services, WsgiTransport, metric_value
 
 ORDER = {"table": 1, "items": [{"menu_id": 1, "quantity": 1}]}
-DEFAULTS = {"latency_ms": 0, "error_ratio": 0.0, "route_prefix": "/api", "db_hold_ms": 0}
+DEFAULTS = {
+    "latency_ms": 0,
+    "error_ratio": 0.0,
+    "route_prefix": "/api",
+    "db_hold_ms": 0,
+    "drop_spans": False,
+}
 
 
 def test_admin_endpoint_is_404_unless_enabled(services: Services) -> None:
@@ -49,6 +55,7 @@ def test_put_merges_a_subset_and_delete_clears(services: Services) -> None:
         {"route_prefix": "api"},
         {"db_hold_ms": -5},
         {"error_ratio": 1.0, "bogus": 1},
+        {"drop_spans": "yes"},
         ["error_ratio"],
     ],
 )
@@ -145,3 +152,17 @@ def test_db_hold_is_refused_where_there_is_no_database(
     assert response.status_code == 400
     assert response.json is not None and "db_hold_ms" in response.json["error"]
     assert gateway.client().put("/admin/faults", json={"db_hold_ms": 0}).status_code == 200
+
+
+def test_drop_spans_stops_export_while_requests_are_served(services: Services) -> None:
+    service = services.orders(admin_faults=True)
+    client = service.client()
+    assert client.get("/api/menu").status_code == 200
+    exported_before = len(service.spans())
+    assert exported_before > 0
+    assert client.put("/admin/faults", json={"drop_spans": True}).status_code == 200
+    assert client.get("/api/menu").status_code == 200
+    assert len(service.spans()) == exported_before
+    assert client.delete("/admin/faults").json == DEFAULTS
+    assert client.get("/api/menu").status_code == 200
+    assert len(service.spans()) > exported_before

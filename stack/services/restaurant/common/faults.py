@@ -3,8 +3,9 @@
 ``GET/PUT/DELETE /admin/faults`` exist only when CHAOSGATE_ADMIN_FAULTS=1 (else 404). A request
 whose path starts with ``route_prefix`` first sleeps ``latency_ms``, then answers 500
 ``{"error": "injected fault"}`` with probability ``error_ratio``, then checks out its pooled
-database connection and holds it ``db_hold_ms`` before the handler runs. The admin endpoint
-and ``/metrics`` are never faulted, so a fault can always be removed and scraped.
+database connection and holds it ``db_hold_ms`` before the handler runs. ``drop_spans`` stops
+the service exporting spans (a broken exporter) while requests are served as usual. The admin
+endpoint and ``/metrics`` are never faulted, so a fault can always be removed and scraped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -42,6 +44,7 @@ class FaultConfig:
     error_ratio: float = 0.0
     route_prefix: str = "/api"
     db_hold_ms: int = 0
+    drop_spans: bool = False  # a misconfigured exporter: finished spans are never exported
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +82,12 @@ def parse_fault_update(
         if not isinstance(prefix, str) or not prefix.startswith("/") or len(prefix) > 200:
             raise ApiError(400, f"'route_prefix' must be a path starting with '/', got {prefix!r}")
         changes["route_prefix"] = prefix
+    if "drop_spans" in payload:
+        if not isinstance(payload["drop_spans"], bool):
+            raise ApiError(
+                400, f"'drop_spans' must be true or false, got {payload['drop_spans']!r}"
+            )
+        changes["drop_spans"] = payload["drop_spans"]
     if changes.get("db_hold_ms", 0) > 0 and not has_database:
         raise ApiError(400, "'db_hold_ms' needs a database and this service has none; set it to 0")
     return replace(current, **changes)
@@ -87,7 +96,15 @@ def parse_fault_update(
 class FaultInjector:
     """The current fault settings (thread-safe) and what they do to a request."""
 
-    def __init__(self, runtime: Runtime, logger: logging.Logger, database: Database | None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        logger: logging.Logger,
+        database: Database | None,
+        *,
+        on_change: Callable[[FaultConfig], None] = lambda _config: None,
+    ) -> None:
+        self._on_change = on_change
         self._runtime = runtime
         self._logger = logger
         self._database = database
@@ -105,12 +122,14 @@ class FaultInjector:
                 payload, self._config, has_database=self._database is not None
             )
             config = self._config
+        self._on_change(config)
         self._logger.warning("faults set: %s", config.as_json())
         return config
 
     def clear(self) -> FaultConfig:
         with self._lock:
             self._config = FaultConfig()
+        self._on_change(self._config)
         self._logger.warning("faults cleared")
         return FaultConfig()
 

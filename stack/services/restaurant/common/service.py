@@ -89,7 +89,12 @@ def build_service_app(
         instrument_engine(database.engine, telemetry)
         metrics.registry.register(PoolCollector(name, database))
         install_database(app, database, logs.app)
-    faults = FaultInjector(runtime, logs.app, database)
+    faults = FaultInjector(
+        runtime,
+        logs.app,
+        database,
+        on_change=lambda config: telemetry.set_exporting(not config.drop_spans),
+    )
     install_faults(app, faults, admin=settings.admin_faults)
     install_metrics_endpoint(app, metrics)
     _install_health(app, name)

@@ -17,6 +17,7 @@ Propagation is OpenTelemetry's default, W3C ``traceparent`` / ``tracestate`` (an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +25,14 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_otel_version
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.util.types import Attributes
@@ -57,6 +59,13 @@ _EXTENSION = "restaurant.telemetry"
 class Telemetry:
     provider: TracerProvider
     exporter: SpanExporter | None  # None when OTEL_TRACES_EXPORTER=none
+    exporting: threading.Event  # cleared by the drop_spans fault: finished spans are dropped
+
+    def set_exporting(self, on: bool) -> None:
+        if on:
+            self.exporting.set()
+        else:
+            self.exporting.clear()
 
     def force_flush(self) -> bool:
         return self.provider.force_flush()
@@ -78,11 +87,33 @@ def build_telemetry(settings: Settings, span_exporter: SpanExporter | None = Non
     if exporter is None and settings.traces_exporter == "otlp":
         endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
         exporter = OTLPSpanExporter(endpoint=endpoint, timeout=5)
+    exporting = threading.Event()
+    exporting.set()
     if exporter is not None:
-        provider.add_span_processor(
-            BatchSpanProcessor(exporter, schedule_delay_millis=SCHEDULE_DELAY_MS)
-        )
-    return Telemetry(provider=provider, exporter=exporter)
+        batch = BatchSpanProcessor(exporter, schedule_delay_millis=SCHEDULE_DELAY_MS)
+        provider.add_span_processor(_GatedSpanProcessor(batch, exporting))
+    return Telemetry(provider=provider, exporter=exporter, exporting=exporting)
+
+
+class _GatedSpanProcessor(SpanProcessor):
+    """Passes finished spans on only while ``gate`` is set (the drop_spans fault clears it)."""
+
+    def __init__(self, inner: SpanProcessor, gate: threading.Event) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._inner.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._gate.is_set():
+            self._inner.on_end(span)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
 
 
 def instrument_flask(app: Flask, telemetry: Telemetry) -> None:
