@@ -8,8 +8,10 @@ status ``error``. The exit code is the verdict: 0 pass, 1 a check failed or erro
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,26 @@ class _ExperimentRun:
     rollback_at: float | None
     status: str
     error: str = ""
+
+
+@contextmanager
+def _chaostoolkit_log(path: Path) -> Iterator[None]:
+    """chaoslib's own log goes to the run's folder, not into the live progress."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("chaostoolkit")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    previous = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
 
 
 def _pause_while(condition: Callable[[], bool], seconds: float) -> bool:
@@ -354,7 +376,8 @@ def run_campaign(
     try:
         # chaoslib must run on the main thread (it installs signal handlers); Locust is a
         # separate process, so the load goes on while the experiments run here
-        _chaos_timeline(plan, timeline, progress, load.running, experiment_runs)
+        with _chaostoolkit_log(plan.run_dir / "chaos" / "chaostoolkit.log"):
+            _chaos_timeline(plan, timeline, progress, load.running, experiment_runs)
     finally:
         load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
     load_ended = time.time()

@@ -1,0 +1,163 @@
+"""Whole `chaosgate run` smoke runs against the real local stack: healthy, and with seeded defects.
+
+Each defect must make the run fail (exit 1) with the right check named in summary.json; a check
+that passes on a broken stack is the worst bug this project can have. Every defect is undone
+in a `finally`, so later tests see a healthy stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from chaosgate.stack.configs import SERVICES
+from chaosgate.stack.supervisor import SupervisorClient
+from tests.integration.conftest import LocalStack
+
+pytestmark = pytest.mark.integration
+
+RUN_SECONDS = 50  # enough for warm-up load, the kill experiment (~20 s) and a tail
+
+
+def _run_smoke(stack: LocalStack, reports: Path) -> tuple[int, dict[str, Any]]:
+    env = dict(os.environ)
+    env.update({f"CHAOSGATE_PORT_{name.upper()}": str(port) for name, port in stack.ports.items()})
+    env["CHAOSGATE_STACK_DIR"] = str(stack.layout.state_dir)
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "chaosgate", "run",
+            "--profile", "smoke", "--duration", str(RUN_SECONDS), "--reports", str(reports),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )  # fmt: skip
+    summaries = sorted(reports.glob("*/summary.json"))
+    assert summaries, (
+        f"no summary.json written; output:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    summary: dict[str, Any] = json.loads(summaries[-1].read_text())
+    print(proc.stdout[-4000:])
+    return proc.returncode, summary
+
+
+def _failed(summary: dict[str, Any]) -> set[str]:
+    return set(summary["failed_checks"])
+
+
+def test_smoke_run_passes_on_a_healthy_stack(local_stack: LocalStack, tmp_path: Path) -> None:
+    code, summary = _run_smoke(local_stack, tmp_path)
+    assert (code, summary["verdict"]) == (0, "passed"), summary["failed_checks"]
+    names = {check["name"] for check in summary["checks"]}
+    assert {"traces.completeness", "logs.trace_id.completeness", "alerts.noise"} <= names
+    assert any(
+        name.startswith("alert.UsersServiceDown") and name.endswith(".fired") for name in names
+    )
+    artifacts = tmp_path / summary["run_id"]
+    assert (artifacts / "junit.xml").is_file()
+    assert list((artifacts / "allure-results").glob("*-result.json"))
+    assert list((artifacts / "ledger").glob("ledger-*.jsonl"))
+    assert list((artifacts / "chaos").glob("*.journal.json"))
+    assert summary["load"]["requests"] > 100
+
+
+@contextmanager
+def _faults_on(stack: LocalStack, body: dict[str, Any]) -> Iterator[None]:
+    with httpx.Client(timeout=5.0) as http:
+        try:
+            for service in SERVICES:
+                http.put(f"{stack.urls[service]}/admin/faults", json=body).raise_for_status()
+            yield
+        finally:
+            for service in SERVICES:
+                http.delete(f"{stack.urls[service]}/admin/faults").raise_for_status()
+
+
+def test_spans_not_exported_fail_the_trace_check(local_stack: LocalStack, tmp_path: Path) -> None:
+    with _faults_on(local_stack, {"drop_spans": True}):
+        code, summary = _run_smoke(local_stack, tmp_path)
+    assert code == 1
+    assert "traces.completeness" in _failed(summary)
+    assert not any(name.startswith("logs.") for name in _failed(summary))
+
+
+def test_a_stopped_log_shipper_fails_the_log_check(local_stack: LocalStack, tmp_path: Path) -> None:
+    supervisor = SupervisorClient(local_stack.layout.supervisor_socket)
+    supervisor.stop("rsyslog")
+    try:
+        code, summary = _run_smoke(local_stack, tmp_path)
+    finally:
+        supervisor.start("rsyslog")
+    assert code == 1
+    assert "logs.trace_id.completeness" in _failed(summary)
+    assert "traces.completeness" not in _failed(summary)
+
+
+@contextmanager
+def _rules_changed(stack: LocalStack, alert: str, change: str) -> Iterator[None]:
+    """Edit the rule of ``alert`` in the rules Prometheus loads ("remove" or "slow"), reload."""
+    rules_file = stack.layout.config_dir / "rules.yml"
+    original = rules_file.read_text()
+    rules = yaml.safe_load(original)
+    for group in rules["groups"]:
+        if change == "remove":
+            group["rules"] = [r for r in group["rules"] if r.get("alert") != alert]
+        else:
+            for rule in group["rules"]:
+                if rule.get("alert") == alert:
+                    rule["for"] = "35s"  # fires, if ever, after the 30 s deadline
+    prometheus = stack.urls["prometheus"]
+    with httpx.Client(timeout=10.0) as http:
+        try:
+            rules_file.write_text(yaml.safe_dump(rules, sort_keys=False))
+            http.post(f"{prometheus}/-/reload").raise_for_status()
+            loaded = http.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
+            found = [r for g in loaded for r in g["rules"] if r.get("name") == alert]
+            if change == "remove":
+                assert found == [], "the rule is still loaded: the defect was not seeded"
+            else:
+                assert found and found[0]["duration"] == 35, "the slow rule was not loaded"
+            yield
+        finally:
+            rules_file.write_text(original)
+            http.post(f"{prometheus}/-/reload").raise_for_status()
+
+
+def _fired_check(summary: dict[str, Any], alert: str) -> dict[str, Any]:
+    fired: list[dict[str, Any]] = [
+        c
+        for c in summary["checks"]
+        if c["name"].startswith(f"alert.{alert}") and c["name"].endswith(".fired")
+    ]
+    assert len(fired) == 1, [c["name"] for c in summary["checks"]]
+    return fired[0]
+
+
+def test_a_removed_alert_rule_fails_the_alert_check(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    with _rules_changed(local_stack, "UsersServiceDown", "remove"):
+        code, summary = _run_smoke(local_stack, tmp_path)
+    assert code == 1
+    assert _fired_check(summary, "UsersServiceDown")["status"] == "failed"
+
+
+def test_an_alert_rule_slower_than_its_deadline_fails(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    with _rules_changed(local_stack, "UsersServiceDown", "slow"):
+        code, summary = _run_smoke(local_stack, tmp_path)
+    assert code == 1
+    assert _fired_check(summary, "UsersServiceDown")["status"] == "failed"
