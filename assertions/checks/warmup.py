@@ -4,6 +4,7 @@ and the gateway serves a few requests in a row. Any failure here means exit 3, n
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def check_warmup(
     b = backends
     return [
         _probe("gateway", b.gateway.url, lambda: b.gateway.get_status("/healthz"), 1),
-        _probe("jaeger", b.jaeger.url, lambda: b.jaeger.find_traces(["0" * 32]), 1),
+        # a valid, random id (an all-zero id is invalid and would never be sent)
+        _probe("jaeger", b.jaeger.url, lambda: b.jaeger.find_traces([secrets.token_hex(16)]), 1),
         _probe(
             "elasticsearch",
             b.elasticsearch.url,
