@@ -34,6 +34,7 @@ class WarmupBackends:
 
 
 def _probe(name: str, url: str, call: Callable[[], object], attempts: int) -> CheckResult:
+    evidence = {"url": url}
     try:
         call()
     except BackendError as exc:
@@ -44,8 +45,17 @@ def _probe(name: str, url: str, call: Callable[[], object], attempts: int) -> Ch
             "unreachable",
             reason=str(exc),
             attempts=attempts,
+            evidence=evidence,
         )
-    return CheckResult(f"warmup.{name}", Status.PASSED, "answers", "answers", attempts=attempts)
+    return CheckResult(
+        f"warmup.{name}", Status.PASSED, "answers", "answers", attempts=attempts, evidence=evidence
+    )
+
+
+def _healthz(gateway: GatewayBackend) -> None:
+    status = gateway.get_status("/healthz")
+    if not 200 <= status < 300:
+        raise BackendError("gateway", f"{gateway.url}/healthz", f"HTTP {status}", status=status)
 
 
 def _steady(
@@ -86,7 +96,7 @@ def check_warmup(
     """One result per backend (a real, cheap query) plus the gateway's steady state."""
     b = backends
     return [
-        _probe("gateway", b.gateway.url, lambda: b.gateway.get_status("/healthz"), 1),
+        _probe("gateway", b.gateway.url, lambda: _healthz(b.gateway), 1),
         # a valid, random id (an all-zero id is invalid and would never be sent)
         _probe("jaeger", b.jaeger.url, lambda: b.jaeger.find_traces([secrets.token_hex(16)]), 1),
         _probe(
