@@ -1,7 +1,11 @@
 """Build (or find in the cache) what the local stack runs that is not a Debian package.
 
 - Jaeger v2: ``go build`` of ``cmd/jaeger`` from the module pinned in ``stack/jaeger/go.mod``;
-- the OpenSearch node: ``mvn package`` of the launcher in ``stack/opensearch/``.
+- the OpenSearch node: ``mvn package`` of the launcher in ``stack/opensearch/``;
+- for the Kubernetes stack only (``ensure_k8s_builds``, never part of ``ensure_builds``):
+  kube-apiserver, kube-controller-manager and kube-scheduler as one binary dispatching on its
+  name, from the kubernetes version pinned in ``stack/k8s/go.mod``, and etcd from
+  ``stack/k8s/etcd/go.mod``.
 
 Each output lives in the build cache under a name carrying the hash of its inputs, so a build
 runs only when its inputs changed, whatever the files' mtimes (a fresh clone reuses the cache).
@@ -11,12 +15,14 @@ Debian packages are checked for, not installed: ``scripts/bootstrap`` installs t
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from chaosgate.stack.layout import StackLayout
 
@@ -24,11 +30,22 @@ __all__ = [
     "BuildError",
     "BuildOutputs",
     "BuildResult",
+    "GoRunner",
+    "K8sBuildOutputs",
     "ensure_builds",
+    "ensure_k8s_builds",
     "find_system_binaries",
 ]
 
 JAEGER_MODULE_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger"
+# stack/k8s: one binary for the three control-plane commands, run through symlinks named after
+# them (it dispatches on argv[0]); its main package, relative to the module
+K8S_CONTROL_PLANE = "kube-control-plane"
+K8S_CONTROL_PLANE_PKG = "./cmd/kube-control-plane"
+K8S_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# where kubernetes' own build (hack/lib/version.sh) stamps the version the binaries report
+_K8S_VERSION_PKGS = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+_K8S_REQUIRE = re.compile(r"^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v1\.(\d+)\.\d+\S*)\s*$", re.M)
 RSYSLOG_MODULE_DIR = Path("/usr/lib/x86_64-linux-gnu/rsyslog")
 
 # binary -> the Debian package that provides it
@@ -61,6 +78,23 @@ class BuildOutputs:
     results: tuple[BuildResult, ...]
 
 
+@dataclass(frozen=True)
+class K8sBuildOutputs:
+    """etcd and the control plane; the three kube-* paths are symlinks to one binary."""
+
+    etcd_binary: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    results: tuple[BuildResult, ...]
+
+
+class GoRunner(Protocol):
+    """Runs ``go <args>`` in ``cwd``, output to ``log``; raises BuildError when it fails."""
+
+    def __call__(self, args: list[str], cwd: Path, log: Path, what: str) -> None: ...
+
+
 def _inputs_hash(files: Iterable[Path], root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(files):
@@ -87,6 +121,11 @@ def _require_tool(name: str, hint: str) -> str:
     if found is None:
         raise BuildError(f"{name!r} is not on PATH; {hint}")
     return found
+
+
+def _run_go(args: list[str], cwd: Path, log: Path, what: str) -> None:
+    go = _require_tool("go", "install Go (the README's bootstrap expects it on the machine)")
+    _run_logged([go, *args], cwd, log, what)
 
 
 def _build_jaeger(layout: StackLayout, log_dir: Path) -> BuildResult:
@@ -134,6 +173,74 @@ def _build_opensearch(layout: StackLayout, log_dir: Path) -> BuildResult:
     return BuildResult("opensearch", output, built=True, seconds=time.monotonic() - started)
 
 
+def _kubernetes_version(gomod: Path) -> tuple[str, str]:
+    """(version, minor) of k8s.io/kubernetes that ``gomod`` requires, e.g. ("v1.37.2", "37")."""
+    match = _K8S_REQUIRE.search(gomod.read_text())
+    if match is None:
+        raise BuildError(f"{gomod} does not require k8s.io/kubernetes at a v1.x.y version")
+    return match.group(1), match.group(2)
+
+
+def _k8s_ldflags(version: str, minor: str) -> str:
+    """Strip symbols (as kubernetes' release build does) and stamp the version it reports."""
+    flags = ["-s", "-w"]
+    for pkg in _K8S_VERSION_PKGS:
+        for name, value in (("gitVersion", version), ("gitMajor", "1"), ("gitMinor", minor)):
+            flags += ["-X", f"{pkg}.{name}={value}"]
+    return " ".join(flags)
+
+
+def _build_k8s_control_plane(layout: StackLayout, log_dir: Path, run: GoRunner) -> BuildResult:
+    src = layout.stack_src / "k8s"
+    inputs = [src / "go.mod", src / "go.sum", *(p for p in (src / "cmd").rglob("*") if p.is_file())]
+    key = _inputs_hash(inputs, src)
+    output = layout.cache_dir / f"k8s-{key}"
+    if all((output / name).is_file() for name in (K8S_CONTROL_PLANE, *K8S_COMMANDS)):
+        return BuildResult("k8s", output, built=False, seconds=0.0)
+    version, minor = _kubernetes_version(src / "go.mod")
+    partial = output.with_name(output.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    started = time.monotonic()
+    run(
+        [
+            "build",
+            "-ldflags",
+            _k8s_ldflags(version, minor),
+            "-o",
+            str(partial / K8S_CONTROL_PLANE),
+            K8S_CONTROL_PLANE_PKG,
+        ],
+        src,
+        log_dir / "build-k8s.log",
+        f"the Kubernetes {version} control plane",
+    )
+    for name in K8S_COMMANDS:
+        (partial / name).symlink_to(K8S_CONTROL_PLANE)
+    shutil.rmtree(output, ignore_errors=True)  # an incomplete earlier output
+    partial.rename(output)
+    return BuildResult("k8s", output, built=True, seconds=time.monotonic() - started)
+
+
+def _build_etcd(layout: StackLayout, log_dir: Path, run: GoRunner) -> BuildResult:
+    src = layout.stack_src / "k8s" / "etcd"
+    key = _inputs_hash([src / "go.mod", src / "go.sum", *src.glob("*.go")], src)
+    output = layout.cache_dir / "bin" / f"etcd-{key}"
+    if output.is_file():
+        return BuildResult("etcd", output, built=False, seconds=0.0)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial")
+    started = time.monotonic()
+    run(
+        ["build", "-ldflags", "-s -w", "-o", str(partial), "."],
+        src,
+        log_dir / "build-etcd.log",
+        "etcd",
+    )
+    partial.rename(output)
+    return BuildResult("etcd", output, built=True, seconds=time.monotonic() - started)
+
+
 def find_system_binaries() -> dict[str, Path]:
     """Paths of the Debian-packaged programs the stack runs; a missing one is an error."""
     found: dict[str, Path] = {}
@@ -170,5 +277,36 @@ def ensure_builds(
     return BuildOutputs(
         jaeger_binary=results[0].output,
         opensearch_dir=results[1].output,
+        results=tuple(results),
+    )
+
+
+def ensure_k8s_builds(
+    layout: StackLayout,
+    *,
+    report: Callable[[str], None] = lambda _msg: None,
+    run_go: GoRunner = _run_go,
+) -> K8sBuildOutputs:
+    """Build etcd and the Kubernetes control plane unless cached (not part of ``ensure_builds``).
+
+    ``report`` hears one line per part; ``run_go`` runs the ``go`` commands (a test passes a
+    fake one).
+    """
+    layout.ensure_dirs()
+    results: list[BuildResult] = []
+    for part, build in (("etcd", _build_etcd), ("k8s", _build_k8s_control_plane)):
+        report(f"build {part}: checking cache")
+        result = build(layout, layout.log_dir, run_go)
+        results.append(result)
+        if result.built:
+            report(f"build {part}: built in {result.seconds:.0f} s -> {result.output}")
+        else:
+            report(f"build {part}: up to date ({result.output})")
+    etcd, control_plane = results
+    return K8sBuildOutputs(
+        etcd_binary=etcd.output,
+        kube_apiserver=control_plane.output / "kube-apiserver",
+        kube_controller_manager=control_plane.output / "kube-controller-manager",
+        kube_scheduler=control_plane.output / "kube-scheduler",
         results=tuple(results),
     )

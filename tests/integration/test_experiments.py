@@ -24,7 +24,13 @@ from tests.integration.conftest import LocalStack
 pytestmark = pytest.mark.integration
 
 LOCAL = Path(__file__).resolve().parents[2] / "experiments" / "local"
-NO_FAULTS = {"latency_ms": 0, "error_ratio": 0.0, "route_prefix": "/api", "db_hold_ms": 0}
+NO_FAULTS = {
+    "latency_ms": 0,
+    "error_ratio": 0.0,
+    "route_prefix": "/api",
+    "db_hold_ms": 0,
+    "drop_spans": False,
+}
 
 
 def _say(message: str) -> None:
