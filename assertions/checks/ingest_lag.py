@@ -22,7 +22,7 @@ from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
 from scenarios.ledger import LedgerEntry, LedgerTail
 
-__all__ = ["IngestLagProbe", "LagObservation", "evaluate_ingest_lag"]
+__all__ = ["IngestLagProbe", "LagObservation", "LagSample", "evaluate_ingest_lag"]
 
 
 @dataclass
@@ -34,6 +34,14 @@ class LagObservation:
     pending: int = 0  # ids still being polled when the probe stopped (not judged)
     errors: list[str] = field(default_factory=list)
     polls: int = 0
+    in_faults: int = 0  # sampled requests inside fault windows (a fault may delay ingest)
+
+
+@dataclass(frozen=True)
+class LagSample:
+    key: str
+    ended: float  # the request's end, unix seconds
+    lag_s: float | None  # None: not found within the deadline
 
 
 def evaluate_ingest_lag(
@@ -46,6 +54,7 @@ def evaluate_ingest_lag(
     evidence = {
         "missed": observation.missed[:20],
         "pending_at_stop": observation.pending,
+        "excluded_in_fault_windows": observation.in_faults,
         "errors": observation.errors[:5],
         "method": "live sample: first poll that found the id minus the request's end",
     }
@@ -79,23 +88,42 @@ class _Tracker:
         self._find = find
         self._deadline_s = deadline_s
         self.pending: dict[str, float] = {}  # id -> request end (unix)
-        self.observation = LagObservation()
+        self.samples: list[LagSample] = []
+        self.errors: list[str] = []
+        self.polls = 0
 
     def poll(self, now: float) -> None:
         if not self.pending:
             return
-        self.observation.polls += 1
+        self.polls += 1
         try:
             found = self._find(list(self.pending))
         except BackendError as exc:
-            self.observation.errors.append(str(exc))
+            self.errors.append(str(exc))
             found = set()
         for key in found & set(self.pending):
-            self.observation.lags_s.append(max(0.0, now - self.pending.pop(key)))
+            ended = self.pending.pop(key)
+            self.samples.append(LagSample(key, ended, max(0.0, now - ended)))
         for key, ended in list(self.pending.items()):
             if now - ended > self._deadline_s:
-                self.observation.missed.append(key)
+                self.samples.append(LagSample(key, ended, None))
                 del self.pending[key]
+
+    def observation(self, windows: Sequence[tuple[float, float]], grace_s: float) -> LagObservation:
+        """The samples outside every fault window (widened by ``grace_s``)."""
+
+        def in_fault(sample: LagSample) -> bool:
+            return any(start - grace_s <= sample.ended <= end + grace_s for start, end in windows)
+
+        judged = [sample for sample in self.samples if not in_fault(sample)]
+        return LagObservation(
+            lags_s=[s.lag_s for s in judged if s.lag_s is not None],
+            missed=[s.key for s in judged if s.lag_s is None],
+            pending=len(self.pending),
+            errors=list(self.errors),
+            polls=self.polls,
+            in_faults=len(self.samples) - len(judged),
+        )
 
 
 class IngestLagProbe:
@@ -163,13 +191,25 @@ class IngestLagProbe:
             self._traces.poll(now)
             self._logs.poll(now)
 
-    def results(self, *, traces_deadline_s: float, logs_deadline_s: float) -> list[CheckResult]:
-        checks = []
-        for name, tracker, deadline in (
-            ("traces.ingest_lag", self._traces, traces_deadline_s),
-            ("logs.ingest_lag", self._logs, logs_deadline_s),
-        ):
-            observation = tracker.observation
-            observation.pending = len(tracker.pending)
-            checks.append(evaluate_ingest_lag(observation, name=name, deadline_s=deadline))
-        return checks
+    def results(
+        self,
+        *,
+        traces_deadline_s: float,
+        logs_deadline_s: float,
+        fault_windows: Sequence[tuple[float, float]] = (),
+        grace_s: float = 2.0,
+    ) -> list[CheckResult]:
+        """Judged outside the fault windows: a fault (a stopped log shipper, say) may delay
+        ingest; whether the data arrived at all is the completeness checks' question."""
+        return [
+            evaluate_ingest_lag(
+                self._traces.observation(fault_windows, grace_s),
+                name="traces.ingest_lag",
+                deadline_s=traces_deadline_s,
+            ),
+            evaluate_ingest_lag(
+                self._logs.observation(fault_windows, grace_s),
+                name="logs.ingest_lag",
+                deadline_s=logs_deadline_s,
+            ),
+        ]

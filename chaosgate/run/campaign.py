@@ -410,7 +410,18 @@ def run_campaign(
         )
 
     progress.step("checks: traces in Jaeger, logs in Elasticsearch")
-    record(probe.results(traces_deadline_s=deadlines.traces_s, logs_deadline_s=deadlines.logs_s))
+    fault_windows = [
+        (run.inject_at, run.rollback_at or load_ended)
+        for run in experiment_runs
+        if run.inject_at is not None
+    ]
+    record(
+        probe.results(
+            traces_deadline_s=deadlines.traces_s,
+            logs_deadline_s=deadlines.logs_s,
+            fault_windows=fault_windows,
+        )
+    )
     record(_completeness_checks(plan, entries, experiment_runs, backends))
 
     progress.step("checks: expected alerts, notifications, resolution")
