@@ -55,7 +55,7 @@ def staging_modules(version: str) -> list[str]:
 def render(names: list[str], staging_version: str) -> str:
     lines = [BEGIN, "replace ("]
     lines += [f"\t{name} => {name} {staging_version}" for name in names]
-    lines += [")", END]
+    lines += [")", "", END]  # the blank line is how `go mod` formats a comment after a block
     return "\n".join(lines)
 
 
