@@ -211,20 +211,18 @@ def _slo_checks(
     return [*ledger_checks, *prom_checks]
 
 
-def _in_fault(entry: LedgerEntry, runs: Sequence[_ExperimentRun], grace_s: float) -> bool:
+def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) -> bool:
     end = entry.started_at + entry.latency_s
     return any(
-        run.inject_at is not None
-        and end >= run.inject_at - grace_s
-        and entry.started_at <= (run.rollback_at or float("inf")) + grace_s
-        for run in runs
+        end >= window.start - grace_s and entry.started_at <= window.end + grace_s
+        for window in windows
     )
 
 
 def _completeness_checks(
     plan: RunPlan,
     entries: Sequence[LedgerEntry],
-    runs: Sequence[_ExperimentRun],
+    windows: Sequence[SloWindow],
     backends: WarmupBackends,
 ) -> list[CheckResult]:
     """Every ledger id in Jaeger and Elasticsearch.
@@ -237,8 +235,10 @@ def _completeness_checks(
     """
     profile, target = plan.profile, plan.target
     grace_s = 2.0
-    outside = [e for e in entries if not _in_fault(e, runs, grace_s)]
-    inside = [e for e in entries if _in_fault(e, runs, grace_s)]
+    inside: list[LedgerEntry] = []
+    outside: list[LedgerEntry] = []
+    for entry in entries:
+        (inside if _in_fault(entry, windows, grace_s) else outside).append(entry)
     common: dict[str, Any] = {
         "threshold": profile.completeness,
         "sample_size": profile.trace_sample,
@@ -409,20 +409,21 @@ def run_campaign(
             ]
         )
 
-    progress.step("checks: traces in Jaeger, logs in Elasticsearch")
-    fault_windows = [
-        (run.inject_at, run.rollback_at or load_ended)
+    # the fault windows, once: from inject to rollback (or the end of the load)
+    windows = [
+        SloWindow(start=run.inject_at, end=run.rollback_at or load_ended, name=run.path.stem)
         for run in experiment_runs
         if run.inject_at is not None
     ]
+    progress.step("checks: traces in Jaeger, logs in Elasticsearch")
     record(
         probe.results(
             traces_deadline_s=deadlines.traces_s,
             logs_deadline_s=deadlines.logs_s,
-            fault_windows=fault_windows,
+            fault_windows=[(window.start, window.end) for window in windows],
         )
     )
-    record(_completeness_checks(plan, entries, experiment_runs, backends))
+    record(_completeness_checks(plan, entries, windows, backends))
 
     progress.step("checks: expected alerts, notifications, resolution")
     for run in experiment_runs:
@@ -432,11 +433,6 @@ def run_campaign(
     record([evaluate_noise(watcher.observations(), all_expected, (load_started, time.time()))])
 
     progress.step("checks: SLOs inside and outside fault windows")
-    windows = [
-        SloWindow(start=run.inject_at, end=run.rollback_at or load_ended, name=run.path.stem)
-        for run in experiment_runs
-        if run.inject_at is not None
-    ]
     record(_slo_checks(plan, entries, windows, backends, load_started, load_ended))
 
     exit_code, verdict = _verdict(checks)
