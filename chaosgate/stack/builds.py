@@ -3,9 +3,10 @@
 - Jaeger v2: ``go build`` of ``cmd/jaeger`` from the module pinned in ``stack/jaeger/go.mod``;
 - the OpenSearch node: ``mvn package`` of the launcher in ``stack/opensearch/``;
 - for the Kubernetes stack only (``ensure_k8s_builds``, never part of ``ensure_builds``):
-  kube-apiserver, kube-controller-manager and kube-scheduler as one binary dispatching on its
-  name, from the kubernetes version pinned in ``stack/k8s/go.mod``, and etcd from
-  ``stack/k8s/etcd/go.mod``.
+  kube-apiserver, kube-controller-manager, kube-scheduler and kubectl as one binary
+  dispatching on its name, from the kubernetes version pinned in ``stack/k8s/go.mod``, etcd
+  from ``stack/k8s/etcd/go.mod``, and Prometheus with Kubernetes service discovery from
+  ``stack/prometheus-build/go.mod`` (Debian's Prometheus has none).
 
 Each output lives in the build cache under a name carrying the hash of its inputs, so a build
 runs only when its inputs changed, whatever the files' mtimes (a fresh clone reuses the cache).
@@ -38,11 +39,17 @@ __all__ = [
 ]
 
 JAEGER_MODULE_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger"
+# Prometheus with Kubernetes service discovery, for `stack up --k8s`: Debian's prometheus
+# package is built without it ("field kubernetes_sd_configs not found"). The build tags keep
+# only the kubernetes discovery plugin (plus file/http, always in), as Prometheus' own
+# plugins/ directory provides for.
+PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
+PROMETHEUS_BUILD_TAGS = "remove_all_sd,enable_kubernetes_sd"
 # stack/k8s: one binary for the three control-plane commands, run through symlinks named after
 # them (it dispatches on argv[0]); its main package, relative to the module
 K8S_CONTROL_PLANE = "kube-control-plane"
 K8S_CONTROL_PLANE_PKG = "./cmd/kube-control-plane"
-K8S_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+K8S_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # where kubernetes' own build (hack/lib/version.sh) stamps the version the binaries report
 _K8S_VERSION_PKGS = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 _K8S_REQUIRE = re.compile(r"^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v1\.(\d+)\.\d+\S*)\s*$", re.M)
@@ -80,12 +87,16 @@ class BuildOutputs:
 
 @dataclass(frozen=True)
 class K8sBuildOutputs:
-    """etcd and the control plane; the three kube-* paths are symlinks to one binary."""
+    """etcd, the control plane (the kube-* and kubectl paths are symlinks to one binary) and
+    Prometheus with Kubernetes service discovery."""
 
     etcd_binary: Path
     kube_apiserver: Path
     kube_controller_manager: Path
     kube_scheduler: Path
+    kubectl: Path
+    prometheus: Path
+    promtool: Path  # the same release's promtool (checks configs with kubernetes_sd_configs)
     results: tuple[BuildResult, ...]
 
 
@@ -241,6 +252,56 @@ def _build_etcd(layout: StackLayout, log_dir: Path, run: GoRunner) -> BuildResul
     return BuildResult("etcd", output, built=True, seconds=time.monotonic() - started)
 
 
+_PROMETHEUS_REQUIRE = re.compile(
+    r"^\s*(?:require\s+)?github\.com/prometheus/prometheus\s+v0\.(\d+)\.(\d+)\b", re.M
+)
+
+
+def _prometheus_ldflags(gomod: Path) -> str:
+    """Strip symbols and stamp the version ``prometheus --version`` reports, as Prometheus'
+    own build does; its Go module v0.MMmm.p is release MM.mm.p (v0.316.0 is 3.16.0)."""
+    match = _PROMETHEUS_REQUIRE.search(gomod.read_text())
+    if match is None:
+        raise BuildError(f"{gomod} does not require github.com/prometheus/prometheus v0.x.y")
+    number, patch = int(match.group(1)), match.group(2)
+    version = f"{number // 100}.{number % 100}.{patch}"
+    pkg = "github.com/prometheus/common/version"
+    return f"-s -w -X {pkg}.Version={version} -X {pkg}.Revision=v0.{number}.{patch}"
+
+
+def _build_prometheus_command(command: str) -> Callable[[StackLayout, Path, GoRunner], BuildResult]:
+    """A build step for ``cmd/<command>`` of the Prometheus module (prometheus or promtool)."""
+
+    def build(layout: StackLayout, log_dir: Path, run: GoRunner) -> BuildResult:
+        src = layout.stack_src / "prometheus-build"
+        key = _inputs_hash([src / "go.mod", src / "go.sum"], src)
+        output = layout.cache_dir / "bin" / f"{command}-{key}"
+        if output.is_file():
+            return BuildResult(command, output, built=False, seconds=0.0)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_suffix(".partial")
+        started = time.monotonic()
+        run(
+            [
+                "build",
+                "-tags",
+                PROMETHEUS_BUILD_TAGS,
+                "-ldflags",
+                _prometheus_ldflags(src / "go.mod"),
+                "-o",
+                str(partial),
+                f"{PROMETHEUS_MODULE}/cmd/{command}",
+            ],
+            src,
+            log_dir / f"build-{command}.log",
+            f"{command} (Prometheus with Kubernetes service discovery)",
+        )
+        partial.rename(output)
+        return BuildResult(command, output, built=True, seconds=time.monotonic() - started)
+
+    return build
+
+
 def find_system_binaries() -> dict[str, Path]:
     """Paths of the Debian-packaged programs the stack runs; a missing one is an error."""
     found: dict[str, Path] = {}
@@ -294,7 +355,13 @@ def ensure_k8s_builds(
     """
     layout.ensure_dirs()
     results: list[BuildResult] = []
-    for part, build in (("etcd", _build_etcd), ("k8s", _build_k8s_control_plane)):
+    steps = (
+        ("etcd", _build_etcd),
+        ("k8s", _build_k8s_control_plane),
+        ("prometheus", _build_prometheus_command("prometheus")),
+        ("promtool", _build_prometheus_command("promtool")),
+    )
+    for part, build in steps:
         report(f"build {part}: checking cache")
         result = build(layout, layout.log_dir, run_go)
         results.append(result)
@@ -302,11 +369,14 @@ def ensure_k8s_builds(
             report(f"build {part}: built in {result.seconds:.0f} s -> {result.output}")
         else:
             report(f"build {part}: up to date ({result.output})")
-    etcd, control_plane = results
+    etcd, control_plane, prometheus, promtool = results
     return K8sBuildOutputs(
         etcd_binary=etcd.output,
         kube_apiserver=control_plane.output / "kube-apiserver",
         kube_controller_manager=control_plane.output / "kube-controller-manager",
         kube_scheduler=control_plane.output / "kube-scheduler",
+        kubectl=control_plane.output / "kubectl",
+        prometheus=prometheus.output,
+        promtool=promtool.output,
         results=tuple(results),
     )

@@ -26,8 +26,10 @@ __all__ = [
     "LOG_INDEX_TEMPLATE",
     "SERVICES",
     "ConfigPaths",
+    "K8sDiscovery",
     "alertmanager_config",
     "jaeger_config",
+    "kubernetes_pods_job",
     "prometheus_config",
     "rsyslog_config",
     "write_configs",
@@ -133,14 +135,68 @@ def jaeger_config(ports: Mapping[str, int]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def prometheus_config(ports: Mapping[str, int], rules_file: Path) -> str:
-    scrape_configs = [
-        {
-            "job_name": service,
-            "static_configs": [{"targets": [f"{HOST}:{ports[service]}"]}],
-        }
-        for service in SERVICES
-    ]
+@dataclass(frozen=True)
+class K8sDiscovery:
+    """How Prometheus finds the restaurant pods on the local cluster (``stack up --k8s``)."""
+
+    api_url: str
+    ca_file: Path
+    token_file: Path
+    namespace: str = "restaurant"
+
+
+def kubernetes_pods_job(discovery: K8sDiscovery) -> dict[str, object]:
+    """One scrape job over the annotated pods of ``discovery.namespace``.
+
+    Pods are found with ``role: pod`` (never services or endpoints: their loopback addresses
+    cannot be published as endpoints, see STACK-NOTES); only running pods with
+    ``prometheus.io/scrape: "true"`` are kept, scraped at ``<pod IP>:<prometheus.io/port>``.
+    ``job`` is the pod's ``app.kubernetes.io/name`` label, so the rules' ``job="users"`` selects
+    the same series as on the plain stack; ``namespace`` and ``pod`` are added.
+    """
+    meta = "__meta_kubernetes_pod_"
+    return {
+        "job_name": "kubernetes-pods",
+        "kubernetes_sd_configs": [
+            {
+                "role": "pod",
+                "api_server": discovery.api_url,
+                "tls_config": {"ca_file": str(discovery.ca_file)},
+                "authorization": {"credentials_file": str(discovery.token_file)},
+                "namespaces": {"names": [discovery.namespace]},
+            }
+        ],
+        "relabel_configs": [
+            {"source_labels": [f"{meta}annotation_prometheus_io_scrape"], "regex": "true",
+             "action": "keep"},
+            {"source_labels": [f"{meta}phase"], "regex": "Running", "action": "keep"},
+            {"source_labels": [f"{meta}ip", f"{meta}annotation_prometheus_io_port"],
+             "regex": "(.+);(\\d+)", "replacement": "$1:$2", "target_label": "__address__"},
+            {"source_labels": [f"{meta}annotation_prometheus_io_path"], "regex": "(.+)",
+             "target_label": "__metrics_path__"},
+            {"source_labels": [f"{meta}label_app_kubernetes_io_name"], "target_label": "job"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": [f"{meta}name"], "target_label": "pod"},
+        ],
+    }  # fmt: skip
+
+
+def prometheus_config(
+    ports: Mapping[str, int], rules_file: Path, k8s: K8sDiscovery | None = None
+) -> str:
+    """Scrape the services (static targets, or the cluster's pods with ``k8s``), the node,
+    Prometheus and Alertmanager; evaluate ``rules_file``; alert to the local Alertmanager."""
+    scrape_configs: list[dict[str, object]]
+    if k8s is None:
+        scrape_configs = [
+            {
+                "job_name": service,
+                "static_configs": [{"targets": [f"{HOST}:{ports[service]}"]}],
+            }
+            for service in SERVICES
+        ]
+    else:
+        scrape_configs = [kubernetes_pods_job(k8s)]
     scrape_configs += [
         {"job_name": "node", "static_configs": [{"targets": [f"{HOST}:{ports['node_exporter']}"]}]},
         {
@@ -186,8 +242,13 @@ def alertmanager_config(ports: Mapping[str, int]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def rsyslog_config(ports: Mapping[str, int], layout: StackLayout) -> str:
+def rsyslog_config(
+    ports: Mapping[str, int], layout: StackLayout, pod_log_dir: Path | None = None
+) -> str:
     """imfile tails every service log, mmjsonparse parses it, omelasticsearch bulk-indexes it.
+
+    With ``pod_log_dir`` (``stack up --k8s``) it also tails every container log the node agent
+    writes there; lines that are not JSON objects (a server's own start-up lines) are dropped.
 
     ``searchType=""`` stops omelasticsearch adding the ``_type`` that OpenSearch 2 rejects.
     The daily index name comes from the time rsyslog received the line (UTC).
@@ -205,7 +266,7 @@ template(name="restaurant_index" type="string"
 
 input(type="imfile" file="{layout.service_log_dir}/*.log" tag="restaurant"
       ruleset="ship_to_opensearch" freshStartTail="off" readMode="0")
-
+{_pod_log_input(pod_log_dir)}
 ruleset(name="ship_to_opensearch") {{
   action(type="mmjsonparse" cookie="" useRawMsg="on")
   if $parsesuccess == "OK" then {{
@@ -220,7 +281,22 @@ ruleset(name="ship_to_opensearch") {{
 """
 
 
-def write_configs(layout: StackLayout, ports: Mapping[str, int]) -> ConfigPaths:
+def _pod_log_input(pod_log_dir: Path | None) -> str:
+    if pod_log_dir is None:
+        return ""
+    return (
+        f'input(type="imfile" file="{pod_log_dir}/*.log" tag="pods"\n'
+        '      ruleset="ship_to_opensearch" freshStartTail="off" readMode="0")\n'
+    )
+
+
+def write_configs(
+    layout: StackLayout,
+    ports: Mapping[str, int],
+    *,
+    k8s: K8sDiscovery | None = None,
+    pod_log_dir: Path | None = None,
+) -> ConfigPaths:
     layout.ensure_dirs()
     (layout.data_dir / "rsyslog").mkdir(parents=True, exist_ok=True)
     paths = ConfigPaths(
@@ -232,7 +308,7 @@ def write_configs(layout: StackLayout, ports: Mapping[str, int]) -> ConfigPaths:
     )
     shutil.copyfile(layout.stack_src / "prometheus" / "rules.yml", paths.rules)
     paths.jaeger.write_text(jaeger_config(ports))
-    paths.prometheus.write_text(prometheus_config(ports, paths.rules))
+    paths.prometheus.write_text(prometheus_config(ports, paths.rules, k8s))
     paths.alertmanager.write_text(alertmanager_config(ports))
-    paths.rsyslog.write_text(rsyslog_config(ports, layout))
+    paths.rsyslog.write_text(rsyslog_config(ports, layout, pod_log_dir))
     return paths

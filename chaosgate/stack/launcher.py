@@ -18,12 +18,20 @@ from pathlib import Path
 
 import httpx
 
-from chaosgate.stack.builds import ensure_builds, find_system_binaries
-from chaosgate.stack.configs import LOG_INDEX_TEMPLATE, write_configs
+from chaosgate.stack.builds import ensure_builds, ensure_k8s_builds, find_system_binaries
+from chaosgate.stack.configs import LOG_INDEX_TEMPLATE, SERVICES, K8sDiscovery, write_configs
 from chaosgate.stack.health import PartRow, PartStatus, probe_parts
+from chaosgate.stack.k8s_deploy import DeployError, deploy_restaurant
+from chaosgate.stack.k8s_parts import (
+    build_k8s_parts,
+    k8s_files,
+    kubernetes_service_ip,
+    write_k8s_files,
+)
+from chaosgate.stack.k8s_pki import ClusterPki, ensure_pki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
-from chaosgate.stack.ports import PortError, find_taken_ports
+from chaosgate.stack.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
 from chaosgate.stack.supervisor import (
     SupervisorClient,
     render_supervisord_conf,
@@ -42,8 +50,16 @@ __all__ = [
 
 Report = Callable[[str], None]
 
-# parts that need OpenSearch answering before they start
-_AFTER_OPENSEARCH = ("jaeger", "rsyslog")
+# part -> the part that must answer before it starts
+_DEPENDS_ON: dict[str, str] = {
+    "jaeger": "opensearch",
+    "rsyslog": "opensearch",
+    "kube-apiserver": "etcd",
+    "kube-controller-manager": "kube-apiserver",
+    "kube-scheduler": "kube-apiserver",
+    "node-agent": "kube-apiserver",
+    "service-proxy": "kube-apiserver",
+}
 
 
 class StackError(Exception):
@@ -56,6 +72,7 @@ class StackRecord:
     supervisord_pid: int
     started_at: float
     parts: list[PartRow]
+    k8s: bool = False  # `stack up --k8s`: the control plane runs and the services are pods
 
     def save(self, path: Path) -> None:
         payload = asdict(self)
@@ -69,6 +86,7 @@ class StackRecord:
             supervisord_pid=payload["supervisord_pid"],
             started_at=payload["started_at"],
             parts=[PartRow(**row) for row in payload["parts"]],
+            k8s=bool(payload.get("k8s", False)),
         )
 
 
@@ -104,12 +122,29 @@ def _supervisor_processes(layout: StackLayout) -> dict[str, dict[str, object]]:
         return {}
 
 
+def _cluster_pki(layout: StackLayout) -> ClusterPki:
+    return ClusterPki(k8s_files(layout).pki_dir)
+
+
+def _health_client(layout: StackLayout, record_k8s: bool, client: httpx.Client) -> httpx.Client:
+    """``client``, or for the Kubernetes stack one that trusts the cluster CA (the control
+    plane's health endpoints are HTTPS with the certificate of chaosgate.stack.k8s_pki)."""
+    if not record_k8s:
+        return client
+    return httpx.Client(timeout=client.timeout, verify=str(_cluster_pki(layout).ca_cert))
+
+
 def stack_status(layout: StackLayout, client: httpx.Client) -> list[PartStatus] | None:
     """Every recorded part's status, or None when no stack is running."""
     record = read_record(layout)
     if record is None:
         return None
-    return probe_parts(record.parts, _supervisor_processes(layout), client)
+    health = _health_client(layout, record.k8s, client)
+    try:
+        return probe_parts(record.parts, _supervisor_processes(layout), health)
+    finally:
+        if health is not client:
+            health.close()
 
 
 def start_supervisord(layout: StackLayout, parts: Sequence[Part]) -> SupervisorClient:
@@ -191,8 +226,14 @@ def stack_up(
     report: Report,
     timeout_s: float = 300.0,
     restart_delay_s: int = DEFAULT_RESTART_DELAY_S,
+    k8s: bool = False,
 ) -> list[PartStatus]:
-    """Start the whole stack and wait until every part is healthy; return the final status."""
+    """Start the whole stack and wait until every part is healthy; return the final status.
+
+    With ``k8s`` the stack also runs a Kubernetes control plane, the node agent and the service
+    proxy, and the restaurant services run as Deployments of ``manifests/overlays/local``
+    instead of supervised programs.
+    """
     existing = read_record(layout)
     if existing is not None:
         if dict(existing.ports) != dict(ports):
@@ -200,19 +241,51 @@ def stack_up(
                 f"a stack is already running from {layout.state_dir} with other ports; "
                 "run `chaosgate stack down` first"
             )
+        if existing.k8s != k8s:
+            running, asked = ("with", "without") if existing.k8s else ("without", "with")
+            raise StackError(
+                f"a stack {running} Kubernetes is already running from {layout.state_dir}; "
+                f"run `chaosgate stack down` first to start one {asked} it"
+            )
         report("stack already running; checking its parts")
         client = SupervisorClient(layout.supervisor_socket)
         for row in existing.parts:
             client.start(row.name)
-        return _wait_healthy(layout, existing.parts, http, timeout_s, report, set())
+        health = _health_client(layout, k8s, http)
+        try:
+            statuses = _wait_healthy(layout, existing.parts, health, timeout_s, report, set())
+        finally:
+            if health is not http:
+                health.close()
+        if k8s:
+            _deploy(layout, ports, timeout_s, report)
+        return statuses
 
-    taken = find_taken_ports(ports)
+    wanted = {name: port for name, port in ports.items() if k8s or name not in K8S_PORT_NAMES}
+    taken = find_taken_ports(wanted)
     if taken:
         raise PortError("; ".join(taken))
     binaries = find_system_binaries()
     builds = ensure_builds(layout, report=report)
-    configs = write_configs(layout, ports)
+    discovery: K8sDiscovery | None = None
+    k8s_parts: list[Part] = []
+    pod_logs: Path | None = None
+    if k8s:
+        k8s_builds = ensure_k8s_builds(layout, report=report)
+        pki = ensure_pki(k8s_files(layout).pki_dir, service_ip=kubernetes_service_ip())
+        files = write_k8s_files(layout, ports, pki, start_delay_s=restart_delay_s)
+        pod_logs = files.pod_logs
+        discovery = K8sDiscovery(
+            api_url=f"https://{HOST}:{ports['kube_apiserver']}",
+            ca_file=pki.ca_cert,
+            token_file=pki.token_file_of("prometheus"),
+        )
+        k8s_parts = build_k8s_parts(layout, ports, k8s_builds, pki, files)
+        binaries = {**binaries, "prometheus": k8s_builds.prometheus}  # with kubernetes_sd
+    configs = write_configs(layout, ports, k8s=discovery, pod_log_dir=pod_logs)
     parts = build_parts(layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s)
+    if k8s:  # the services run as pods instead
+        parts = [part for part in parts if part.name not in SERVICES] + k8s_parts
     for part in parts:
         (layout.run_dir / f"{part.name}.started").unlink(missing_ok=True)
     (layout.data_dir / "sink").mkdir(parents=True, exist_ok=True)
@@ -220,12 +293,43 @@ def stack_up(
     report("starting supervisord")
     client = start_supervisord(layout, parts)
     rows = [PartRow(part.name, part.url, part.health_url) for part in parts]
-    StackRecord(dict(ports), client.pid(), time.time(), rows).save(layout.record_file)
+    StackRecord(dict(ports), client.pid(), time.time(), rows, k8s=k8s).save(layout.record_file)
 
+    health = _health_client(layout, k8s, http)
     try:
-        return _start_in_order(layout, client, rows, http, timeout_s, report)
+        statuses = _start_in_order(layout, client, rows, health, timeout_s, report)
+        if k8s:
+            _deploy(layout, ports, timeout_s, report)
+        return statuses
     except StackError as exc:
         raise StackError(f"{exc}; `chaosgate stack down` stops what did start") from exc
+    finally:
+        if health is not http:
+            health.close()
+
+
+def _deploy(
+    layout: StackLayout, ports: Mapping[str, int], timeout_s: float, report: Report
+) -> None:
+    files = k8s_files(layout)
+    kubectl = ensure_k8s_builds(layout).kubectl
+    overlay = layout.repo_root / "manifests" / "overlays" / "local"
+    report(f"deploying {overlay} (namespace restaurant) and waiting for its Deployments")
+    try:
+        summary = deploy_restaurant(
+            kubectl=kubectl,
+            kubeconfig=files.admin_kubeconfig,
+            overlay=overlay,
+            deploy_dir=files.deploy_dir,
+            ports=ports,
+            timeout_s=timeout_s,
+        )
+    except DeployError as exc:
+        raise StackError(str(exc)) from exc
+    for line in summary.strip().splitlines():
+        report(f"  {line}")
+    report(f"kubeconfig: {files.admin_kubeconfig}")
+    report(f"kubectl:    {kubectl} --kubeconfig {files.admin_kubeconfig} get pods -A")
 
 
 def _start_in_order(
@@ -236,17 +340,23 @@ def _start_in_order(
     timeout_s: float,
     report: Report,
 ) -> list[PartStatus]:
+    """Start the parts that depend on nothing, then each dependent once its part answers."""
     by_name = {row.name: row for row in rows}
     for row in rows:
-        if row.name not in _AFTER_OPENSEARCH:
+        if row.name not in _DEPENDS_ON:
             report(f"starting {row.name}")
             client.start(row.name)
     announced: set[str] = set()
-    _wait_healthy(layout, [by_name["opensearch"]], http, timeout_s, report, announced)
-    _install_log_template(by_name["opensearch"].url, http)
-    for name in _AFTER_OPENSEARCH:
-        report(f"starting {name}")
-        client.start(name)
+    for needed in ("opensearch", "etcd", "kube-apiserver"):
+        if needed not in by_name:
+            continue
+        _wait_healthy(layout, [by_name[needed]], http, timeout_s, report, announced)
+        if needed == "opensearch":
+            _install_log_template(by_name["opensearch"].url, http)
+        for row in rows:
+            if _DEPENDS_ON.get(row.name) == needed:
+                report(f"starting {row.name}")
+                client.start(row.name)
     return _wait_healthy(layout, rows, http, timeout_s, report, announced)
 
 

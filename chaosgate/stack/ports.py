@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "DEFAULT_PORTS",
     "HOST",
+    "K8S_PORT_NAMES",
     "PORT_OWNERS",
     "PortError",
     "find_taken_ports",
@@ -37,7 +38,30 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "alertmanager": 9093,
     "sink": 9095,
     "node_exporter": 9100,
+    # `stack up --k8s` only (K8S_PORT_NAMES)
+    "etcd": 2379,
+    "etcd_peer": 2380,
+    "kube_apiserver": 6443,
+    "kube_controller_manager": 10257,
+    "kube_scheduler": 10259,
+    "node_agent": 10248,
+    "service_proxy": 10256,
+    "gateway_nodeport": 30080,
 }
+
+K8S_PORT_NAMES: frozenset[str] = frozenset(
+    {
+        "etcd",
+        "etcd_peer",
+        "kube_apiserver",
+        "kube_controller_manager",
+        "kube_scheduler",
+        "node_agent",
+        "service_proxy",
+        "gateway_nodeport",
+    }
+)
+"""Ports only the Kubernetes stack listens on; the plain stack neither checks nor uses them."""
 
 # which part of the stack listens on each port (for error messages and the status table)
 PORT_OWNERS: Mapping[str, str] = {
@@ -55,6 +79,14 @@ PORT_OWNERS: Mapping[str, str] = {
     "alertmanager": "alertmanager",
     "sink": "sink",
     "node_exporter": "node-exporter",
+    "etcd": "etcd",
+    "etcd_peer": "etcd",
+    "kube_apiserver": "kube-apiserver",
+    "kube_controller_manager": "kube-controller-manager",
+    "kube_scheduler": "kube-scheduler",
+    "node_agent": "node-agent",
+    "service_proxy": "service-proxy",
+    "gateway_nodeport": "service-proxy (the gateway Service's NodePort)",
 }
 
 

@@ -33,6 +33,11 @@ def _say(message: str) -> None:
 def local_stack() -> Iterator[LocalStack]:
     layout = StackLayout.from_env(os.environ)
     record = read_record(layout)
+    if record is not None and record.k8s:
+        # the Kubernetes tests (tests/integration/k8s, collected first) left theirs running
+        _say("a stack with Kubernetes is running; stopping it (this one runs the services itself)")
+        stack_down(layout, report=_say)
+        record = None
     ports = dict(record.ports) if record else resolve_ports(os.environ)
     with httpx.Client(timeout=3.0) as http:
         stack_up(layout, ports, http, report=_say, timeout_s=900)

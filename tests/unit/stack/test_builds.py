@@ -64,21 +64,33 @@ def layout(tmp_path: Path) -> StackLayout:
     )
     (k8s / "etcd" / "go.sum").write_text("")
     (k8s / "etcd" / "main.go").write_text("package main\n")
+    prometheus = tmp_path / "repo" / "stack" / "prometheus-build"
+    prometheus.mkdir()
+    (prometheus / "go.mod").write_text(
+        "module p\n\ntool github.com/prometheus/prometheus/cmd/prometheus\n\n"
+        "require github.com/prometheus/prometheus v0.316.0 // indirect\n"
+    )
+    (prometheus / "go.sum").write_text("")
     return StackLayout(
         repo_root=tmp_path / "repo", cache_dir=tmp_path / "cache", state_dir=tmp_path / "state"
     )
 
 
-def test_builds_both_then_reuses_the_cache_without_running_go(layout: StackLayout) -> None:
+def test_builds_all_then_reuses_the_cache_without_running_go(layout: StackLayout) -> None:
     go = FakeGo()
     first = ensure_k8s_builds(layout, run_go=go)
-    assert [r.built for r in first.results] == [True, True]
+    assert [r.built for r in first.results] == [True, True, True, True]
     assert [cwd for _args, cwd in go.calls] == [
         layout.stack_src / "k8s" / "etcd",
         layout.stack_src / "k8s",
+        layout.stack_src / "prometheus-build",
+        layout.stack_src / "prometheus-build",
     ]
+    assert first.prometheus.read_text() == "binary built in prometheus-build\n"
+    assert first.promtool.name.startswith("promtool-")
     assert first.etcd_binary.read_text() == "binary built in etcd\n"
-    for command in (first.kube_apiserver, first.kube_controller_manager, first.kube_scheduler):
+    commands = (first.kube_apiserver, first.kube_controller_manager, first.kube_scheduler)
+    for command in (*commands, first.kubectl):
         assert command.is_symlink()
         assert command.name in K8S_COMMANDS
         assert command.resolve() == command.parent / K8S_CONTROL_PLANE
@@ -87,9 +99,21 @@ def test_builds_both_then_reuses_the_cache_without_running_go(layout: StackLayou
 
     heard: list[str] = []
     again = ensure_k8s_builds(layout, report=heard.append, run_go=NoGo())
-    assert [r.built for r in again.results] == [False, False]
+    assert [r.built for r in again.results] == [False, False, False, False]
     assert (again.etcd_binary, again.kube_apiserver) == (first.etcd_binary, first.kube_apiserver)
-    assert heard[-1] == f"build k8s: up to date ({first.kube_apiserver.parent})"
+    assert f"build k8s: up to date ({first.kube_apiserver.parent})" in heard
+    assert heard[-1] == f"build promtool: up to date ({first.promtool})"
+
+
+def test_prometheus_is_built_with_only_kubernetes_discovery(layout: StackLayout) -> None:
+    go = FakeGo()
+    ensure_k8s_builds(layout, run_go=go)
+    for call, command in ((2, "prometheus"), (3, "promtool")):
+        args, _cwd = go.calls[call]
+        assert args[args.index("-tags") + 1] == "remove_all_sd,enable_kubernetes_sd"
+        assert args[-1] == f"github.com/prometheus/prometheus/cmd/{command}"
+    ldflags = args[args.index("-ldflags") + 1]
+    assert "-X github.com/prometheus/common/version.Version=3.16.0" in ldflags
 
 
 def test_control_plane_build_stamps_the_pinned_version(layout: StackLayout) -> None:

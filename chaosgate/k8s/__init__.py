@@ -1,0 +1,1 @@
+"""Kubernetes on the local machine: the node agent, the service proxy and their config."""
