@@ -25,8 +25,13 @@ class DeployError(Exception):
     """kubectl could not apply the manifests, or the Deployments did not become available."""
 
 
-def wrapper_kustomization(overlay: Path, deploy_dir: Path, ports: Mapping[str, int]) -> str:
-    """The local overlay with this stack's OTLP endpoint and the gateway's NodePort."""
+def wrapper_kustomization(
+    overlay: Path, deploy_dir: Path, ports: Mapping[str, int], data_dir: Path
+) -> str:
+    """The local overlay with this stack's OTLP endpoint, the gateway's NodePort, and one SQLite
+    file per service under ``data_dir`` shared by its replicas (each pod's own file would give
+    the two orders replicas two databases: an order placed through one is unknown to the other;
+    SQLite in WAL mode serves several processes on one host)."""
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -37,7 +42,16 @@ def wrapper_kustomization(overlay: Path, deploy_dir: Path, ports: Mapping[str, i
                 "namespace": APP_NAMESPACE,
                 "behavior": "merge",
                 "literals": [f"OTEL_EXPORTER_OTLP_ENDPOINT=http://{HOST}:{ports['otlp_http']}"],
-            }
+            },
+            {
+                "name": "restaurant-storage",
+                "namespace": APP_NAMESPACE,
+                "behavior": "merge",
+                "literals": [
+                    f"{service.upper()}_DATABASE_URL=sqlite:///{data_dir / (service + '.db')}"
+                    for service in ("orders", "users")
+                ],
+            },
         ],
         "patches": [
             {
@@ -81,6 +95,7 @@ def deploy_restaurant(
     kubeconfig: Path,
     overlay: Path,
     deploy_dir: Path,
+    data_dir: Path,
     ports: Mapping[str, int],
     timeout_s: float,
 ) -> str:
@@ -89,8 +104,9 @@ def deploy_restaurant(
     Returns kubectl's summary of the Deployments.
     """
     deploy_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     (deploy_dir / "kustomization.yaml").write_text(
-        wrapper_kustomization(overlay, deploy_dir, ports)
+        wrapper_kustomization(overlay, deploy_dir, ports, data_dir)
     )
     _kubectl(
         kubectl,

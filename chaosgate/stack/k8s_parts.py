@@ -91,6 +91,11 @@ class K8sFiles:
         return self.root / "pod-logs"
 
     @property
+    def app_data(self) -> Path:
+        """The restaurant services' SQLite files, shared by a Deployment's replicas."""
+        return self.root / "data"
+
+    @property
     def deploy_dir(self) -> Path:
         """The kustomization ``stack up`` applies (the local overlay with this stack's ports)."""
         return self.root / "deploy"

@@ -321,6 +321,7 @@ def _deploy(
             kubeconfig=files.admin_kubeconfig,
             overlay=overlay,
             deploy_dir=files.deploy_dir,
+            data_dir=files.app_data,
             ports=ports,
             timeout_s=timeout_s,
         )

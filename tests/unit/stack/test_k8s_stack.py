@@ -194,13 +194,19 @@ def test_rsyslog_tails_pod_logs_only_with_k8s(tmp_path: Path) -> None:
 def test_wrapper_kustomization_sets_this_stacks_ports(tmp_path: Path) -> None:
     overlay = REPO / "manifests" / "overlays" / "local"
     deploy = tmp_path / "state" / "k8s" / "deploy"
-    text = wrapper_kustomization(overlay, deploy, {**PORTS, "gateway_nodeport": 30111})
+    data = tmp_path / "data"
+    text = wrapper_kustomization(overlay, deploy, {**PORTS, "gateway_nodeport": 30111}, data)
     kustomization = yaml.safe_load(text)
     (resource,) = kustomization["resources"]
     assert (deploy / resource).resolve() == overlay.resolve()
-    (generator,) = kustomization["configMapGenerator"]
-    assert generator["behavior"] == "merge"
-    assert generator["literals"] == ["OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318"]
+    observability, storage = kustomization["configMapGenerator"]
+    assert observability["behavior"] == storage["behavior"] == "merge"
+    assert observability["literals"] == ["OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318"]
+    # one file per service, shared by its replicas
+    assert storage["literals"] == [
+        f"ORDERS_DATABASE_URL=sqlite:///{data}/orders.db",
+        f"USERS_DATABASE_URL=sqlite:///{data}/users.db",
+    ]
     (patch,) = kustomization["patches"]
     assert yaml.safe_load(patch["patch"]) == [
         {"op": "replace", "path": "/spec/ports/0/nodePort", "value": 30111}
