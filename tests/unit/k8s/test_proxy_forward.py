@@ -1,0 +1,327 @@
+"""The data path over real loopback sockets: forwarding, half-close, resets, flow control."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from chaosgate.k8s.proxy.endpoints import Endpoint
+from chaosgate.k8s.proxy.forward import RoundRobin, start_forwarder
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def run(coroutine: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, 20))
+
+
+async def upstream(handler: Handler) -> tuple[asyncio.Server, Endpoint]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[:2]
+
+
+async def proxy(
+    pick: Callable[[], Endpoint | None], connect_timeout_s: float = 2.0
+) -> tuple[asyncio.Server, Endpoint]:
+    server = await start_forwarder("127.0.0.1", 0, pick, connect_timeout_s=connect_timeout_s)
+    return server, server.sockets[0].getsockname()[:2]
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+async def expect_reset(address: Endpoint) -> float:
+    """Connect, read, and return how long it took for the connection to be reset."""
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(*address)
+    with pytest.raises(ConnectionResetError):
+        await reader.read(1)  # a plain close would read b"" here
+    writer.close()
+    return time.monotonic() - started
+
+
+def test_round_robin_takes_turns_and_follows_replacements() -> None:
+    balancer = RoundRobin([("127.1.0.2", 80), ("127.1.0.3", 80)])
+    assert [balancer.pick() for _ in range(3)] == [
+        ("127.1.0.2", 80),
+        ("127.1.0.3", 80),
+        ("127.1.0.2", 80),
+    ]
+    balancer.replace([("127.1.0.4", 80)])
+    assert balancer.pick() == ("127.1.0.4", 80)
+    balancer.replace([])
+    assert balancer.pick() is None
+    assert RoundRobin().pick() is None
+
+
+def test_bytes_go_both_ways_unchanged_through_flow_control() -> None:
+    payload = os.urandom(8 * 1024 * 1024)
+
+    async def scenario() -> None:
+        up, target = await upstream(echo)
+        server, address = await proxy(lambda: target)
+        reader, writer = await asyncio.open_connection(*address)
+
+        async def send() -> None:
+            writer.write(payload)
+            await writer.drain()
+            writer.write_eof()
+
+        sender = asyncio.create_task(send())
+        await asyncio.sleep(0.2)  # let buffers fill up on every hop before reading
+        received = await reader.read(-1)
+        await sender
+        assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+        writer.close()
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_half_close_reaches_the_pod_and_its_answer_comes_back() -> None:
+    async def answer_after_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.read(-1)  # until the client's EOF
+        writer.write(b"got " + request)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        up, target = await upstream(answer_after_eof)
+        server, address = await proxy(lambda: target)
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"hello")
+        writer.write_eof()
+        assert await reader.read(-1) == b"got hello"
+        writer.close()
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_the_pod_may_half_close_first_and_still_read() -> None:
+    async def greet_then_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"banner")
+        writer.write_eof()
+        rest = await reader.read(-1)
+        greeted.set_result(rest)
+        writer.close()
+
+    greeted: asyncio.Future[bytes]
+
+    async def scenario() -> None:
+        nonlocal greeted
+        greeted = asyncio.get_running_loop().create_future()
+        up, target = await upstream(greet_then_read)
+        server, address = await proxy(lambda: target)
+        reader, writer = await asyncio.open_connection(*address)
+        assert await reader.read(-1) == b"banner"
+        writer.write(b"late words")
+        writer.write_eof()
+        assert await greeted == b"late words"
+        writer.close()
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_no_endpoint_resets_the_client_at_once() -> None:
+    async def scenario() -> None:
+        server, address = await proxy(lambda: None)
+        assert await expect_reset(address) < 0.5
+        server.close()
+
+    run(scenario())
+
+
+def test_a_refused_pod_connection_resets_the_client() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[:2]
+
+    async def scenario() -> None:
+        server, address = await proxy(lambda: closed)
+        assert await expect_reset(address) < 0.5
+        server.close()
+
+    run(scenario())
+
+
+def test_a_pod_that_never_accepts_is_given_up_after_the_connect_timeout() -> None:
+    # a listener whose accept queue is full drops further SYNs: connect() just hangs
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", 0))
+    hold.listen(0)
+    target = hold.getsockname()[:2]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(target)
+        fillers.append(filler)
+    time.sleep(0.1)
+
+    async def scenario() -> None:
+        server, address = await proxy(lambda: target, connect_timeout_s=0.3)
+        took = await expect_reset(address)
+        assert 0.25 < took < 2.0
+        server.close()
+
+    try:
+        run(scenario())
+    finally:
+        for filler in fillers:
+            filler.close()
+        hold.close()
+
+
+def test_a_pod_reset_is_passed_on_to_the_client() -> None:
+    async def reset_on_data(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        writer.transport.abort()
+
+    async def scenario() -> None:
+        up, target = await upstream(reset_on_data)
+        server, address = await proxy(lambda: target)
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"x")
+        with pytest.raises(ConnectionResetError):
+            await reader.read(1)
+        writer.close()
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_each_connection_picks_anew_and_open_connections_keep_their_pod() -> None:
+    async def named(name: bytes) -> tuple[asyncio.Server, Endpoint]:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.read(100):
+                writer.write(name)
+            writer.close()
+
+        return await upstream(handler)
+
+    async def scenario() -> None:
+        up_a, a = await named(b"A")
+        up_b, b = await named(b"B")
+        balancer = RoundRobin([a])
+        server, address = await proxy(balancer.pick)
+
+        first_reader, first_writer = await asyncio.open_connection(*address)
+        first_writer.write(b".")
+        assert await first_reader.read(1) == b"A"
+
+        balancer.replace([b])
+        second_reader, second_writer = await asyncio.open_connection(*address)
+        second_writer.write(b".")
+        assert await second_reader.read(1) == b"B"
+        first_writer.write(b".")
+        assert await first_reader.read(1) == b"A"  # the open connection stays on A
+
+        for writer in (first_writer, second_writer):
+            writer.close()
+        server.close()
+        up_a.close()
+        up_b.close()
+
+    run(scenario())
+
+
+def test_a_client_gone_before_the_pod_answers_leaves_nothing_open() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+    closed = asyncio.Event
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read(-1)  # returns when the proxy closes its side
+        done.set()
+
+    done: asyncio.Event
+
+    async def scenario() -> None:
+        nonlocal done
+        done = closed()
+        up, target = await upstream(hold)
+        server, address = await proxy(lambda: target)
+        _, writer = await asyncio.open_connection(*address)
+        while not accepted:
+            await asyncio.sleep(0.01)
+        writer.close()
+        await asyncio.wait_for(done.wait(), 2)
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_a_client_that_stops_reading_stops_the_pod_from_sending() -> None:
+    chunk = b"z" * 65536
+    sent = 0
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        while sent < 160 * 2**20:
+            writer.write(chunk)
+            await writer.drain()
+            sent += len(chunk)
+        writer.close()
+
+    async def scenario() -> None:
+        up, target = await upstream(flood)
+        server, address = await proxy(lambda: target)
+        _, writer = await asyncio.open_connection(*address)
+        await asyncio.sleep(1.5)  # read nothing meanwhile
+        print(f"sent {sent / 2**20:.1f} MiB while the client read nothing")
+        assert sent < 80 * 2**20  # socket buffers only; without flow control: all 160 MiB
+        writer.transport.abort()
+        server.close()
+        up.close()
+
+    run(scenario())
+
+
+def test_finished_connections_leave_no_socket_open_in_the_proxy() -> None:
+    async def answer_after_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.read(-1))
+        await writer.drain()
+        writer.close()
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def scenario() -> None:
+        up, target = await upstream(answer_after_eof)
+        server, address = await proxy(lambda: target)
+        before = open_fds()
+        for _ in range(20):
+            reader, writer = await asyncio.open_connection(*address)
+            writer.write(b"ping")
+            writer.write_eof()
+            assert await reader.read(-1) == b"ping"
+            writer.close()
+            await writer.wait_closed()
+        for _ in range(50):  # the last closes are processed on the next loop turns
+            if open_fds() <= before:
+                break
+            await asyncio.sleep(0.02)
+        assert open_fds() <= before
+        server.close()
+        up.close()
+
+    run(scenario())

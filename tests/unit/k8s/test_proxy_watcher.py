@@ -1,0 +1,225 @@
+"""The list+watch loop against a scripted API server on loopback (faked at the HTTP level;
+the real kubernetes client makes the requests)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from kubernetes.client import ApiClient, Configuration, CoreV1Api
+
+from chaosgate.k8s.proxy.model import PodInfo, pod_info
+from chaosgate.k8s.proxy.watcher import ListWatcher
+
+Reply = Callable[[BaseHTTPRequestHandler], None]
+
+
+def raw_pod(name: str, version: str, ip: str = "127.1.0.2") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "restaurant", "resourceVersion": version},
+        "spec": {"containers": [{"name": "main", "image": "x"}]},
+        "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: object) -> None:
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def pod_list(version: str, *pods: dict[str, Any]) -> Reply:
+    body = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": version}}
+    return lambda handler: send_json(handler, 200, {**body, "items": list(pods)})
+
+
+def events(*lines: dict[str, Any], hold: threading.Event | None = None) -> Reply:
+    """A watch response: these events, then the server ends it (or holds it open)."""
+
+    def reply(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        for line in lines:
+            handler.wfile.write(json.dumps(line).encode() + b"\n")
+            handler.wfile.flush()
+        if hold is not None:
+            hold.wait(10)
+        handler.close_connection = True
+
+    return reply
+
+
+def failure(status: int) -> Reply:
+    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
+    return lambda handler: send_json(handler, status, body)
+
+
+class ScriptedApi(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, script: Sequence[Reply]) -> None:
+        self.script = deque(script)
+        self.requests: list[dict[str, str]] = []
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedApi
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        self.server.requests.append({"path": url.path, **query})
+        if not self.server.script:
+            send_json(self, 500, {"message": "script exhausted"})
+            return
+        self.server.script.popleft()(self)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.lock = threading.Lock()
+
+    def replaced(self, kind: str, items: Sequence[PodInfo]) -> None:
+        with self.lock:
+            self.calls.append(("replaced", kind, sorted(pod.name for pod in items)))
+
+    def changed(self, kind: str, event: str, item: PodInfo) -> None:
+        with self.lock:
+            self.calls.append(("changed", kind, event, item.name))
+
+    def lost(self, kind: str, reason: str) -> None:
+        with self.lock:
+            self.calls.append(("lost", kind, reason))
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return list(self.calls)
+
+
+@pytest.fixture()
+def api_server() -> Iterator[Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]]]:
+    servers: list[ScriptedApi] = []
+
+    def start(script: Sequence[Reply]) -> tuple[ScriptedApi, CoreV1Api]:
+        server = ScriptedApi(script)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        configuration = Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
+        return server, CoreV1Api(ApiClient(configuration))
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_lists_watches_resumes_relists_on_gone_and_recovers_from_errors(
+    api_server: Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]],
+) -> None:
+    hold = threading.Event()
+    gone = {
+        "type": "ERROR",
+        "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
+    }
+    server, core = api_server(
+        [
+            pod_list("10", raw_pod("a", "9")),
+            events(
+                {"type": "ADDED", "object": raw_pod("b", "11")},
+                {"type": "MODIFIED", "object": raw_pod("b", "12", ip="127.1.0.3")},
+                {
+                    "type": "BOOKMARK",
+                    "object": {"kind": "Pod", "metadata": {"resourceVersion": "15"}},
+                },
+            ),
+            events({"type": "DELETED", "object": raw_pod("a", "16")}),
+            events(gone),
+            pod_list("20", raw_pod("b", "12")),
+            failure(500),
+            pod_list("30", raw_pod("b", "12"), raw_pod("c", "29")),
+            events(hold=hold),
+        ]
+    )
+    sink = RecordingSink()
+    watcher = ListWatcher(
+        "pods", core.list_pod_for_all_namespaces, pod_info, sink, backoff_s=(0.01, 0.05)
+    )
+    watcher.start()
+    try:
+        wait_until(lambda: len(server.requests) == 8, "the whole script")
+        wait_until(lambda: len(sink.snapshot()) == 7, "every report")
+    finally:
+        hold.set()
+        watcher.stop()
+
+    assert sink.snapshot()[:6] == [
+        ("replaced", "pods", ["a"]),
+        ("changed", "pods", "ADDED", "b"),
+        ("changed", "pods", "MODIFIED", "b"),
+        ("changed", "pods", "DELETED", "a"),
+        ("replaced", "pods", ["b"]),  # the 410 re-lists without reporting a loss
+        ("lost", "pods", sink.snapshot()[5][2]),
+    ]
+    assert "500" in sink.snapshot()[5][2]
+    assert sink.snapshot()[6] == ("replaced", "pods", ["b", "c"])
+
+    # resumed from the list, the bookmark and the last event; after the 410 and the 500 from
+    # the next list's version
+    assert [r.get("resourceVersion") for r in server.requests if r.get("watch")] == [
+        "10",
+        "15",
+        "16",
+        "20",
+        "30",
+    ]
+    assert all(r["path"] == "/api/v1/pods" for r in server.requests)
+    watches = [r for r in server.requests if r.get("watch")]
+    assert all(r.get("allowWatchBookmarks") == "true" and "timeoutSeconds" in r for r in watches)
+
+
+def test_an_unreachable_api_server_is_reported_lost_and_retried(
+    api_server: Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]],
+) -> None:
+    hold = threading.Event()
+    _, core = api_server([failure(503), failure(503), pod_list("5"), events(hold=hold)])
+    sink = RecordingSink()
+    watcher = ListWatcher(
+        "pods", core.list_pod_for_all_namespaces, pod_info, sink, backoff_s=(0.01, 0.05)
+    )
+    watcher.start()
+    try:
+        wait_until(lambda: len(sink.snapshot()) == 3, "two losses and a list")
+    finally:
+        hold.set()
+        watcher.stop()
+    calls = sink.snapshot()
+    assert [call[0] for call in calls] == ["lost", "lost", "replaced"]
+    assert "503" in calls[0][2]
