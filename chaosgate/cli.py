@@ -20,13 +20,13 @@ from rich.table import Table
 
 from chaosgate.chaos.experiments import ExperimentError
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
-from chaosgate.stack.builds import BuildError, ensure_builds
+from chaosgate.stack.builds import BuildError, ensure_builds, ensure_k8s_builds
 from chaosgate.stack.health import PartStatus
 from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack_up
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
 from chaosgate.stack.ports import DEFAULT_PORTS, HOST, PortError, resolve_ports
-from chaosgate.target import Target, TargetError, load_target
+from chaosgate.target import ResolvedTarget, Target, TargetError, resolve_target
 
 __all__ = ["app", "main"]
 
@@ -51,7 +51,12 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 TargetOption = Annotated[
     str | None,
-    typer.Option("--target", "-t", help="'local' (the default) or the path of a target YAML file."),
+    typer.Option(
+        "--target",
+        "-t",
+        help="'local' (the default), 'local-k8s' (the stack of `stack up --k8s`) or the path "
+        "of a target YAML file.",
+    ),
 ]
 ProfileOption = Annotated[
     str, typer.Option("--profile", "-p", help="smoke (~2 min), gate (~5 min) or nightly.")
@@ -83,9 +88,14 @@ def _http() -> httpx.Client:
 
 
 def _load_target(spec: str | None, port_overrides: list[str] | None) -> Target:
-    """The target; the built-in `local` follows the stack's port overrides."""
+    """The target; the built-in ones follow the stack's port overrides."""
+    return _resolve_target(spec, port_overrides).target
+
+
+def _resolve_target(spec: str | None, port_overrides: list[str] | None) -> ResolvedTarget:
+    """The target and where each of its values came from."""
     ports = resolve_ports(os.environ, port_overrides or [])
-    return load_target(spec, env=os.environ, local_ports=ports)
+    return resolve_target(spec, env=os.environ, local_ports=ports)
 
 
 def _report(message: str) -> None:
@@ -120,14 +130,32 @@ def stack_up_command(
     port: PortOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every part.")] = 300.0,
     restart_delay: Annotated[
-        int, typer.Option(help="Seconds a killed service stays down before it comes back.")
+        int,
+        typer.Option(
+            help="Seconds a killed service stays down before it comes back (with --k8s: the "
+            "emulated start cost of a restaurant pod)."
+        ),
     ] = DEFAULT_RESTART_DELAY_S,
+    k8s: Annotated[
+        bool,
+        typer.Option(
+            "--k8s",
+            help="Add a local Kubernetes control plane and node; the restaurant services run "
+            "as Deployments of manifests/overlays/local (first build: minutes).",
+        ),
+    ] = False,
 ) -> None:
     """Build what is missing, start every part under supervisord, wait until all are healthy."""
     ports = resolve_ports(os.environ, port or [])
     with _http() as http:
         statuses = stack_up(
-            _layout(), ports, http, report=_report, timeout_s=timeout, restart_delay_s=restart_delay
+            _layout(),
+            ports,
+            http,
+            report=_report,
+            timeout_s=timeout,
+            restart_delay_s=restart_delay,
+            k8s=k8s,
         )
     out.print(_status_table(statuses))
 
@@ -175,10 +203,17 @@ def stack_status_command(
 
 
 @stack_app.command("build")
-def stack_build_command() -> None:
-    """Build (or find in the cache) Jaeger and the OpenSearch node."""
-    outputs = ensure_builds(_layout(), report=_report)
-    for result in outputs.results:
+def stack_build_command(
+    k8s: Annotated[
+        bool, typer.Option("--k8s", help="Also build etcd and the Kubernetes control plane.")
+    ] = False,
+) -> None:
+    """Build (or find in the cache) Jaeger and the OpenSearch node (and with --k8s, etcd and
+    the Kubernetes control plane)."""
+    results = list(ensure_builds(_layout(), report=_report).results)
+    if k8s:
+        results += ensure_k8s_builds(_layout(), report=_report).results
+    for result in results:
         state = f"built in {result.seconds:.0f} s" if result.built else "cached"
         out.print(f"{result.part}: {state}: {result.output}")
 
@@ -213,11 +248,13 @@ def validate_command(
     scenario: ScenarioOption = None,
 ) -> None:
     """Check target, profile, scenarios and experiments without acting (exit 2 if bad)."""
-    resolved = _load_target(target, port)
-    plan_profile = _resolve_profile(profile, experiment, scenario, None, None, None)
-    paths = _validate_experiments(plan_profile)
+    resolved = _resolve_target(target, port)
+    plan_profile = _resolve_profile(
+        profile, experiment, scenario, None, None, None, resolved.target
+    )
+    paths = _validate_experiments(plan_profile, resolved)
     _validate_scenarios(plan_profile)
-    out.print(f"target {resolved.name!r}: ok")
+    out.print(f"target {resolved.target.name!r}: ok ({resolved.target.chaos} chaos)")
     out.print(f"profile {plan_profile.name!r}: ok ({', '.join(plan_profile.scenarios)})")
     for path in paths:
         out.print(f"experiment {path.name}: ok")
@@ -243,11 +280,13 @@ def run_command(
     """Load and chaos together, then traces / logs / alerts / SLO checks; the exit code decides."""
     from chaosgate.run.plan import build_plan, describe_plan, execute_plan
 
-    resolved = _load_target(target, port)
-    plan_profile = _resolve_profile(profile, experiment, scenario, users, duration, seed)
-    paths = _validate_experiments(plan_profile)
+    resolved = _resolve_target(target, port)
+    plan_profile = _resolve_profile(
+        profile, experiment, scenario, users, duration, seed, resolved.target
+    )
+    paths = _validate_experiments(plan_profile, resolved)
     _validate_scenarios(plan_profile)
-    plan = build_plan(resolved, plan_profile, paths, reports_dir, command=sys.argv)
+    plan = build_plan(resolved.target, plan_profile, paths, reports_dir, command=sys.argv)
     out.print(describe_plan(plan))
     if dry_run:
         return
@@ -262,7 +301,9 @@ def _resolve_profile(
     users: int | None,
     duration: int | None,
     seed: int | None,
+    target: Target,
 ) -> Profile:
+    """The profile of the target's kind of chaos (experiments/local/ or experiments/k8s/)."""
     return resolve_profile(
         name,
         users=users,
@@ -270,17 +311,31 @@ def _resolve_profile(
         experiments=experiments or (),
         scenarios=scenarios or (),
         seed=seed,
+        chaos=target.chaos,
     )
 
 
-def _validate_experiments(profile: Profile) -> list[Path]:
+def _validate_experiments(profile: Profile, resolved: ResolvedTarget) -> list[Path]:
+    """chaoslib's validation of each experiment, then the target's namespace allowlist: no
+    Kubernetes activity may act outside ``kubernetes.namespaces`` (nothing is contacted)."""
     from chaosgate.chaos.experiments import validate_experiment
+    from chaosgate.chaos.k8s_namespaces import check_kubernetes_scope
 
+    target = resolved.target
+    allowlist = resolved.origin("kubernetes", "namespaces")
     paths = profile.experiment_paths()
     for path in paths:
         if not path.is_file():
             raise ProfileError(f"profile {profile.name!r}: experiment file {path} does not exist")
-        validate_experiment(path)
+        experiment = validate_experiment(path)
+        check_kubernetes_scope(
+            experiment,
+            source=str(path),
+            target=target.name,
+            chaos=target.chaos,
+            namespaces=target.kubernetes.namespaces,
+            allowlist=allowlist,
+        )
     return paths
 
 

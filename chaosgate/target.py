@@ -15,16 +15,27 @@ elasticsearch:
 prometheus:    {url: http://prometheus.example:9090}
 alertmanager:  {url: http://alertmanager.example:9093}
 sink:          {url: http://sink.example:9095}
-kubernetes:    {context: null, kubeconfig: null, namespaces: [restaurant]}
+kubernetes:                        # the cluster Kubernetes chaos acts on
+  context: null                    # null: the kubeconfig's current context
+  kubeconfig: null                 # null: $KUBECONFIG, ~/.kube/config, or in-cluster in a pod
+  namespaces: [restaurant]         # the only namespaces experiments may act on
+  stress_node: null                # node the stress pods are pinned to (null: their spec's)
+chaos: kubernetes                  # which experiments it takes: kubernetes (experiments/k8s/)
+                                   # or local (experiments/local/, the local process stack)
 deadlines:     {traces_s: 30, logs_s: 30, alerts_s: 30}
 ```
 
-Every field has the local reference stack's value as its default; the built-in target
-``local`` is all defaults (:func:`local_target` moves its ports). ``load_target`` reads a file
-or the built-in, applies ``CHAOSGATE_*`` environment overrides (the rule is in
-:mod:`chaosgate.target_env`), validates, and reads the Elasticsearch credential from the
-variable or file the target names. Secrets are never written in a target; once read they are
-held as ``SecretStr`` and left out of ``repr``, ``str`` and :meth:`Target.redacted_dict`.
+Every field has the local reference stack's value as its default, except that a target
+file takes Kubernetes chaos unless it says ``chaos: local`` (a deployed stack runs in a
+cluster; only the local process stack takes ``local``). Two built-in targets: ``local`` is
+all defaults (:func:`local_target` moves its ports), ``local-k8s`` the same stack run by
+``chaosgate stack up --k8s`` (:func:`local_k8s_target`: the gateway's NodePort, the stack's
+admin kubeconfig, Kubernetes chaos). ``load_target`` reads a file or a built-in, applies
+``CHAOSGATE_*`` environment overrides (the rule is in :mod:`chaosgate.target_env`),
+validates, and reads the Elasticsearch credential from the variable or file the target names
+(:func:`resolve_target` also says where each value came from). Secrets are never written in a
+target; once read they are held as ``SecretStr`` and left out of ``repr``, ``str`` and
+:meth:`Target.redacted_dict`.
 Relative paths (``password_file``, ``kubeconfig``) are relative to the current directory.
 
 Every problem raises :class:`TargetError`: one line naming the source (the file, the
@@ -36,8 +47,9 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import yaml
@@ -53,6 +65,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import DEFAULT_PORTS
 from chaosgate.target_env import (
     Sources,
@@ -66,21 +79,30 @@ from chaosgate.target_env import (
 )
 
 __all__ = [
+    "BUILTIN_K8S_SOURCE",
     "BUILTIN_SOURCE",
+    "BUILTIN_TARGETS",
+    "DEFAULT_LOCAL_K8S_PORTS",
     "DEFAULT_LOCAL_PORTS",
     "LOCAL_HOST",
+    "LOCAL_NODE_NAME",
     "AlertmanagerConfig",
+    "ChaosKind",
     "Deadlines",
     "ElasticsearchAuth",
     "ElasticsearchConfig",
     "JaegerConfig",
     "KubernetesConfig",
     "PrometheusConfig",
+    "ResolvedTarget",
     "SinkConfig",
     "Target",
     "TargetError",
     "load_target",
+    "local_k8s_kubeconfig",
+    "local_k8s_target",
     "local_target",
+    "resolve_target",
 ]
 
 LOCAL_HOST = "127.0.0.1"
@@ -91,7 +113,23 @@ DEFAULT_LOCAL_PORTS: Mapping[str, int] = {
 }
 """The local stack's ports that the built-in target points at (from the stack's one table)."""
 
+DEFAULT_LOCAL_K8S_PORTS: Mapping[str, int] = {
+    name: DEFAULT_PORTS[name]
+    for name in (
+        "gateway_nodeport",
+        "jaeger_query",
+        "opensearch",
+        "prometheus",
+        "alertmanager",
+        "sink",
+    )
+}
+"""The ports ``local-k8s`` points at: the gateway through its Service's NodePort."""
+
 BUILTIN_SOURCE = "built-in target 'local'"
+BUILTIN_K8S_SOURCE = "built-in target 'local-k8s'"
+BUILTIN_TARGETS = ("local", "local-k8s")
+LOCAL_NODE_NAME = "chaosgate-local"  # the node `stack up --k8s` registers (its node config)
 MAX_DEADLINE_S = 3600.0
 _CREDENTIAL_REFS = ("password_env", "password_file", "api_key_env", "api_key_file")
 
@@ -157,6 +195,18 @@ def _not_empty(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+_CHAOS_KINDS = ("local", "kubernetes")
+
+
+def _chaos_kind(value: object) -> object:
+    if value not in _CHAOS_KINDS:
+        _reject(
+            "is not a kind of chaos; write kubernetes (experiments/k8s/, acting through the "
+            "kubernetes section) or local (experiments/local/, the local process stack only)"
+        )
+    return value
+
+
 def _matching(pattern: str, reason: str) -> AfterValidator:
     """Accept strings fully matching ``pattern``; reject others with ``reason``."""
     regex = re.compile(pattern)
@@ -171,6 +221,16 @@ def _matching(pattern: str, reason: str) -> AfterValidator:
 
 HttpUrlStr = Annotated[str, AfterValidator(_check_url)]
 Seconds = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_check_deadline)]
+ChaosKind = Literal["local", "kubernetes"]
+"""Which experiments a target takes: ``local`` (the local process stack) or ``kubernetes``."""
+
+NodeName = Annotated[
+    str,
+    _matching(
+        r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
+        "is not a node name; use lowercase letters, digits, '-' and '.' (a DNS subdomain)",
+    ),
+]
 Namespace = Annotated[
     str,
     _matching(
@@ -314,12 +374,19 @@ class SinkConfig(BaseModel):
 
 
 class KubernetesConfig(BaseModel):
-    """The cluster chaos acts on; ``namespaces`` are the only ones it may touch."""
+    """The cluster chaos acts on; ``namespaces`` are the only ones it may touch.
+
+    ``kubeconfig`` None: chaosk8s's own lookup (``$KUBECONFIG``, ``~/.kube/config``, or the
+    pod's ServiceAccount when the runner runs in the cluster); ``context`` None: the
+    kubeconfig's current context. ``stress_node``: the node the node-saturation experiments
+    pin their stress pod to (``kubernetes.io/hostname``); None keeps their spec's own choice.
+    """
 
     model_config = _FROZEN
     context: NonEmpty | None = None
     kubeconfig: NonEmpty | None = None
     namespaces: Annotated[tuple[Namespace, ...], AfterValidator(_not_empty)] = ("restaurant",)
+    stress_node: NodeName | None = None
 
 
 class Deadlines(BaseModel):
@@ -332,7 +399,7 @@ class Deadlines(BaseModel):
 
 
 class Target(BaseModel):
-    """One deployed stack: its endpoints, log fields, namespaces and deadlines."""
+    """One deployed stack: its endpoints, log fields, cluster, kind of chaos and deadlines."""
 
     model_config = _FROZEN
     name: TargetName = "local"
@@ -343,6 +410,7 @@ class Target(BaseModel):
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
     sink: SinkConfig = Field(default_factory=SinkConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    chaos: Annotated[ChaosKind, BeforeValidator(_chaos_kind)] = "local"
     deadlines: Deadlines = Field(default_factory=Deadlines)
 
     def redacted_dict(self) -> dict[str, Any]:
@@ -353,32 +421,92 @@ class Target(BaseModel):
 # --- loading ---
 
 
+def _merged_ports(
+    defaults: Mapping[str, int], ports: Mapping[str, int] | None, source: str
+) -> dict[str, int]:
+    merged = dict(defaults)
+    for name in defaults:
+        if ports is None or name not in ports:
+            continue
+        port = ports[name]
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise TargetError(
+                f"{source}: ports.{name}: {port!r} is not a port number; "
+                "give an integer from 1 to 65535"
+            )
+        merged[name] = port
+    return merged
+
+
+def _observability(ports: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "jaeger": JaegerConfig(query_url=_local_url("jaeger_query", ports)),
+        "elasticsearch": ElasticsearchConfig(url=_local_url("opensearch", ports)),
+        "prometheus": PrometheusConfig(url=_local_url("prometheus", ports)),
+        "alertmanager": AlertmanagerConfig(url=_local_url("alertmanager", ports)),
+        "sink": SinkConfig(url=_local_url("sink", ports)),
+    }
+
+
 def local_target(ports: Mapping[str, int] | None = None) -> Target:
     """The built-in target ``local`` on loopback; ``ports`` overrides DEFAULT_LOCAL_PORTS.
 
     Names other than those of DEFAULT_LOCAL_PORTS are ignored, so the stack's whole port table
     can be passed as it is.
     """
-    merged = dict(DEFAULT_LOCAL_PORTS)
-    for name in DEFAULT_LOCAL_PORTS:
-        if ports is None or name not in ports:
-            continue
-        port = ports[name]
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise TargetError(
-                f"{BUILTIN_SOURCE}: ports.{name}: {port!r} is not a port number; "
-                "give an integer from 1 to 65535"
-            )
-        merged[name] = port
+    merged = _merged_ports(DEFAULT_LOCAL_PORTS, ports, BUILTIN_SOURCE)
     return Target(
         name="local",
         gateway_url=_local_url("gateway", merged),
-        jaeger=JaegerConfig(query_url=_local_url("jaeger_query", merged)),
-        elasticsearch=ElasticsearchConfig(url=_local_url("opensearch", merged)),
-        prometheus=PrometheusConfig(url=_local_url("prometheus", merged)),
-        alertmanager=AlertmanagerConfig(url=_local_url("alertmanager", merged)),
-        sink=SinkConfig(url=_local_url("sink", merged)),
+        chaos="local",
+        **_observability(merged),
     )
+
+
+def local_k8s_kubeconfig(env: Mapping[str, str]) -> Path:
+    """The admin kubeconfig ``stack up --k8s`` writes: ``<state dir>/k8s/admin.kubeconfig``
+    (the state dir follows ``CHAOSGATE_STACK_DIR``, see :class:`StackLayout`)."""
+    return StackLayout.from_env(env).state_dir / "k8s" / "admin.kubeconfig"
+
+
+def local_k8s_target(
+    ports: Mapping[str, int] | None = None, *, env: Mapping[str, str] | None = None
+) -> Target:
+    """The built-in target ``local-k8s``: the local stack with the restaurant services as
+    Deployments (``chaosgate stack up --k8s``).
+
+    Its gateway is the gateway Service's NodePort (``gateway_nodeport``), the observability
+    endpoints are ``local``'s, and chaos is Kubernetes chaos through the stack's admin
+    kubeconfig (:func:`local_k8s_kubeconfig` of ``env``) on namespace ``restaurant``, stress
+    pods pinned to the local node. ``ports`` overrides DEFAULT_LOCAL_K8S_PORTS (other names are
+    ignored).
+    """
+    merged = _merged_ports(DEFAULT_LOCAL_K8S_PORTS, ports, BUILTIN_K8S_SOURCE)
+    return Target(
+        name="local-k8s",
+        gateway_url=_local_url("gateway_nodeport", merged),
+        kubernetes=KubernetesConfig(
+            kubeconfig=str(local_k8s_kubeconfig(env or {})),
+            namespaces=("restaurant",),
+            stress_node=LOCAL_NODE_NAME,
+        ),
+        chaos="kubernetes",
+        **_observability(merged),
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A loaded target and where each of its values came from."""
+
+    target: Target
+    sources: Mapping[tuple[Any, ...], str]
+    spec: str  # what was asked for: "local", "local-k8s" or the file's path
+
+    def origin(self, *path: str) -> str:
+        """Where the value at ``path`` came from: ``target file '...'``, ``environment
+        variable CHAOSGATE_...`` or ``built-in target '...'``."""
+        return source_of(self.sources, path)
 
 
 def load_target(
@@ -387,7 +515,22 @@ def load_target(
     env: Mapping[str, str],
     local_ports: Mapping[str, int] | None = None,
 ) -> Target:
-    """Load a target: ``None`` or ``"local"`` is the built-in one, anything else a YAML path.
+    """Load a target: ``None`` or ``"local"`` and ``"local-k8s"`` are the built-in ones,
+    anything else a YAML path (see :func:`resolve_target`)."""
+    return resolve_target(spec, env=env, local_ports=local_ports).target
+
+
+def resolve_target(
+    spec: str | Path | None,
+    *,
+    env: Mapping[str, str],
+    local_ports: Mapping[str, int] | None = None,
+) -> ResolvedTarget:
+    """Load a target and record where each value came from.
+
+    ``None`` or ``"local"`` is the built-in ``local``, ``"local-k8s"`` the built-in
+    ``local-k8s`` (its kubeconfig follows ``CHAOSGATE_STACK_DIR`` in ``env``), anything else
+    the path of a YAML file, which takes ``chaos: kubernetes`` unless it says otherwise.
 
     ``env`` (the CLI passes ``os.environ``; it is never read here) supplies the credential
     variables and overrides: ``CHAOSGATE_`` + the field path upper-cased joined by ``__``
@@ -396,16 +539,20 @@ def load_target(
     looks like a field (has ``__``, or starts with a top-level field's first word) but names
     none is an error; ``CHAOSGATE_PORT_*``, ``CHAOSGATE_STACK_*``, ``CHAOSGATE_HOME`` and
     ``CHAOSGATE_CACHE`` are left to other parts (full rule: :mod:`chaosgate.target_env`).
-    ``local_ports`` moves the built-in target's ports (see :func:`local_target`).
+    ``local_ports`` moves the built-in targets' ports (see :func:`local_target`).
     Raises :class:`TargetError` on any problem.
     """
     if spec is None or str(spec) == "local":
         source = BUILTIN_SOURCE
         raw: dict[Any, Any] = local_target(local_ports).redacted_dict()
+    elif str(spec) == "local-k8s":
+        source = BUILTIN_K8S_SOURCE
+        raw = local_k8s_target(local_ports, env=env).redacted_dict()
     else:
         source = f"target file {str(spec)!r}"
         raw = _read_file(Path(spec), source)
         raw.setdefault("name", Path(spec).stem)
+        raw.setdefault("chaos", "kubernetes")
     sources: Sources = {}
     record_sources(raw, source, sources)
     overrides, problems = parse_env_overrides(Target, env)
@@ -417,11 +564,15 @@ def load_target(
         problems += [describe_error(Target, e, sources) for e in exc.errors(include_url=False)]
     if problems:
         raise TargetError.from_problems(problems)
-    return _read_credential(target, env, sources)
+    return ResolvedTarget(
+        target=_read_credential(target, env, sources),
+        sources=dict(sources),
+        spec="local" if spec is None else str(spec),
+    )
 
 
 def _read_file(path: Path, source: str) -> dict[Any, Any]:
-    how = "give the path of a target YAML file, or 'local' for the built-in target"
+    how = "give the path of a target YAML file, or 'local' or 'local-k8s' for a built-in target"
     try:
         if not path.exists():
             raise TargetError(f"{source}: does not exist; {how}")

@@ -8,16 +8,23 @@ file is self-describing::
                                          "labels": {"service": "users"}, "deadline_s": 30}],
                     "resolve_deadline_s": 60}]
 
+A fault the service is built to survive (one pod of a replicated Deployment killed) adds
+``"keeps_slo": true``: the runner then judges its fault window with the profile's steady-state
+SLO bounds instead of the looser in-fault ones.
+
 ``validate_experiment`` runs chaoslib's own validation (which imports each python activity and
 binds its arguments to the function's signature) and checks that extension; every problem is
 one ``ExperimentError`` whose message names the file. ``run_experiment`` runs the experiment
-through chaoslib with the rollbacks always played, stamping its events onto a ``Timeline``.
+through chaoslib with the rollbacks always played, stamping its events onto a ``Timeline``;
+``failed_activities`` lists what failed in a journal (chaoslib records a failed rollback
+but still calls the run completed).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -43,6 +50,7 @@ __all__ = [
     "ExperimentError",
     "chaosgate_extension",
     "expected_alerts",
+    "failed_activities",
     "load_experiment",
     "run_experiment",
     "validate_experiment",
@@ -57,8 +65,10 @@ DEFAULT_RESOLVE_DEADLINE_S = 60.0
 # rollbacks even when the run failed or was interrupted (its default skips them then)
 ROLLBACK_STRATEGY = "always"
 
-_EXTENSION_KEYS = ("name", "expected_alerts", "resolve_deadline_s")
+_EXTENSION_KEYS = ("name", "expected_alerts", "resolve_deadline_s", "keeps_slo")
 _ALERT_KEYS = ("alertname", "labels", "deadline_s")
+# "chaoslib.exceptions.ActivityFailed: chaoslib.exceptions.ActivityFailed: why" -> "why"
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Failed|Timeout): )+")
 
 
 class ExperimentError(Exception):
@@ -78,6 +88,7 @@ class ExpectedAlertSpec:
 class ChaosgateExtension:
     expected_alerts: tuple[ExpectedAlertSpec, ...]
     resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S
+    keeps_slo: bool = False  # the fault window is judged with the steady-state SLO bounds
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -177,7 +188,15 @@ def chaosgate_extension(
     resolve = _deadline(
         ext.get("resolve_deadline_s", DEFAULT_RESOLVE_DEADLINE_S), f"{where}.resolve_deadline_s"
     )
-    return ChaosgateExtension(expected_alerts=specs, resolve_deadline_s=resolve)
+    keeps_slo = ext.get("keeps_slo", False)
+    if not isinstance(keeps_slo, bool):
+        raise ExperimentError(
+            f"{where}.keeps_slo: {keeps_slo!r} must be true or false (true: the service keeps "
+            "its steady-state SLO during this fault)"
+        )
+    return ChaosgateExtension(
+        expected_alerts=specs, resolve_deadline_s=resolve, keeps_slo=keeps_slo
+    )
 
 
 def expected_alerts(
@@ -206,19 +225,47 @@ def _with_rollbacks_always(settings: Mapping[str, Any] | None) -> dict[str, Any]
     return merged
 
 
+def _exception_text(exception: object) -> str:
+    """The last line of chaoslib's formatted exception (a list of lines), on one line."""
+    if isinstance(exception, list):
+        lines = [line for chunk in exception for line in str(chunk).splitlines() if line.strip()]
+        text = lines[-1] if lines else ""
+    else:
+        text = str(exception or "")
+    text = _EXCEPTION_PREFIX.sub("", " ".join(text.split()))
+    return text[:300] or "no reason given"
+
+
+def failed_activities(journal: Mapping[str, Any]) -> list[str]:
+    """``"<phase>: <activity>: <why>"`` for each activity of the method and the rollbacks that
+    failed in ``journal`` (hypothesis probes are judged by chaoslib: a deviation)."""
+    failed = []
+    for phase, runs in (("method", journal.get("run")), ("rollback", journal.get("rollbacks"))):
+        for run in runs if isinstance(runs, list) else []:
+            if not isinstance(run, dict) or run.get("status") != "failed":
+                continue
+            activity = run.get("activity")
+            name = activity.get("name", "?") if isinstance(activity, dict) else "?"
+            failed.append(f"{phase}: {name}: {_exception_text(run.get('exception'))}")
+    return failed
+
+
 def run_experiment(
     path: str | Path,
     *,
     timeline: Timeline,
     settings: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
     """Validate and run the experiment at ``path``; returns chaoslib's journal.
 
     The rollbacks are always played (chaoslib's rollback strategy ``always``, set in the
     settings chaoslib reads it from, whatever ``settings`` says), and every event is stamped
-    onto ``timeline`` with ``clock``. chaoslib installs signal handlers while it runs, so
-    this must be called from the main thread.
+    onto ``timeline`` with ``clock``. ``configuration`` overrides values of the experiment's
+    ``configuration`` block (as ``chaos run --var`` does; keys it does not declare are left
+    out). chaoslib installs signal handlers while it runs, so this must be called from the
+    main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         raise ExperimentError(
@@ -227,8 +274,17 @@ def run_experiment(
         )
     experiment = validate_experiment(path)
     handler = TimelineHandler(timeline, clock=clock)
+    declared = experiment.get("configuration")
+    overrides = {
+        key: value
+        for key, value in (configuration or {}).items()
+        if isinstance(declared, dict) and key in declared
+    }
     journal = chaoslib_run_experiment(
-        experiment, settings=_with_rollbacks_always(settings), event_handlers=[handler]
+        experiment,
+        settings=_with_rollbacks_always(settings),
+        experiment_vars=(overrides, None),
+        event_handlers=[handler],
     )
     if not isinstance(journal, dict):
         raise ExperimentError(f"{path}: chaoslib returned no journal ({journal!r})")

@@ -3,6 +3,14 @@
 Observations never raise once the run has started: a backend that fails becomes a check with
 status ``error``. The exit code is the verdict: 0 pass, 1 a check failed or errored,
 3 the target was not healthy enough to test.
+
+Kubernetes chaos (``Target.chaos``) runs each experiment inside
+:func:`~chaosgate.chaos.k8s_env.kubernetes_environment` (chaosk8s then reaches the target's
+cluster, and nothing of it outlives the experiment) with the target's ``stress_node`` as the
+experiments' configuration value ``stress_node``. An experiment ran well when chaoslib
+completed it, its fault was injected and no action or rollback of it failed. A fault the
+service is built to survive (``keeps_slo`` in its extension) has its window judged with the
+steady-state SLO bounds, on its own (``slo.<source>.<experiment>``).
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,18 +41,33 @@ from assertions.checks.slo import (
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult, Status
-from chaosgate.chaos.experiments import chaosgate_extension, load_experiment, run_experiment
+from chaosgate.chaos.experiments import (
+    chaosgate_extension,
+    failed_activities,
+    load_experiment,
+    run_experiment,
+)
+from chaosgate.chaos.k8s_env import kubernetes_environment
 from chaosgate.chaos.timeline import Timeline
 from chaosgate.report.allure import write_allure_results
 from chaosgate.report.junit import write_junit
 from chaosgate.report.summary import RunSummary, write_summary
 from chaosgate.run.load import LoadResult, start_load
-from chaosgate.run.profiles import Profile
+from chaosgate.run.profiles import Profile, SloBounds
 from chaosgate.run.progress import Progress
 from chaosgate.target import Target
 from scenarios.ledger import LedgerEntry, LedgerTail, read_ledger
 
-__all__ = ["EXIT_FAILED", "EXIT_PASSED", "EXIT_UNHEALTHY", "RunOutcome", "RunPlan", "run_campaign"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_PASSED",
+    "EXIT_UNHEALTHY",
+    "RunOutcome",
+    "RunPlan",
+    "SloJudgement",
+    "run_campaign",
+    "slo_judgements",
+]
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
 
@@ -78,6 +101,21 @@ class _ExperimentRun:
     rollback_at: float | None
     status: str
     error: str = ""
+    keeps_slo: bool = False
+    failed: tuple[str, ...] = ()  # "<phase>: <activity>: <why>" of failed actions / rollbacks
+
+
+def _chaos_environment(target: Target) -> AbstractContextManager[None]:
+    """Where chaosk8s finds the cluster while an experiment runs (nothing for local chaos)."""
+    if target.chaos == "kubernetes":
+        return kubernetes_environment(target.kubernetes)
+    return nullcontext()
+
+
+def _configuration(target: Target) -> dict[str, Any]:
+    """Values for the experiments' ``configuration`` blocks that come from the target."""
+    node = target.kubernetes.stress_node
+    return {"stress_node": node} if target.chaos == "kubernetes" and node else {}
 
 
 @contextmanager
@@ -137,9 +175,14 @@ def _chaos_timeline(
         progress.step(f"chaos: {path.stem} ({title})")
         journal_path = chaos_dir / f"{index:02d}-{path.stem}.journal.json"
         error = ""
+        failed: tuple[str, ...] = ()
         try:
-            journal = run_experiment(path, timeline=timeline)
+            with _chaos_environment(plan.target):
+                journal = run_experiment(
+                    path, timeline=timeline, configuration=_configuration(plan.target)
+                )
             status = str(journal.get("status", "unknown"))
+            failed = tuple(failed_activities(journal))
             journal_path.write_text(json.dumps(journal, indent=2, default=str))
         except Exception as exc:  # chaoslib or our provider failed: record, never crash the run
             status, error = "error", f"{type(exc).__name__}: {exc}"
@@ -155,9 +198,12 @@ def _chaos_timeline(
                 rollback_at=window.rollback_at if window else None,
                 status=status,
                 error=error,
+                keeps_slo=extension.keeps_slo,
+                failed=failed,
             )
         )
-        progress.info(f"chaos: {path.stem} {status}{': ' + error if error else ''}")
+        problems = "; ".join(filter(None, [error, *failed]))
+        progress.info(f"chaos: {path.stem} {status}{': ' + problems if problems else ''}")
         if index < len(plan.experiments) - 1:
             _pause_while(load_running, plan.profile.recovery_s)
 
@@ -166,12 +212,21 @@ def _experiment_checks(
     run: _ExperimentRun, watcher: AlertWatcher, backends: WarmupBackends
 ) -> list[CheckResult]:
     name = f"chaos.{run.path.stem}"
+    completed = run.status == "completed" and run.inject_at is not None
+    reason = run.error or ("" if run.status == "completed" else f"experiment ended {run.status}")
+    if run.failed:
+        reason = "; ".join(filter(None, [reason, *(f"{item} failed" for item in run.failed)]))
     ran = CheckResult(
         name,
-        Status.PASSED if run.status == "completed" and run.inject_at is not None else Status.ERROR,
-        "completed, fault injected",
-        {"status": run.status, "inject_at": run.inject_at, "rollback_at": run.rollback_at},
-        reason=run.error or ("" if run.status == "completed" else f"experiment ended {run.status}"),
+        Status.PASSED if completed and not run.failed else Status.ERROR,
+        "completed, fault injected, no action or rollback failed",
+        {
+            "status": run.status,
+            "inject_at": run.inject_at,
+            "rollback_at": run.rollback_at,
+            "failed_activities": list(run.failed),
+        },
+        reason=reason,
         evidence={"journal": str(run.journal_path)},
     )
     if run.inject_at is None:
@@ -189,6 +244,35 @@ def _experiment_checks(
     return checks
 
 
+@dataclass(frozen=True)
+class SloJudgement:
+    """One SLO judgement: these fault windows, these bounds, and the check name's last part
+    (None: ``outside_faults`` / ``inside_faults`` as :func:`evaluate_slo` names them)."""
+
+    windows: tuple[SloWindow, ...]
+    expected: SloExpected
+    name: str | None = None
+
+
+def slo_judgements(
+    windows: Sequence[SloWindow], bounds: SloBounds, keeps_slo: frozenset[str] = frozenset()
+) -> list[SloJudgement]:
+    """Outside every window: the steady-state bounds. Inside the windows of faults the service
+    is not built to survive: the in-fault bounds (judged unless every window is one it keeps
+    its SLO in). Each window named in ``keeps_slo``: the steady-state bounds, on its own."""
+    steady = SloSide(max_error_ratio=bounds.error_ratio, max_p95_s=bounds.p95_s)
+    in_fault = SloSide(max_error_ratio=bounds.error_ratio_in_fault, max_p95_s=bounds.p95_s_in_fault)
+    faulted = tuple(window for window in windows if window.name not in keeps_slo)
+    kept = [window for window in windows if window.name in keeps_slo]
+    judgements = [SloJudgement(tuple(windows), SloExpected(outside=steady))]
+    if faulted or not kept:
+        judgements.append(SloJudgement(faulted, SloExpected(inside=in_fault)))
+    judgements += [
+        SloJudgement((window,), SloExpected(inside=steady), name=window.name) for window in kept
+    ]
+    return judgements
+
+
 def _slo_checks(
     plan: RunPlan,
     entries: Sequence[LedgerEntry],
@@ -196,19 +280,28 @@ def _slo_checks(
     backends: WarmupBackends,
     start: float,
     end: float,
+    keeps_slo: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
-    bounds = plan.profile.slo
-    expected = SloExpected(
-        outside=SloSide(max_error_ratio=bounds.error_ratio, max_p95_s=bounds.p95_s),
-        inside=SloSide(
-            max_error_ratio=bounds.error_ratio_in_fault, max_p95_s=bounds.p95_s_in_fault
-        ),
-    )
-    ledger_checks = evaluate_slo(ledger_slo(entries, windows), expected)
-    prom_checks = check_prometheus_slo(
-        windows, expected, backend=backends.prometheus, start=start, end=end, deadline_s=30.0
-    )
-    return [*ledger_checks, *prom_checks]
+    """Each of :func:`slo_judgements`, from the ledger and from Prometheus."""
+    checks: list[CheckResult] = []
+    for judgement in slo_judgements(windows, plan.profile.slo, keeps_slo):
+        results = [
+            *evaluate_slo(ledger_slo(entries, judgement.windows), judgement.expected),
+            *check_prometheus_slo(
+                judgement.windows,
+                judgement.expected,
+                backend=backends.prometheus,
+                start=start,
+                end=end,
+                deadline_s=30.0,
+            ),
+        ]
+        if judgement.name is not None:
+            results = [
+                replace(r, name=f"slo.{r.name.split('.')[1]}.{judgement.name}") for r in results
+            ]
+        checks += results
+    return checks
 
 
 def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) -> bool:
@@ -433,7 +526,8 @@ def run_campaign(
     record([evaluate_noise(watcher.observations(), all_expected, (load_started, time.time()))])
 
     progress.step("checks: SLOs inside and outside fault windows")
-    record(_slo_checks(plan, entries, windows, backends, load_started, load_ended))
+    keeps_slo = frozenset(run.path.stem for run in experiment_runs if run.keeps_slo)
+    record(_slo_checks(plan, entries, windows, backends, load_started, load_ended, keeps_slo))
 
     exit_code, verdict = _verdict(checks)
     path = _write_reports(plan, checks, timeline, started, exit_code, verdict, load_summary)

@@ -11,6 +11,8 @@ import httpx
 import requests
 from rich.console import Console
 
+from chaosgate.chaos.experiments import chaosgate_extension, load_experiment
+from chaosgate.chaos.k8s_namespaces import ActivityInfo, experiment_activities
 from chaosgate.run.backends import build_backends
 from chaosgate.run.campaign import RunOutcome, RunPlan, run_campaign
 from chaosgate.run.profiles import Profile
@@ -40,6 +42,48 @@ def build_plan(
     )
 
 
+def _activity_line(activity: ActivityInfo) -> str:
+    namespaces = sorted({use.namespace for use in activity.namespaces})
+    where = f" in namespace {', '.join(namespaces)}" if namespaces else ""
+    return f"        {activity.where.split('[')[0]}: {activity.name} ({activity.call}){where}"
+
+
+def _experiment_lines(path: Path) -> list[str]:
+    """The experiment's actions (method and rollbacks) with their namespaces, and what it
+    expects; read from the file alone (the validate phase has checked it)."""
+    experiment = load_experiment(path)
+    extension = chaosgate_extension(experiment, source=str(path))
+    lines = [f"    - {path.name}: {experiment.get('title', '')}"]
+    lines += [
+        _activity_line(activity)
+        for activity in experiment_activities(experiment, source=str(path))
+        if activity.kind == "action"
+    ]
+    alerts = [
+        f"{spec.alertname} {{{', '.join(f'{k}={v}' for k, v in spec.labels.items())}}} "
+        f"within {spec.deadline_s:g} s"
+        for spec in extension.expected_alerts
+    ]
+    expects = "; ".join(alerts)
+    expects += f", resolved within {extension.resolve_deadline_s:g} s" if alerts else "no alert"
+    if extension.keeps_slo:
+        expects += "; the steady-state SLO holds during the fault"
+    lines.append(f"        expects: {expects}")
+    return lines
+
+
+def _chaos_line(plan: RunPlan) -> str:
+    target = plan.target
+    if target.chaos != "kubernetes":
+        return "  chaos: local (process-level faults on the local stack)"
+    k8s = target.kubernetes
+    return (
+        f"  chaos: kubernetes via {k8s.kubeconfig or '$KUBECONFIG / ~/.kube/config / in-cluster'}"
+        f" (context {k8s.context or 'current'}); namespaces allowed: {', '.join(k8s.namespaces)}"
+        f"; stress node: {k8s.stress_node or 'as the stress specs say'}"
+    )
+
+
 def describe_plan(plan: RunPlan) -> str:
     p = plan.profile
     es = plan.target.elasticsearch
@@ -49,9 +93,13 @@ def describe_plan(plan: RunPlan) -> str:
         f"{', '.join(p.scenarios)}, seed {p.seed}, {p.processes} Locust process(es)",
         f"  gateway {plan.target.gateway_url}; Jaeger {plan.target.jaeger.query_url}; "
         f"Elasticsearch {es.url} ({es.index_pattern})",
-        f"  chaos: first fault at +{p.chaos_start_s} s, {p.recovery_s} s between faults",
+        _chaos_line(plan),
+        f"  experiments: first fault at +{p.chaos_start_s} s, {p.recovery_s} s between faults",
     ]
-    lines += [f"    - {path.name}" for path in plan.experiments] or ["    (no experiments)"]
+    for path in plan.experiments:
+        lines += _experiment_lines(path)
+    if not plan.experiments:
+        lines.append("    (no experiments)")
     d = plan.target.deadlines
     lines.append(
         f"  deadlines: traces {d.traces_s:g} s, logs {d.logs_s:g} s, alerts {d.alerts_s:g} s; "

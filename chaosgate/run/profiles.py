@@ -1,8 +1,11 @@
 """Run profiles: how much load, which experiments, which bounds.
 
 ``smoke`` (about 2 minutes) and ``gate`` (about 5 minutes) are for pre-release gates;
-``nightly`` runs every local experiment with longer load. Command-line options override a
-profile's fields (``--users``, ``--duration``, ``--experiment``, ``--scenario``, ``--seed``).
+``nightly`` runs every experiment with longer load. Each name exists once per kind of chaos,
+which the target decides (``Target.chaos``): ``local`` profiles run experiments/local/
+(process-level faults on the local stack), ``kubernetes`` ones experiments/k8s/ (chaosk8s and
+chaosgate's own Kubernetes activities). Command-line options override a profile's fields
+(``--users``, ``--duration``, ``--experiment``, ``--scenario``, ``--seed``).
 """
 
 from __future__ import annotations
@@ -11,9 +14,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["PROFILES", "Profile", "ProfileError", "SloBounds", "resolve_profile"]
+from chaosgate.target import ChaosKind
 
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments" / "local"
+__all__ = [
+    "EXPERIMENT_DIRS",
+    "KUBERNETES_PROFILES",
+    "PROFILES",
+    "Profile",
+    "ProfileError",
+    "SloBounds",
+    "profiles_for",
+    "resolve_profile",
+]
+
+_EXPERIMENTS_ROOT = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENT_DIRS: Mapping[ChaosKind, Path] = {
+    "local": _EXPERIMENTS_ROOT / "local",
+    "kubernetes": _EXPERIMENTS_ROOT / "k8s",
+}
+EXPERIMENTS_DIR = EXPERIMENT_DIRS["local"]
 SCENARIOS = ("Customer", "KitchenStaff", "IoTDevice")
 
 
@@ -37,7 +56,7 @@ class Profile:
     duration_s: int  # load duration
     users: int
     spawn_rate: float
-    experiments: tuple[str, ...]  # file names under experiments/local/
+    experiments: tuple[str, ...]  # file names under the chaos kind's folder, or paths
     chaos_start_s: int = 20  # load before the first fault
     recovery_s: int = 15  # quiet time between experiments
     scenarios: tuple[str, ...] = SCENARIOS
@@ -51,9 +70,11 @@ class Profile:
     completeness: float = 1.0  # minimum share of ledger ids found in traces and logs
     slo: SloBounds = field(default_factory=SloBounds)
     seed: int = 1
+    chaos: ChaosKind = "local"  # which folder the experiment names are in (EXPERIMENT_DIRS)
 
-    def experiment_paths(self, directory: Path = EXPERIMENTS_DIR) -> list[Path]:
-        return [directory / name for name in self.experiments]
+    def experiment_paths(self, directory: Path | None = None) -> list[Path]:
+        base = EXPERIMENT_DIRS[self.chaos] if directory is None else directory
+        return [base / name for name in self.experiments]
 
 
 PROFILES: Mapping[str, Profile] = {
@@ -94,6 +115,53 @@ PROFILES: Mapping[str, Profile] = {
 }
 
 
+# Kubernetes chaos (experiments/k8s/). Experiment lengths, from their pauses and probes: about
+# 10-25 s each for the pod kills (the replacement pod starts in ~10 s locally), 32 s to detach
+# the orders Service, 47-50 s for each stress pod (start, 45 s, delete and wait until gone);
+# between faults `recovery_s` lets the alerts of the last one resolve (a [15s] rate window,
+# the rule's `for`, Alertmanager's resolve). The load covers the first fault's start, all five
+# and a tail in which the last fault's alert resolves.
+_KILLS = ("kill-users-pods.json", "kill-orders-pod.json")
+_ALL_K8S = (*_KILLS, "remove-orders-endpoints.json", "saturate-node-cpu.json",
+            "saturate-node-memory.json")  # fmt: skip
+
+KUBERNETES_PROFILES: Mapping[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        duration_s=75,
+        users=10,
+        spawn_rate=5,
+        experiments=("kill-users-pods.json",),
+        chaos="kubernetes",
+    ),
+    "gate": Profile(
+        name="gate",
+        duration_s=360,  # 20 s + ~185 s of faults + 4 x 30 s recovery + ~35 s tail
+        users=20,
+        spawn_rate=5,
+        experiments=_ALL_K8S,
+        recovery_s=30,
+        chaos="kubernetes",
+    ),
+    "nightly": Profile(
+        name="nightly",
+        duration_s=600,
+        users=30,
+        spawn_rate=5,
+        processes=2,
+        experiments=_ALL_K8S,
+        recovery_s=45,
+        completeness=0.99,
+        chaos="kubernetes",
+    ),
+}
+
+
+def profiles_for(chaos: ChaosKind) -> Mapping[str, Profile]:
+    """The profiles of one kind of chaos: PROFILES (local) or KUBERNETES_PROFILES."""
+    return KUBERNETES_PROFILES if chaos == "kubernetes" else PROFILES
+
+
 def resolve_profile(
     name: str,
     *,
@@ -102,14 +170,20 @@ def resolve_profile(
     experiments: Sequence[str] = (),
     scenarios: Sequence[str] = (),
     seed: int | None = None,
-    directory: Path = EXPERIMENTS_DIR,
+    chaos: ChaosKind = "local",
+    directory: Path | None = None,
 ) -> Profile:
-    """The named profile with command-line overrides applied, validated."""
-    if name not in PROFILES:
+    """The named profile of ``chaos``'s kind with command-line overrides applied, validated.
+
+    ``--experiment`` names are looked up in ``directory`` (default: the kind's folder).
+    """
+    available = profiles_for(chaos)
+    if name not in available:
         raise ProfileError(
-            f"--profile {name!r}: unknown profile; choose one of {', '.join(PROFILES)}"
+            f"--profile {name!r}: unknown profile; choose one of {', '.join(available)}"
         )
-    profile = PROFILES[name]
+    directory = EXPERIMENT_DIRS[chaos] if directory is None else directory
+    profile = available[name]
     if users is not None:
         if users < 1:
             raise ProfileError(f"--users {users}: give at least 1 user")

@@ -14,13 +14,18 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from chaosgate.target import (
+    DEFAULT_LOCAL_K8S_PORTS,
     DEFAULT_LOCAL_PORTS,
+    LOCAL_NODE_NAME,
     ElasticsearchAuth,
     ElasticsearchConfig,
     Target,
     TargetError,
     load_target,
+    local_k8s_kubeconfig,
+    local_k8s_target,
     local_target,
+    resolve_target,
 )
 
 SECRET = "s3cr3t-Hunter2"
@@ -591,3 +596,101 @@ def test_auth_header_needs_a_read_credential() -> None:
     direct = ElasticsearchConfig(auth=ElasticsearchAuth(username="u", password=SecretStr("p")))
     assert direct.auth_header() == {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
     assert "'p'" not in repr(direct)
+
+
+# --- the kind of chaos, the built-in local-k8s, where values came from ---
+
+
+def test_the_builtin_local_takes_local_chaos_and_files_kubernetes(tmp_path: Path) -> None:
+    assert load_target(None, env={}).chaos == "local"
+    path = write(tmp_path, "gateway_url: http://gw:8080\n")
+    assert load_target(path, env={}).chaos == "kubernetes"
+    assert load_target(path, env={"CHAOSGATE_CHAOS": "local"}).chaos == "local"
+    local_file = write(tmp_path, "chaos: local\n", name="mine.yaml")
+    assert load_target(local_file, env={}).chaos == "local"
+
+
+def test_a_bad_kind_of_chaos_says_which_there_are(tmp_path: Path) -> None:
+    path = write(tmp_path, "chaos: k8s\n")
+    message = error_of(path)
+    assert message.startswith(f"{file_source(path)}: chaos: 'k8s' is not a kind of chaos")
+    assert "write kubernetes" in message and "or local" in message
+
+
+def test_local_k8s_is_the_local_stack_through_the_gateway_nodeport(tmp_path: Path) -> None:
+    env = {"CHAOSGATE_STACK_DIR": str(tmp_path / "state")}
+    target = load_target("local-k8s", env=env)
+    assert target == local_k8s_target(env=env)
+    assert target.name == "local-k8s"
+    assert target.chaos == "kubernetes"
+    assert target.gateway_url == "http://127.0.0.1:30080"
+    local = local_target()
+    assert (target.jaeger, target.elasticsearch, target.prometheus) == (
+        local.jaeger,
+        local.elasticsearch,
+        local.prometheus,
+    )
+    assert (target.alertmanager, target.sink, target.deadlines) == (
+        local.alertmanager,
+        local.sink,
+        local.deadlines,
+    )
+    k8s = target.kubernetes
+    assert k8s.kubeconfig == str(tmp_path / "state" / "k8s" / "admin.kubeconfig")
+    assert (k8s.namespaces, k8s.context, k8s.stress_node) == (
+        ("restaurant",),
+        None,
+        LOCAL_NODE_NAME,
+    )
+
+
+def test_local_k8s_kubeconfig_is_the_one_stack_up_writes(tmp_path: Path) -> None:
+    from chaosgate.stack.k8s_parts import k8s_files
+    from chaosgate.stack.layout import StackLayout
+
+    for env in ({}, {"CHAOSGATE_STACK_DIR": str(tmp_path)}):
+        expected = k8s_files(StackLayout.from_env(env)).admin_kubeconfig
+        assert local_k8s_kubeconfig(env) == expected
+
+
+def test_local_k8s_follows_the_stacks_port_overrides() -> None:
+    ports = {"gateway_nodeport": 31080, "prometheus": 19090, "gateway": 18080}
+    target = load_target("local-k8s", env={}, local_ports=ports)
+    assert target.gateway_url == "http://127.0.0.1:31080"
+    assert target.prometheus.url == "http://127.0.0.1:19090"
+    assert set(DEFAULT_LOCAL_K8S_PORTS) == set(DEFAULT_LOCAL_PORTS) - {"gateway"} | {
+        "gateway_nodeport"
+    }
+    with pytest.raises(TargetError, match=r"^built-in target 'local-k8s': ports.sink: 0 "):
+        local_k8s_target({"sink": 0})
+
+
+def test_local_k8s_takes_environment_overrides() -> None:
+    env = {"CHAOSGATE_KUBERNETES__STRESS_NODE": "node-7", "CHAOSGATE_KUBERNETES__CONTEXT": "x"}
+    target = load_target("local-k8s", env=env)
+    assert (target.kubernetes.stress_node, target.kubernetes.context) == ("node-7", "x")
+
+
+@pytest.mark.parametrize("node", ["Node_1", "-a", "a..b", "x" * 254])
+def test_a_bad_stress_node_is_refused(tmp_path: Path, node: str) -> None:
+    path = write(tmp_path, f"kubernetes: {{stress_node: '{node}'}}\n")
+    assert "kubernetes.stress_node" in error_of(path)
+    assert "is not a node name" in error_of(path)
+
+
+def test_resolve_target_says_where_the_allowlist_came_from(tmp_path: Path) -> None:
+    path = write(tmp_path, "kubernetes: {namespaces: [restaurant]}\n")
+    assert resolve_target(path, env={}).origin("kubernetes", "namespaces") == file_source(path)
+    bare = write(tmp_path, "gateway_url: http://gw:8080\n", name="bare.yaml")
+    # a value the file does not set comes from its defaults: the file is still the place
+    assert resolve_target(bare, env={}).origin("kubernetes", "namespaces") == file_source(bare)
+    env = {"CHAOSGATE_KUBERNETES__NAMESPACES": "a,b"}
+    resolved = resolve_target(path, env=env)
+    assert resolved.target.kubernetes.namespaces == ("a", "b")
+    assert resolved.origin("kubernetes", "namespaces") == (
+        "environment variable CHAOSGATE_KUBERNETES__NAMESPACES"
+    )
+    assert resolve_target("local-k8s", env={}).origin("kubernetes", "namespaces") == (
+        "built-in target 'local-k8s'"
+    )
+    assert resolve_target(None, env={}).spec == "local"

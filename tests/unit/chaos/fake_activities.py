@@ -53,3 +53,15 @@ def repair() -> dict[str, bool]:
 def slow(seconds: float = 0.2) -> None:
     _call("slow")
     time.sleep(seconds)
+
+
+def remember(value: str) -> str:
+    """An action that records the value it was given (after chaoslib's substitution)."""
+    _call(f"remember:{value}")
+    return value
+
+
+def fail(reason: str = "it failed") -> None:
+    """An action that always fails."""
+    _call("fail")
+    raise ActivityFailed(reason)

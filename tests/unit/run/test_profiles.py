@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from chaosgate.run.profiles import PROFILES, ProfileError, resolve_profile
+from chaosgate.run.profiles import (
+    EXPERIMENT_DIRS,
+    KUBERNETES_PROFILES,
+    PROFILES,
+    ProfileError,
+    profiles_for,
+    resolve_profile,
+)
 
 
 def test_every_profile_names_existing_experiments() -> None:
@@ -55,3 +63,48 @@ def test_bad_overrides_name_the_option(kwargs: dict[str, object], fragment: str)
     name = str(kwargs.pop("name"))
     with pytest.raises(ProfileError, match=fragment):
         resolve_profile(name, **kwargs)  # type: ignore[arg-type]
+
+
+# --- Kubernetes profiles ---------------------------------------------------------------------
+
+K8S_DIR = EXPERIMENT_DIRS["kubernetes"]
+
+
+def _least_seconds(path: Path) -> float:
+    """How long an experiment takes at least: its pauses (probes and actions take more)."""
+    experiment = json.loads(path.read_text())
+    activities = [*experiment["method"], *experiment.get("rollbacks", [])]
+    return float(sum(sum(a.get("pauses", {}).values()) for a in activities))
+
+
+def test_kubernetes_profiles_name_their_experiments() -> None:
+    assert set(KUBERNETES_PROFILES) == set(PROFILES)
+    every = sorted(path.name for path in K8S_DIR.glob("*.json"))
+    assert KUBERNETES_PROFILES["smoke"].experiments == ("kill-users-pods.json",)
+    assert sorted(KUBERNETES_PROFILES["gate"].experiments) == every
+    assert sorted(KUBERNETES_PROFILES["nightly"].experiments) == every
+    for profile in KUBERNETES_PROFILES.values():
+        assert profile.chaos == "kubernetes"
+        for path in profile.experiment_paths():
+            assert path.parent == K8S_DIR and path.is_file(), f"{profile.name}: {path}"
+
+
+@pytest.mark.parametrize("name", ["smoke", "gate", "nightly"])
+def test_kubernetes_profiles_leave_room_for_every_fault_and_its_recovery(name: str) -> None:
+    profile = KUBERNETES_PROFILES[name]
+    paths = profile.experiment_paths()
+    # each experiment needs its pauses plus ~10 s of probes, waits and pod starts
+    busy = sum(_least_seconds(path) + 10 for path in paths)
+    needed = profile.chaos_start_s + busy + profile.recovery_s * (len(paths) - 1)
+    assert profile.duration_s >= needed + 20, (profile.duration_s, needed)  # + a tail
+    assert profile.recovery_s >= 15
+
+
+def test_the_chaos_kind_picks_the_profile_and_the_experiment_folder() -> None:
+    assert resolve_profile("gate") == PROFILES["gate"]
+    assert resolve_profile("gate", chaos="kubernetes") == KUBERNETES_PROFILES["gate"]
+    assert profiles_for("kubernetes") is KUBERNETES_PROFILES
+    profile = resolve_profile("smoke", chaos="kubernetes", experiments=["saturate-node-cpu"])
+    assert profile.experiment_paths() == [(K8S_DIR / "saturate-node-cpu.json").resolve()]
+    with pytest.raises(ProfileError, match=r"--experiment 'kill-users-service'.*kill-orders-pod"):
+        resolve_profile("smoke", chaos="kubernetes", experiments=["kill-users-service"])
