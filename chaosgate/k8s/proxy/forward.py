@@ -15,7 +15,12 @@ Per connection:
   the client;
 - half-close is passed on (EOF from one side becomes ``shutdown(SHUT_WR)`` on the other; the
   pair closes when both sides have sent EOF); a reset on one side resets the other;
-- flow control: when one side's write buffer is full, reading from the other side pauses.
+- flow control: when one side's write buffer is full, reading from the other side pauses;
+- an endpoint that leaves its Service (pod not ready or gone, selector changed, Service
+  deleted) has the connections forwarded to it through that Service reset. kube-proxy's
+  iptables rules would let an established flow live on while the pod lives; here a chaos
+  experiment that cuts a Service off (``chaosgate.chaos.k8s_actions.detach_service``) must
+  cut the keep-alive connections a client pool holds too, or the fault would never show.
 """
 
 from __future__ import annotations
@@ -25,13 +30,30 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from chaosgate.k8s.proxy.endpoints import Endpoint
 
-__all__ = ["Picker", "RoundRobin", "start_forwarder"]
+__all__ = ["Connection", "Picker", "RoundRobin", "TrackingPicker", "start_forwarder"]
 
 Picker = Callable[[], Endpoint | None]
+
+
+class Connection(Protocol):
+    """A forwarded connection that can be cut."""
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class TrackingPicker(Protocol):
+    """A picker that also keeps the connections it handed an endpoint to, so it can reset
+    them when that endpoint leaves; ``track`` returns the call that forgets the connection."""
+
+    def __call__(self) -> Endpoint | None: ...
+
+    def track(self, endpoint: Endpoint, connection: Connection) -> Callable[[], None]: ...
+
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
@@ -42,13 +64,48 @@ class RoundRobin:
     def __init__(self, endpoints: list[Endpoint] | tuple[Endpoint, ...] = ()) -> None:
         self._endpoints = tuple(endpoints)
         self._next = 0
+        self._connections: dict[Endpoint, set[Connection]] = {}
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
         return self._endpoints
 
-    def replace(self, endpoints: list[Endpoint] | tuple[Endpoint, ...]) -> None:
+    def replace(self, endpoints: list[Endpoint] | tuple[Endpoint, ...]) -> int:
+        """Use ``endpoints`` from now on; reset the connections of the ones that left.
+        Returns how many connections were reset."""
         self._endpoints = tuple(endpoints)
+        return self.reset_except(set(self._endpoints))
+
+    @property
+    def held(self) -> int:
+        """How many forwarded connections are tracked now."""
+        return sum(len(held) for held in self._connections.values())
+
+    def reset_except(self, keep: set[Endpoint]) -> int:
+        gone = [endpoint for endpoint in self._connections if endpoint not in keep]
+        count = 0
+        for endpoint in gone:
+            for connection in self._connections.pop(endpoint):
+                connection.reset()
+                count += 1
+        return count
+
+    def track(self, endpoint: Endpoint, connection: Connection) -> Callable[[], None]:
+        """Keep ``connection`` (to ``endpoint``) until the returned call forgets it; if the
+        endpoint has already left, reset it at once."""
+        if endpoint not in self._endpoints:
+            connection.reset()
+            return lambda: None
+        self._connections.setdefault(endpoint, set()).add(connection)
+
+        def forget() -> None:
+            held = self._connections.get(endpoint)
+            if held is not None:
+                held.discard(connection)
+                if not held:
+                    del self._connections[endpoint]
+
+        return forget
 
     def pick(self) -> Endpoint | None:
         endpoints = self._endpoints
@@ -79,6 +136,7 @@ class _Side(asyncio.Protocol):
         self.peer: _Side | None = None
         self.eof = False  # this side has sent EOF (we may still write to it)
         self.lost = False
+        self.on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -105,6 +163,8 @@ class _Side(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.on_lost is not None:
+            self.on_lost()
         peer = self.peer
         if peer is None or peer.transport is None or peer.lost:
             return
@@ -131,6 +191,22 @@ class _ClientSide(_Side):
     def __init__(self, forwarder: _Forwarder) -> None:
         super().__init__()
         self._forwarder = forwarder
+        self._forget: Callable[[], None] | None = None
+
+    def reset(self) -> None:
+        """Cut both sides with a TCP reset (the endpoint left its Service)."""
+        for side in (self, self.peer):
+            if side is not None and side.transport is not None and not side.lost:
+                _reset(side.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._untrack()
+
+    def _untrack(self) -> None:
+        forget, self._forget = self._forget, None
+        if forget is not None:
+            forget()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -158,7 +234,12 @@ class _ClientSide(_Side):
             return
         self.peer = upstream
         upstream.peer = self
-        self.transport.resume_reading()
+        upstream.on_lost = self._untrack
+        pick = self._forwarder.pick
+        if isinstance(pick, TrackingPicker):
+            self._forget = pick.track(endpoint, self)
+        if not self.lost:
+            self.transport.resume_reading()
 
 
 class _Forwarder:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 
 from chaosgate.k8s.proxy.endpoints import Endpoint, endpoints_for
-from chaosgate.k8s.proxy.forward import Picker, RoundRobin, start_forwarder
+from chaosgate.k8s.proxy.forward import Connection, Picker, RoundRobin, start_forwarder
 from chaosgate.k8s.proxy.listeners import ListenerKey, Route, diff_listeners, plan_listeners
 from chaosgate.k8s.proxy.model import PodInfo, ServiceInfo
 
@@ -108,6 +108,17 @@ class Proxier:
         balancer = self._balancers.get(route) if route is not None else None
         return balancer.pick() if balancer is not None else None
 
+    def track(
+        self, key: ListenerKey, endpoint: Endpoint, connection: Connection
+    ) -> Callable[[], None]:
+        """Keep a connection forwarded through ``key`` so it is reset if ``endpoint`` leaves."""
+        route = self._routes.get(key)
+        balancer = self._balancers.get(route) if route is not None else None
+        if balancer is None:
+            connection.reset()
+            return lambda: None
+        return balancer.track(endpoint, connection)
+
     def endpoints(self, route: Route) -> tuple[Endpoint, ...]:
         balancer = self._balancers.get(route)
         return balancer.endpoints if balancer is not None else ()
@@ -128,16 +139,18 @@ class Proxier:
                 and route not in wanted
             ]
             for route in stale:
-                del self._balancers[route]
-                _log.info("endpoints %s removed", route)
+                cut = self._balancers.pop(route).reset_except(set())
+                _log.info("endpoints %s removed (%d connections reset)", route, cut)
             for route, found in wanted.items():
                 balancer = self._balancers.get(route)
                 if balancer is None:
                     self._balancers[route] = RoundRobin(found)
                     _log.info("endpoints %s = %s", route, _format(found))
                 elif list(balancer.endpoints) != found:
-                    balancer.replace(found)
-                    _log.info("endpoints %s = %s", route, _format(found))
+                    cut = balancer.replace(found)
+                    _log.info(
+                        "endpoints %s = %s (%d connections reset)", route, _format(found), cut
+                    )
 
     # ---- listeners ----
 
@@ -158,7 +171,7 @@ class Proxier:
                 del self._bind_errors[key]
         for key in diff.open:
             try:
-                server = await self._start(key.host, key.port, partial(self.pick, key))
+                server = await self._start(key.host, key.port, _ListenerPicker(self, key))
             except OSError as exc:
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
                 if self._bind_errors.get(key) != reason:
@@ -216,6 +229,20 @@ class Proxier:
             for key in sorted(self._servers):
                 self._servers.pop(key).close()
                 _log.info("listener %s closed", key)
+
+
+class _ListenerPicker:
+    """The picker of one listener: endpoints from the Proxier, connections tracked by it."""
+
+    def __init__(self, proxier: Proxier, key: ListenerKey) -> None:
+        self._proxier = proxier
+        self._key = key
+
+    def __call__(self) -> Endpoint | None:
+        return self._proxier.pick(self._key)
+
+    def track(self, endpoint: Endpoint, connection: Connection) -> Callable[[], None]:
+        return self._proxier.track(self._key, endpoint, connection)
 
 
 class LoopSink:

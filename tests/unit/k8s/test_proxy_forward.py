@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from chaosgate.k8s.proxy.endpoints import Endpoint
-from chaosgate.k8s.proxy.forward import RoundRobin, start_forwarder
+from chaosgate.k8s.proxy.forward import Connection, RoundRobin, start_forwarder
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -323,5 +323,66 @@ def test_finished_connections_leave_no_socket_open_in_the_proxy() -> None:
         assert open_fds() <= before
         server.close()
         up.close()
+
+    run(scenario())
+
+
+class _Tracked:
+    """A picker over one RoundRobin that tracks connections, as the Proxier's pickers do."""
+
+    def __init__(self, balancer: RoundRobin) -> None:
+        self.balancer = balancer
+
+    def __call__(self) -> Endpoint | None:
+        return self.balancer.pick()
+
+    def track(self, endpoint: Endpoint, connection: Connection) -> Callable[[], None]:
+        return self.balancer.track(endpoint, connection)
+
+
+def test_an_endpoint_leaving_resets_its_open_connections_and_spares_the_others() -> None:
+    async def scenario() -> None:
+        first, first_address = await upstream(echo)
+        second, second_address = await upstream(echo)
+        balancer = RoundRobin([first_address, second_address])
+        server, address = await proxy(_Tracked(balancer))
+        to_first = await asyncio.open_connection(*address)
+        to_second = await asyncio.open_connection(*address)
+        for reader, writer in (to_first, to_second):  # both forwarded and answering
+            writer.write(b"ping")
+            assert await reader.readexactly(4) == b"ping"
+        assert balancer.held == 2
+        assert balancer.replace([second_address]) == 1
+        with pytest.raises(ConnectionResetError):
+            await to_first[0].read(1)
+        to_second[1].write(b"still")  # the connection to the endpoint that stayed lives on
+        assert await to_second[0].readexactly(5) == b"still"
+        assert balancer.replace([second_address]) == 0  # nothing left to reset
+        for _reader, writer in (to_first, to_second):
+            writer.close()
+        for closing in (server, first, second):
+            closing.close()
+
+    run(scenario())
+
+
+def test_a_closed_connection_is_forgotten() -> None:
+    async def scenario() -> None:
+        pod, pod_address = await upstream(echo)
+        balancer = RoundRobin([pod_address])
+        server, address = await proxy(_Tracked(balancer))
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"x")
+        assert await reader.readexactly(1) == b"x"
+        assert balancer.held == 1
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(100):  # the proxy sees the close on one of its next loop turns
+            if balancer.held == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert balancer.held == 0
+        server.close()
+        pod.close()
 
     run(scenario())
