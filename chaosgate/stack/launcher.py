@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -131,7 +132,8 @@ def _health_client(layout: StackLayout, record_k8s: bool, client: httpx.Client) 
     plane's health endpoints are HTTPS with the certificate of chaosgate.stack.k8s_pki)."""
     if not record_k8s:
         return client
-    return httpx.Client(timeout=client.timeout, verify=str(_cluster_pki(layout).ca_cert))
+    context = ssl.create_default_context(cafile=str(_cluster_pki(layout).ca_cert))
+    return httpx.Client(timeout=client.timeout, verify=context)
 
 
 def stack_status(layout: StackLayout, client: httpx.Client) -> list[PartStatus] | None:
