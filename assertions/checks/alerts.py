@@ -252,9 +252,12 @@ def _resolved(
     observations = judge.observations
     resolve_by = rollback_at + resolve_deadline_s
     expected_view = {"resolved_within_s_of_rollback": resolve_deadline_s}
-    relevant = [
+    since_inject = [
         ep for ep in judge.matching if ep.resolved_at is None or ep.resolved_at >= judge.inject_at
     ]
+    # an episode that starts after the rollback is a new one (the next fault, say), not this
+    # fault's; it counts only when the fault's own episode started that late too
+    relevant = [ep for ep in since_inject if ep.starts_at <= rollback_at] or since_inject[:1]
     still = [ep for ep in relevant if ep.resolved_at is None]
     note = _first_notification(notifications, judge.expected, "resolved", rollback_at)
     evidence: dict[str, Any] = {

@@ -316,6 +316,28 @@ def test_resolving_late_fails() -> None:
     assert resolved.status is Status.FAILED and resolved.latency_s == 50.0
 
 
+def test_a_new_episode_after_the_rollback_is_not_this_faults() -> None:
+    """Seen in a gate run: NodeHighCPU resolved 2 s after its rollback, then the next
+    experiment (a memory fill) made it fire again; that episode is not the CPU fault's."""
+    own = episode(1005.0, 1005.6, resolved_at=1042.0)
+    next_fault = episode(1060.0, 1060.3, resolved_at=1095.0)
+    seen = watched(own, next_fault, last=1100.0)
+    resolved = evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, [], resolve_deadline_s=30)[2]
+    assert resolved.passed and resolved.latency_s == 2.0
+    still_firing = episode(1060.0, 1060.3)
+    seen = watched(own, still_firing, last=1100.0)
+    resolved = evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, [], resolve_deadline_s=30)[2]
+    assert resolved.passed and resolved.latency_s == 2.0
+
+
+def test_an_episode_first_seen_after_the_rollback_is_judged_when_it_is_the_only_one() -> None:
+    late = episode(1045.0, 1045.5, resolved_at=1090.0)
+    resolved = evaluate_expected_alert(
+        watched(late), DOWN, INJECT, 1040.0, [], resolve_deadline_s=30
+    )[2]
+    assert resolved.status is Status.FAILED and resolved.latency_s == 50.0
+
+
 def test_titles_are_unique_per_expectation() -> None:
     assert ExpectedAlert("A").title == "A"
     assert ExpectedAlert("A", {"z": "1", "b": "2"}).title == "A{b=2,z=1}"
