@@ -59,7 +59,10 @@ TargetOption = Annotated[
     ),
 ]
 ProfileOption = Annotated[
-    str, typer.Option("--profile", "-p", help="smoke (~2 min), gate (~5 min) or nightly.")
+    str,
+    typer.Option(
+        "--profile", "-p", help="smoke (~2 min), gate (~5 min; ~8 on Kubernetes) or nightly."
+    ),
 ]
 ExperimentOption = Annotated[
     list[str] | None,

@@ -227,6 +227,20 @@ def test_api_server_accepts_every_object(control_plane: ControlPlane, kustomizat
     assert len(accepted) == _object_count(control_plane, directory), applied.stdout
 
 
+@pytest.mark.parametrize("spec", sorted(p.name for p in (MANIFESTS / "chaos").glob("*.yaml")))
+def test_api_server_accepts_every_stress_job(control_plane: ControlPlane, spec: str) -> None:
+    """manifests/chaos holds plain files the experiments create, not a kustomization."""
+    applied = control_plane.run(
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--field-manager=chaosgate-manifests-test",
+        f"--filename={MANIFESTS / 'chaos' / spec}",
+    )
+    assert applied.returncode == 0, f"{spec}: {applied.stderr}"
+    assert "job.batch/" in applied.stdout and "(server dry run)" in applied.stdout
+
+
 def test_api_server_gives_the_local_gateway_node_port_30080(control_plane: ControlPlane) -> None:
     applied = control_plane.run(
         "apply",

@@ -1,0 +1,72 @@
+"""Whole runs against the Kubernetes stack: `chaosgate run --target local-k8s`, as a user types
+it, with load, chaosk8s faults through the real API and every check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.k8s.conftest import K8sStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.k8s]
+
+
+def _run(stack: K8sStack, reports: Path, *args: str) -> tuple[int, str, dict[str, Any] | None]:
+    env = dict(os.environ)
+    env.update({f"CHAOSGATE_PORT_{name.upper()}": str(port) for name, port in stack.ports.items()})
+    env["CHAOSGATE_STACK_DIR"] = str(stack.layout.state_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaosgate", "run", "--target", "local-k8s", "--reports",
+         str(reports), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        check=False,
+    )  # fmt: skip
+    summaries = sorted(reports.glob("*/summary.json"))
+    summary = json.loads(summaries[-1].read_text()) if summaries else None
+    print(proc.stdout[-4000:])
+    return proc.returncode, proc.stdout + proc.stderr, summary
+
+
+def test_smoke_run_on_kubernetes_passes_on_a_healthy_stack(
+    k8s_stack: K8sStack, tmp_path: Path
+) -> None:
+    code, output, summary = _run(k8s_stack, tmp_path, "--profile", "smoke", "--duration", "55")
+    assert summary is not None, output[-3000:]
+    assert (code, summary["verdict"]) == (0, "passed"), summary["failed_checks"]
+    names = {check["name"] for check in summary["checks"]}
+    assert "chaos.kill-users-pods" in names
+    fired = [c for c in summary["checks"] if c["name"].startswith("alert.UsersServiceDown")]
+    assert {c["name"].rsplit(".", 1)[-1] for c in fired} == {"fired", "notified", "resolved"}
+    assert all(c["status"] == "passed" for c in fired)
+    journal = json.loads(
+        next((tmp_path / summary["run_id"] / "chaos").glob("*.journal.json")).read_text()
+    )
+    (kill,) = [r for r in journal["run"] if r["activity"]["type"] == "action"]
+    assert kill["activity"]["provider"]["module"] == "chaosk8s.pod.actions"
+    assert kill["status"] == "succeeded"
+
+
+def test_an_experiment_outside_the_allowlist_is_refused_before_anything_runs(
+    k8s_stack: K8sStack, tmp_path: Path
+) -> None:
+    experiment = json.loads(
+        (
+            Path(__file__).resolve().parents[3] / "experiments" / "k8s" / "kill-users-pods.json"
+        ).read_text()
+    )
+    text = json.dumps(experiment).replace('"ns": "restaurant"', '"ns": "kube-system"')
+    path = tmp_path / "kill-in-kube-system.json"
+    path.write_text(text)
+    code, output, summary = _run(k8s_stack, tmp_path / "reports", "--experiment", str(path))
+    assert code == 2, output
+    assert summary is None
+    assert "'kube-system'" in output and "kubernetes.namespaces" in output
