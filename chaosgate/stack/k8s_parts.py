@@ -202,8 +202,13 @@ def build_k8s_parts(
     builds: K8sBuildOutputs,
     pki: ClusterPki,
     files: K8sFiles,
+    *,
+    service_cidr: str = SERVICE_CIDR,
 ) -> list[Part]:
-    """The Kubernetes parts, in start order (each needs the one before it answering)."""
+    """The Kubernetes parts, in start order (each needs the one before it answering).
+
+    ``service_cidr`` moves the Service range (a second cluster beside the stack's, in tests,
+    so the two proxies' loopback addresses never meet)."""
     etcd_url = f"http://{HOST}:{ports['etcd']}"
     api = _apiserver_url(ports)
     serving = [f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}"]
@@ -248,7 +253,7 @@ def build_k8s_parts(
                     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                     f"--service-account-key-file={pki.sa_pub}",
                     f"--service-account-signing-key-file={pki.sa_key}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={service_cidr}",
                     f"--service-node-port-range={low}-{high}",
                     # the reconciler refuses a loopback advertise address (STACK-NOTES)
                     "--endpoint-reconciler-type=none",

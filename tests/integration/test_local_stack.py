@@ -6,31 +6,17 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
+from tests.integration.support import poll
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 DEADLINE_S = 30.0
-
-
-def poll(probe: Callable[[], T | None], *, timeout_s: float, interval_s: float = 0.25) -> T | None:
-    """The first non-None answer of ``probe`` within ``timeout_s``, else None."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = probe()
-        if answer is not None:
-            return answer
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval_s)
 
 
 def _order_with_known_ids(stack: LocalStack, http: httpx.Client) -> tuple[str, str]:

@@ -8,8 +8,8 @@ import json
 import secrets
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,23 +19,12 @@ from chaosgate.chaos.k8s_env import kubernetes_environment
 from chaosgate.stack.launcher import stack_status
 from chaosgate.target import KubernetesConfig
 from tests.integration.k8s.conftest import K8sStack
+from tests.integration.support import poll
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
-T = TypeVar("T")
 NAMESPACE = "restaurant"
 DEADLINE_S = 30.0
-
-
-def poll(probe: Callable[[], T | None], *, timeout_s: float, interval_s: float = 0.25) -> T | None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = probe()
-        if answer is not None:
-            return answer
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval_s)
 
 
 @pytest.fixture()

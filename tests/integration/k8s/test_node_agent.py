@@ -1,8 +1,9 @@
 """The node agent against a real control plane: pods are real processes, through the real API.
 
-A bare control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler from the
-cached builds) is started by this module's own fixture on loopback ports 17379/17443, with
-Services from 10.200.0.0/16; the agent runs as a subprocess with pods from 127.2.0.0/16.
+A bare control plane of this module's own (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler: tests/integration/k8s/bare_control_plane.py) on loopback ports 17379/17443,
+with Services from 10.200.0.0/16, so its node is the only one; the agent runs as a subprocess
+with pods from 127.2.0.0/16.
 """
 
 from __future__ import annotations
@@ -16,20 +17,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 import psutil
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client
-from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 from chaosgate.k8s.node_config import service_loopback_ip
-from chaosgate.stack.layout import StackLayout
+from tests.integration.k8s.bare_control_plane import bare_control_plane
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -41,7 +39,6 @@ SERVICE_CIDR = "10.200.0.0/16"
 POD_CIDR = "127.2.0.0/16"
 AGENT_HEALTH_PORT = 17448
 NAMESPACE = "agent-test"
-TOKEN = "agent-test-token"
 T = TypeVar("T")
 
 
@@ -60,27 +57,6 @@ def _eventually(check: Callable[[], T | None], what: str, timeout_s: float = 60.
     raise AssertionError(f"{what}: not within {timeout_s:g}s (last error: {last})")
 
 
-def _newest(pattern: str, cache: Path) -> Path:
-    found = [p for p in cache.glob(pattern) if ".partial" not in str(p)]
-    if not found:
-        pytest.fail(
-            f"no {pattern!r} under {str(cache)!r}: build the control plane first "
-            "(chaosgate.stack.builds.ensure_k8s_builds)"
-        )
-    return max(found, key=lambda p: p.stat().st_mtime)
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @dataclass(frozen=True)
 class ControlPlane:
     kubeconfig: Path
@@ -89,104 +65,16 @@ class ControlPlane:
 
 @pytest.fixture(scope="module")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cache = StackLayout.from_env(os.environ).cache_dir
-    etcd = _newest("bin/etcd-*", cache)
-    k8s = _newest("k8s-*/kube-apiserver", cache).parent
-    work = tmp_path_factory.mktemp("control-plane")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (work / "sa.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    (work / "sa.pub").write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    (work / "tokens.csv").write_text(f"{TOKEN},admin,admin-uid,system:masters\n")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, argv: list[str]) -> None:
-        with (work / f"{name}.log").open("wb") as log:
-            processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
-
-    try:
-        start(
-            "etcd",
-            [
-                str(etcd), "--name", "agent-test", "--data-dir", str(work / "etcd"),
-                "--listen-client-urls", f"http://{HOST}:{ETCD_PORT}",
-                "--advertise-client-urls", f"http://{HOST}:{ETCD_PORT}",
-                "--listen-peer-urls", f"http://{HOST}:{ETCD_PORT + 1}",
-                "--initial-advertise-peer-urls", f"http://{HOST}:{ETCD_PORT + 1}",
-                "--initial-cluster", f"agent-test=http://{HOST}:{ETCD_PORT + 1}",
-                "--listen-metrics-urls=",
-            ],
-        )  # fmt: skip
-        start(
-            "apiserver",
-            [
-                str(k8s / "kube-apiserver"), f"--etcd-servers=http://{HOST}:{ETCD_PORT}",
-                f"--bind-address={HOST}", f"--advertise-address={HOST}",
-                f"--secure-port={API_PORT}", f"--cert-dir={work / 'certs'}",
-                f"--token-auth-file={work / 'tokens.csv'}", "--authorization-mode=Node,RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={work / 'sa.pub'}",
-                f"--service-account-signing-key-file={work / 'sa.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}", "--endpoint-reconciler-type=none",
-            ],
-        )  # fmt: skip
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        with httpx.Client(verify=False, timeout=2, trust_env=False) as http:
-            _eventually(
-                lambda: http.get(f"https://{HOST}:{API_PORT}/readyz", headers=headers).text == "ok",
-                "the API server answering /readyz",
-            )
-        served = (work / "certs" / "apiserver.crt").read_text()
-        blocks = served.split("-----END CERTIFICATE-----")
-        (work / "ca.crt").write_text(blocks[1].strip() + "\n-----END CERTIFICATE-----\n")
-        kubeconfig = work / "admin.kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "t", "cluster": {
-                        "server": f"https://{HOST}:{API_PORT}",
-                        "certificate-authority": str(work / "ca.crt")}}],
-                    "users": [{"name": "admin", "user": {"token": TOKEN}}],
-                    "contexts": [{"name": "t", "context": {"cluster": "t", "user": "admin"}}],
-                    "current-context": "t",
-                }
-            )
-        )  # fmt: skip
-        start(
-            "controller-manager",
-            [
-                str(k8s / "kube-controller-manager"), f"--kubeconfig={kubeconfig}",
-                f"--bind-address={HOST}", f"--secure-port={API_PORT + 1}", "--leader-elect=false",
-                f"--service-account-private-key-file={work / 'sa.key'}",
-                f"--root-ca-file={work / 'ca.crt'}", "--use-service-account-credentials=true",
-            ],
-        )  # fmt: skip
-        start(
-            "scheduler",
-            [
-                str(k8s / "kube-scheduler"), f"--kubeconfig={kubeconfig}",
-                f"--bind-address={HOST}", f"--secure-port={API_PORT + 2}", "--leader-elect=false",
-            ],
-        )  # fmt: skip
-        api = cast(
-            client.ApiClient,
-            kube_config.new_client_from_config(config_file=str(kubeconfig)),  # type: ignore[no-untyped-call]
-        )
-        yield ControlPlane(kubeconfig=kubeconfig, api=api)
+    with bare_control_plane(
+        tmp_path_factory.mktemp("control-plane"),
+        api_port=API_PORT,
+        etcd_port=ETCD_PORT,
+        service_cidr=SERVICE_CIDR,
+        controllers=True,
+    ) as plane:
+        api = plane.api()
+        yield ControlPlane(kubeconfig=plane.kubeconfig, api=api)
         api.close()  # type: ignore[no-untyped-call]
-    finally:
-        _stop(processes)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The service proxy against a real API server, with this test playing the node agent.
 
-This module starts its own etcd and kube-apiserver (from the cached builds) on loopback ports
-18379/18443 with Services from 10.201.0.0/16; no controller-manager or scheduler is needed.
+This module starts its own etcd and kube-apiserver (tests/integration/k8s/bare_control_plane.py)
+on ports 18379/18443 with Services from 10.201.0.0/16; no controller-manager or scheduler is
+needed.
 Each test runs ``python -m chaosgate.k8s.proxy`` as a subprocess, creates Services and Pods
 through the API, serves HTTP itself on each pod's loopback IP (from 127.77.0.0/16) and patches
 the pod's status (podIP, Ready) the way the node agent does. Nothing connects to a ClusterIP:
@@ -28,13 +29,10 @@ from typing import Any, TypeVar, cast
 import httpx
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client
-from kubernetes import config as kube_config
 
 from chaosgate.k8s.node_config import service_loopback_ip
-from chaosgate.stack.layout import StackLayout
+from tests.integration.k8s.bare_control_plane import bare_control_plane
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -47,7 +45,6 @@ SERVICE_CIDR = "10.201.0.0/16"
 POD_CIDR = "127.77.0.0/16"
 NODE_IP = HOST
 NAMESPACE = "proxy-test"
-TOKEN = "proxy-test-token"
 SERVICE_PORT = 8080
 
 
@@ -64,17 +61,6 @@ def _until(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
                 return last
         time.sleep(0.05)
     raise AssertionError(f"{what}: not within {timeout_s:g} s (last: {last!r})")
-
-
-def _cached(pattern: str) -> Path:
-    cache = StackLayout.from_env(os.environ).cache_dir
-    found = sorted(p for p in cache.glob(pattern) if ".partial" not in str(p))
-    if not found:
-        pytest.fail(
-            f"no {pattern!r} under {str(cache)!r}: build the control plane first "
-            "(chaosgate.stack.builds.ensure_k8s_builds)"
-        )
-    return max(found, key=lambda p: p.stat().st_mtime)
 
 
 def _stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
@@ -100,46 +86,6 @@ def _free_port(host: str, start: int = 0, tries: int = 500) -> int | None:
     return None
 
 
-def _write_keys(work: Path) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    (work / "sa.key").write_bytes(private)
-    (work / "sa.pub").write_bytes(public)
-
-
-def _kubeconfig(work: Path) -> Path:
-    pem = (work / "certs" / "apiserver.crt").read_text()
-    end = "-----END CERTIFICATE-----"
-    certificates = [block.strip() + "\n" + end + "\n" for block in pem.split(end) if block.strip()]
-    (work / "ca.crt").write_text(certificates[-1])  # the serving cert, then its CA
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "proxy-test",
-                "cluster": {
-                    "server": f"https://{HOST}:{API_PORT}",
-                    "certificate-authority": str(work / "ca.crt"),
-                },
-            }
-        ],
-        "users": [{"name": "admin", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "proxy-test", "context": {"cluster": "proxy-test", "user": "admin"}}],
-        "current-context": "proxy-test",
-    }
-    path = work / "admin.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 M = TypeVar("M")
 
 
@@ -158,86 +104,21 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    for port, variable in (
-        (ETCD_PORT, "CHAOSGATE_PROXY_TEST_ETCD_PORT"),
-        (ETCD_PORT + 1, "CHAOSGATE_PROXY_TEST_ETCD_PORT"),
-        (API_PORT, "CHAOSGATE_PROXY_TEST_API_PORT"),
-    ):
-        if _free_port(HOST, start=port, tries=1) != port:
-            pytest.fail(f"port {port} on {HOST} is taken (another control plane?); set {variable}")
-    etcd = _cached("bin/etcd-*")
-    apiserver = _cached("k8s-*/kube-apiserver")
-    work = tmp_path_factory.mktemp("proxy-control-plane")
-    _write_keys(work)
-    (work / "tokens.csv").write_text(f"{TOKEN},admin,admin-uid,system:masters\n")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, argv: list[str]) -> None:
-        with (work / f"{name}.log").open("wb") as log:
-            processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
-
-    peer = f"http://{HOST}:{ETCD_PORT + 1}"
-    try:
-        start(
-            "etcd",
-            [
-                str(etcd),
-                "--name=proxy-test",
-                f"--data-dir={work / 'etcd'}",
-                f"--listen-client-urls=http://{HOST}:{ETCD_PORT}",
-                f"--advertise-client-urls=http://{HOST}:{ETCD_PORT}",
-                f"--listen-peer-urls={peer}",
-                f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=proxy-test={peer}",
-                "--listen-metrics-urls=",
-            ],
-        )
-        start(
-            "apiserver",
-            [
-                str(apiserver),
-                f"--etcd-servers=http://{HOST}:{ETCD_PORT}",
-                f"--bind-address={HOST}",
-                f"--advertise-address={HOST}",
-                f"--secure-port={API_PORT}",
-                f"--cert-dir={work / 'certs'}",
-                f"--token-auth-file={work / 'tokens.csv'}",
-                "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={work / 'sa.pub'}",
-                f"--service-account-signing-key-file={work / 'sa.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--endpoint-reconciler-type=none",
-            ],
-        )
-        with httpx.Client(verify=False, timeout=2.0, trust_env=False) as http:
-            _until(
-                lambda: (
-                    http.get(
-                        f"https://{HOST}:{API_PORT}/readyz",
-                        headers={"Authorization": f"Bearer {TOKEN}"},
-                    ).text
-                    == "ok"
-                ),
-                "the API server's /readyz",
-                timeout_s=90,
-            )
-        kubeconfig = _kubeconfig(work)
-        api = cast(
-            client.ApiClient,
-            kube_config.new_client_from_config(config_file=str(kubeconfig)),  # type: ignore[no-untyped-call]
-        )
+    with bare_control_plane(
+        tmp_path_factory.mktemp("proxy-control-plane"),
+        api_port=API_PORT,
+        etcd_port=ETCD_PORT,
+        service_cidr=SERVICE_CIDR,
+    ) as plane:
+        api = plane.api()
         core = client.CoreV1Api(api)
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
         # no controller-manager here: create the ServiceAccount pods are admitted with
         core.create_namespaced_service_account(
             NAMESPACE, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="default"))
         )
-        yield Cluster(kubeconfig=kubeconfig, core=core)
+        yield Cluster(kubeconfig=plane.kubeconfig, core=core)
         api.close()  # type: ignore[no-untyped-call]
-    finally:
-        for process in reversed(processes):
-            _stop(process)
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""A second, bare control plane for tests that need a cluster of their own (their own node
+agent, their own service proxy, objects nobody else sees): etcd and kube-apiserver, optionally
+the controller-manager and scheduler, started from the very command lines `stack up --k8s`
+runs (:func:`chaosgate.stack.k8s_parts.build_k8s_parts`) with the stack's PKI code, on other
+ports and another Service range, as plain subprocesses stopped by PID."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from chaosgate.stack.builds import BuildError, ensure_k8s_builds
+from chaosgate.stack.k8s_parts import K8sFiles, build_k8s_parts, kubeconfig_text
+from chaosgate.stack.k8s_pki import ensure_pki
+from chaosgate.stack.layout import StackLayout
+from chaosgate.stack.ports import HOST
+
+__all__ = ["BareControlPlane", "bare_control_plane"]
+
+
+@dataclass(frozen=True)
+class BareControlPlane:
+    kubeconfig: Path  # admin (system:masters)
+    kubectl: Path
+    api_port: int
+    work: Path  # the logs (<part>.log) and state live here
+
+    def run(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """kubectl against this control plane."""
+        return subprocess.run(
+            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def api(self) -> k8s_client.ApiClient:
+        """A kubernetes ApiClient (close it after use)."""
+        api = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(self.kubeconfig)
+        )
+        return cast(k8s_client.ApiClient, api)
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def _wait_healthy(
+    url: str, ca: Path, process: subprocess.Popen[bytes], log: Path, deadline_s: float
+) -> None:
+    context = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + deadline_s
+    with httpx.Client(verify=context, timeout=2.0, trust_env=False) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:]
+                pytest.fail(f"{log.stem} exited with {process.returncode}: {tail}")
+            try:
+                if http.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+    pytest.fail(f"{url} not healthy within {deadline_s:.0f} s; see {log}")
+
+
+@contextmanager
+def bare_control_plane(
+    work: Path,
+    *,
+    api_port: int,
+    etcd_port: int,
+    service_cidr: str,
+    controllers: bool = False,
+) -> Iterator[BareControlPlane]:
+    """etcd (``etcd_port`` and +1) and kube-apiserver (``api_port``); with ``controllers`` also
+    the controller-manager and scheduler (``api_port`` + 1 and + 2)."""
+    try:
+        builds = ensure_k8s_builds(StackLayout.from_env(os.environ))
+    except BuildError as exc:
+        pytest.fail(f"the control plane cannot be built: {exc}")
+    ports = {
+        "etcd": etcd_port,
+        "etcd_peer": etcd_port + 1,
+        "kube_apiserver": api_port,
+        "kube_controller_manager": api_port + 1,
+        "kube_scheduler": api_port + 2,
+        "node_agent": 0,  # their parts are not started here
+        "service_proxy": 0,
+    }
+    checked = ["etcd", "etcd_peer", "kube_apiserver"]
+    if controllers:
+        checked += ["kube_controller_manager", "kube_scheduler"]
+    for name in checked:
+        if _taken(ports[name]):
+            pytest.fail(f"port {ports[name]} ({name}) on {HOST} is taken; stop what holds it")
+    service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
+    pki = ensure_pki(work / "pki", service_ip=service_ip)
+    files = K8sFiles(work)
+    server = f"https://{HOST}:{api_port}"
+    users = {
+        "admin": "admin",
+        "controller-manager": "system:kube-controller-manager",
+        "scheduler": "system:kube-scheduler",
+    }
+    for component, user in users.items():
+        path = files.admin_kubeconfig if component == "admin" else files.kubeconfig(component)
+        path.write_text(kubeconfig_text(server, pki.ca_cert, user, pki.token(user)))
+    layout = StackLayout.from_env({**os.environ, "CHAOSGATE_STACK_DIR": str(work / "state")})
+    parts = build_k8s_parts(layout, ports, builds, pki, files, service_cidr=service_cidr)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for part in parts[: len(checked) - 1]:  # etcd, kube-apiserver[, controllers]
+            log = work / f"{part.name}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    list(part.program.command), stdout=out, stderr=subprocess.STDOUT
+                )
+            processes.append(process)
+            _wait_healthy(part.health_url, pki.ca_cert, process, log, deadline_s=90)
+        yield BareControlPlane(
+            kubeconfig=files.admin_kubeconfig, kubectl=builds.kubectl, api_port=api_port, work=work
+        )
+    finally:
+        _stop(processes)
