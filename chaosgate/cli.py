@@ -22,6 +22,7 @@ from chaosgate.chaos.experiments import ExperimentError
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.stack.builds import BuildError, ensure_builds, ensure_k8s_builds
 from chaosgate.stack.health import PartStatus
+from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
 from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack_up
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
@@ -134,11 +135,15 @@ def stack_up_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every part.")] = 300.0,
     restart_delay: Annotated[
         int,
-        typer.Option(
-            help="Seconds a killed service stays down before it comes back (with --k8s: the "
-            "emulated start cost of a restaurant pod)."
-        ),
+        typer.Option(help="Seconds a killed service stays down before it comes back."),
     ] = DEFAULT_RESTART_DELAY_S,
+    pod_start_delay: Annotated[
+        int,
+        typer.Option(
+            help="With --k8s: seconds a restaurant pod's container waits before it starts "
+            "(the emulated sandbox and image start of a real node)."
+        ),
+    ] = DEFAULT_POD_START_DELAY_S,
     k8s: Annotated[
         bool,
         typer.Option(
@@ -159,6 +164,7 @@ def stack_up_command(
             timeout_s=timeout,
             restart_delay_s=restart_delay,
             k8s=k8s,
+            pod_start_delay_s=pod_start_delay,
         )
     out.print(_status_table(statuses))
 

@@ -26,6 +26,7 @@ from chaosgate.stack.ports import HOST
 from chaosgate.stack.supervisor import Program
 
 __all__ = [
+    "DEFAULT_POD_START_DELAY_S",
     "K8S_PART_NAMES",
     "NODE_NAME",
     "POD_CIDR",
@@ -50,9 +51,14 @@ K8S_PART_NAMES = (
     "node-agent",
     "service-proxy",
 )
-# the image the restaurant services run from: its emulated start cost is the stack's restart
-# delay, so a killed pod's replacement takes as long as a supervised service's restart
+# the image the restaurant services run from, and its emulated start cost (sandbox creation and
+# image start on a real node). A killed pod must stay replaced-but-not-serving for longer than a
+# down alert takes to fire here: termination, the pod leaving Prometheus' discovery, the rule's
+# `for: 5s` and an evaluation add up to 8-10 s (the plain stack's supervised restart is seen
+# 2-3 s sooner, hence its 10 s); with 10 s a CI run saw UsersServiceDown active for 1 s, gone
+# before Alertmanager's group_wait, so no notification was ever sent.
 RESTAURANT_IMAGE = "chaosgate/restaurant"
+DEFAULT_POD_START_DELAY_S = 15
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from chaosgate.stack.configs import LOG_INDEX_TEMPLATE, SERVICES, K8sDiscovery, 
 from chaosgate.stack.health import PartRow, PartStatus, probe_parts
 from chaosgate.stack.k8s_deploy import DeployError, deploy_restaurant
 from chaosgate.stack.k8s_parts import (
+    DEFAULT_POD_START_DELAY_S,
     build_k8s_parts,
     k8s_files,
     kubernetes_service_ip,
@@ -229,12 +230,14 @@ def stack_up(
     timeout_s: float = 300.0,
     restart_delay_s: int = DEFAULT_RESTART_DELAY_S,
     k8s: bool = False,
+    pod_start_delay_s: int = DEFAULT_POD_START_DELAY_S,
 ) -> list[PartStatus]:
     """Start the whole stack and wait until every part is healthy; return the final status.
 
     With ``k8s`` the stack also runs a Kubernetes control plane, the node agent and the service
     proxy, and the restaurant services run as Deployments of ``manifests/overlays/local``
-    instead of supervised programs.
+    instead of supervised programs, each container starting ``pod_start_delay_s`` after its pod
+    is scheduled (the emulated cost of a real node's sandbox and image start).
     """
     existing = read_record(layout)
     if existing is not None:
@@ -275,7 +278,7 @@ def stack_up(
     if k8s:
         k8s_builds = ensure_k8s_builds(layout, report=report)
         pki = ensure_pki(k8s_files(layout).pki_dir, service_ip=kubernetes_service_ip())
-        files = write_k8s_files(layout, ports, pki, start_delay_s=restart_delay_s)
+        files = write_k8s_files(layout, ports, pki, start_delay_s=pod_start_delay_s)
         pod_logs = files.pod_logs
         discovery = K8sDiscovery(
             api_url=f"https://{HOST}:{ports['kube_apiserver']}",
@@ -285,7 +288,9 @@ def stack_up(
         k8s_parts = build_k8s_parts(layout, ports, k8s_builds, pki, files)
         binaries = {**binaries, "prometheus": k8s_builds.prometheus}  # with kubernetes_sd
     configs = write_configs(layout, ports, k8s=discovery, pod_log_dir=pod_logs)
-    parts = build_parts(layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s)
+    parts = build_parts(
+        layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s, k8s=k8s
+    )
     if k8s:  # the services run as pods instead
         parts = [part for part in parts if part.name not in SERVICES] + k8s_parts
     for part in parts:

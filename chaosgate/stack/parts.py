@@ -94,10 +94,17 @@ def build_parts(
     configs: ConfigPaths,
     *,
     restart_delay_s: int = DEFAULT_RESTART_DELAY_S,
+    k8s: bool = False,
 ) -> list[Part]:
-    """Every part, in start order (OpenSearch first: Jaeger and rsyslog write into it)."""
+    """Every part, in start order (OpenSearch first: Jaeger and rsyslog write into it).
+
+    With ``k8s`` Prometheus keeps its own data directory: it is another Prometheus release
+    (the one with Kubernetes discovery) and its pod series must not show up in the plain
+    stack's queries, nor the plain stack's in its.
+    """
     urls = part_urls(ports)
     data = layout.data_dir
+    prometheus_data = data / ("prometheus-k8s" if k8s else "prometheus")
     opensearch_dir = builds.opensearch_dir
     parts = [
         Part(
@@ -147,7 +154,7 @@ def build_parts(
                 [
                     str(binaries["prometheus"]),
                     f"--config.file={configs.prometheus}",
-                    f"--storage.tsdb.path={data / 'prometheus'}",
+                    f"--storage.tsdb.path={prometheus_data}",
                     f"--web.listen-address={HOST}:{ports['prometheus']}",
                     "--web.enable-lifecycle",
                     "--rules.alert.resend-delay=5s",

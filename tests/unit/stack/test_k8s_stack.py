@@ -15,8 +15,19 @@ import yaml
 from cryptography import x509
 
 from chaosgate.k8s.node_config import load_node_config
-from chaosgate.stack.builds import BuildError, K8sBuildOutputs, ensure_k8s_builds
-from chaosgate.stack.configs import K8sDiscovery, prometheus_config, rsyslog_config
+from chaosgate.stack.builds import (
+    SYSTEM_BINARIES,
+    BuildError,
+    BuildOutputs,
+    K8sBuildOutputs,
+    ensure_k8s_builds,
+)
+from chaosgate.stack.configs import (
+    K8sDiscovery,
+    prometheus_config,
+    rsyslog_config,
+    write_configs,
+)
 from chaosgate.stack.k8s_deploy import wrapper_kustomization
 from chaosgate.stack.k8s_parts import (
     K8S_PART_NAMES,
@@ -27,6 +38,7 @@ from chaosgate.stack.k8s_parts import (
 )
 from chaosgate.stack.k8s_pki import TOKEN_USERS, ensure_pki
 from chaosgate.stack.layout import StackLayout
+from chaosgate.stack.parts import build_parts
 from chaosgate.stack.ports import K8S_PORT_NAMES, resolve_ports
 
 REPO = Path(__file__).resolve().parents[3]
@@ -211,3 +223,20 @@ def test_wrapper_kustomization_sets_this_stacks_ports(tmp_path: Path) -> None:
     assert yaml.safe_load(patch["patch"]) == [
         {"op": "replace", "path": "/spec/ports/0/nodePort", "value": 30111}
     ]
+
+
+def test_the_k8s_stacks_prometheus_keeps_its_own_data(tmp_path: Path) -> None:
+    """Another Prometheus release, other series: the two stacks never share a TSDB."""
+    layout = _layout(tmp_path)
+    builds = BuildOutputs(jaeger_binary=tmp_path / "jaeger", opensearch_dir=tmp_path, results=())
+    binaries = {name: tmp_path / name for name in SYSTEM_BINARIES}
+    configs = write_configs(layout, PORTS)
+
+    def data_dir(k8s: bool) -> str:
+        parts = build_parts(layout, PORTS, builds, binaries, configs, k8s=k8s)
+        (prometheus,) = [part for part in parts if part.name == "prometheus"]
+        (flag,) = [a for a in prometheus.program.command if a.startswith("--storage.tsdb.path=")]
+        return flag.partition("=")[2]
+
+    assert data_dir(k8s=False) == str(layout.data_dir / "prometheus")
+    assert data_dir(k8s=True) == str(layout.data_dir / "prometheus-k8s")
