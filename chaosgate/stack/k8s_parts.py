@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +35,10 @@ __all__ = [
     "build_k8s_parts",
     "k8s_files",
     "kubeconfig_text",
+    "kubernetes_service_ip",
     "node_config_text",
     "write_k8s_files",
+    "write_kubeconfigs",
 ]
 
 NODE_NAME = "chaosgate-local"
@@ -58,6 +60,13 @@ K8S_PART_NAMES = (
 # 2-3 s sooner, hence its 10 s); with 10 s a CI run saw UsersServiceDown active for 1 s, gone
 # before Alertmanager's group_wait, so no notification was ever sent.
 RESTAURANT_IMAGE = "chaosgate/restaurant"
+# kubeconfig name -> the token user it authenticates as (chaosgate.stack.k8s_pki.TOKEN_USERS)
+KUBECONFIG_USERS: Mapping[str, str] = {
+    "admin": "admin",
+    "controller-manager": "system:kube-controller-manager",
+    "scheduler": "system:kube-scheduler",
+    "node": "system:node:chaosgate",
+}
 DEFAULT_POD_START_DELAY_S = 15
 
 
@@ -181,25 +190,22 @@ def write_k8s_files(
     files = k8s_files(layout)
     for path in (files.root, files.node_state, files.pod_logs, files.deploy_dir):
         path.mkdir(parents=True, exist_ok=True)
-    server = _apiserver_url(ports)
-    users = {
-        "admin": "admin",
-        "controller-manager": "system:kube-controller-manager",
-        "scheduler": "system:kube-scheduler",
-        "node": "system:node:chaosgate",
-    }
-    for component, user in users.items():
-        path = files.kubeconfig(component) if component != "admin" else files.admin_kubeconfig
-        path.write_text(kubeconfig_text(server, pki.ca_cert, user, pki.token(user)))
-        path.chmod(0o600)
+    write_kubeconfigs(files, _apiserver_url(ports), pki)
     files.node_config.write_text(
         node_config_text(layout, ports, files, start_delay_s=start_delay_s)
     )
     return files
 
 
-def _first_service_ip(cidr: str) -> str:
-    return str(next(ipaddress.ip_network(cidr).hosts()))
+def write_kubeconfigs(
+    files: K8sFiles, server: str, pki: ClusterPki, components: Sequence[str] | None = None
+) -> None:
+    """One kubeconfig (mode 0600) per component of ``KUBECONFIG_USERS`` (or those named)."""
+    for component in KUBECONFIG_USERS if components is None else components:
+        user = KUBECONFIG_USERS[component]
+        path = files.admin_kubeconfig if component == "admin" else files.kubeconfig(component)
+        path.write_text(kubeconfig_text(server, pki.ca_cert, user, pki.token(user)))
+        path.chmod(0o600)
 
 
 def build_k8s_parts(
@@ -329,6 +335,7 @@ def build_k8s_parts(
     ]
 
 
-def kubernetes_service_ip() -> str:
-    """The ``kubernetes`` Service's ClusterIP, named in the serving certificate."""
-    return _first_service_ip(SERVICE_CIDR)
+def kubernetes_service_ip(service_cidr: str = SERVICE_CIDR) -> str:
+    """The ``kubernetes`` Service's ClusterIP (the range's first address), named in the
+    serving certificate."""
+    return str(next(ipaddress.ip_network(service_cidr).hosts()))

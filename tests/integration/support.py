@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["poll"]
+__all__ = ["chaosgate_env", "poll"]
 
 T = TypeVar("T")
 
@@ -21,3 +23,12 @@ def poll(probe: Callable[[], T | None], *, timeout_s: float, interval_s: float =
         if time.monotonic() > deadline:
             return None
         time.sleep(interval_s)
+
+
+def chaosgate_env(ports: Mapping[str, int], state_dir: Path) -> dict[str, str]:
+    """The environment for a ``chaosgate`` subprocess that must find the stack the tests use
+    (its ports and its state directory), whatever this process's environment says."""
+    env = dict(os.environ)
+    env.update({f"CHAOSGATE_PORT_{name.upper()}": str(port) for name, port in ports.items()})
+    env["CHAOSGATE_STACK_DIR"] = str(state_dir)
+    return env

@@ -8,7 +8,6 @@ in a `finally`, so later tests see a healthy stack.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import yaml
 from chaosgate.stack.configs import SERVICES
 from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
+from tests.integration.support import chaosgate_env
 
 pytestmark = pytest.mark.integration
 
@@ -30,9 +30,7 @@ RUN_SECONDS = 50  # enough for warm-up load, the kill experiment (~20 s) and a t
 
 
 def _run_smoke(stack: LocalStack, reports: Path) -> tuple[int, dict[str, Any]]:
-    env = dict(os.environ)
-    env.update({f"CHAOSGATE_PORT_{name.upper()}": str(port) for name, port in stack.ports.items()})
-    env["CHAOSGATE_STACK_DIR"] = str(stack.layout.state_dir)
+    env = chaosgate_env(stack.ports, stack.layout.state_dir)
     proc = subprocess.run(
         [
             sys.executable, "-m", "chaosgate", "run",

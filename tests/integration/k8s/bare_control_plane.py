@@ -6,7 +6,6 @@ ports and another Service range, as plain subprocesses stopped by PID."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import ssl
@@ -24,7 +23,12 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from chaosgate.stack.builds import BuildError, ensure_k8s_builds
-from chaosgate.stack.k8s_parts import K8sFiles, build_k8s_parts, kubeconfig_text
+from chaosgate.stack.k8s_parts import (
+    K8sFiles,
+    build_k8s_parts,
+    kubernetes_service_ip,
+    write_kubeconfigs,
+)
 from chaosgate.stack.k8s_pki import ensure_pki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import HOST
@@ -122,18 +126,11 @@ def bare_control_plane(
     for name in checked:
         if _taken(ports[name]):
             pytest.fail(f"port {ports[name]} ({name}) on {HOST} is taken; stop what holds it")
-    service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
-    pki = ensure_pki(work / "pki", service_ip=service_ip)
+    pki = ensure_pki(work / "pki", service_ip=kubernetes_service_ip(service_cidr))
     files = K8sFiles(work)
-    server = f"https://{HOST}:{api_port}"
-    users = {
-        "admin": "admin",
-        "controller-manager": "system:kube-controller-manager",
-        "scheduler": "system:kube-scheduler",
-    }
-    for component, user in users.items():
-        path = files.admin_kubeconfig if component == "admin" else files.kubeconfig(component)
-        path.write_text(kubeconfig_text(server, pki.ca_cert, user, pki.token(user)))
+    write_kubeconfigs(
+        files, f"https://{HOST}:{api_port}", pki, ("admin", "controller-manager", "scheduler")
+    )
     layout = StackLayout.from_env({**os.environ, "CHAOSGATE_STACK_DIR": str(work / "state")})
     parts = build_k8s_parts(layout, ports, builds, pki, files, service_cidr=service_cidr)
     processes: list[subprocess.Popen[bytes]] = []

@@ -7,6 +7,7 @@ share ports. Set CHAOSGATE_KEEP_STACK=1 to leave a stack this session started ru
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,16 @@ class K8sStack:
     urls: dict[str, str]  # part_urls plus "gateway" (the NodePort) and "kube-apiserver"
     kubeconfig: Path
     kubectl: Path
+
+    def run(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """kubectl against this cluster (admin)."""
+        return subprocess.run(
+            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
 
     def api(self) -> k8s_client.ApiClient:
         """A kubernetes ApiClient for this cluster (close it after use)."""

@@ -4,7 +4,6 @@ it, with load, chaosk8s faults through the real API and every check."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,13 @@ from typing import Any
 import pytest
 
 from tests.integration.k8s.conftest import K8sStack
+from tests.integration.support import chaosgate_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
 
 def _run(stack: K8sStack, reports: Path, *args: str) -> tuple[int, str, dict[str, Any] | None]:
-    env = dict(os.environ)
-    env.update({f"CHAOSGATE_PORT_{name.upper()}": str(port) for name, port in stack.ports.items()})
-    env["CHAOSGATE_STACK_DIR"] = str(stack.layout.state_dir)
+    env = chaosgate_env(stack.ports, stack.layout.state_dir)
     proc = subprocess.run(
         [sys.executable, "-m", "chaosgate", "run", "--target", "local-k8s", "--reports",
          str(reports), *args],

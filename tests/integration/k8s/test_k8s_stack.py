@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -190,11 +189,6 @@ def test_a_request_through_the_node_port_leaves_its_trace_and_its_logs(
 def test_the_stack_s_kubeconfig_is_what_users_get(k8s_stack: K8sStack) -> None:
     assert k8s_stack.kubeconfig.is_file()
     assert oct(k8s_stack.kubeconfig.stat().st_mode & 0o777) == "0o600"
-    version = subprocess.run(
-        [str(k8s_stack.kubectl), f"--kubeconfig={k8s_stack.kubeconfig}", "version", "-o=json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    version = k8s_stack.run("version", "-o=json")
+    assert version.returncode == 0, version.stderr
     assert json.loads(version.stdout)["serverVersion"]["gitVersion"] == "v1.37.2"

@@ -5,7 +5,6 @@ everything experiments/k8s/ does is allowed, and nothing beyond it."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,16 +60,6 @@ NOT_NEEDED = [
 ]
 
 
-def _kubectl(stack: K8sStack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(stack.kubectl), f"--kubeconfig={stack.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def _activities(experiment: object) -> Iterator[tuple[str, str]]:
     if isinstance(experiment, dict):
         provider = experiment.get("provider")
@@ -97,15 +86,15 @@ def test_every_k8s_experiment_activity_has_its_permissions_listed() -> None:
 def runner_rbac(k8s_stack: K8sStack) -> Iterator[K8sStack]:
     suite = REPO / "manifests" / "suite"
     files = [f"--filename={suite / name}" for name in ("namespace.yaml", "rbac.yaml")]
-    applied = _kubectl(k8s_stack, "apply", "--server-side", *files)
+    applied = k8s_stack.run("apply", "--server-side", *files)
     assert applied.returncode == 0, applied.stderr
     yield k8s_stack
-    _kubectl(k8s_stack, "delete", "--ignore-not-found", "--wait=false", *files)
+    k8s_stack.run("delete", "--ignore-not-found", "--wait=false", *files)
 
 
 def _can(stack: K8sStack, verb: str, resource: str, namespace: str) -> bool:
     where = [f"--namespace={namespace}"] if namespace else []
-    answer = _kubectl(stack, "auth", "can-i", verb, resource, *where, f"--as={RUNNER}")
+    answer = stack.run("auth", "can-i", verb, resource, *where, f"--as={RUNNER}")
     assert answer.stdout.strip() in ("yes", "no"), answer.stdout + answer.stderr
     return answer.stdout.strip() == "yes"
 

@@ -6,7 +6,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 FAKE = "tests.unit.chaos.fake_activities"
+RULES = Path(__file__).resolve().parents[3] / "stack" / "prometheus" / "rules.yml"
+
+
+def rule_labels() -> dict[str, dict[str, str]]:
+    """alertname -> the labels its rule in stack/prometheus/rules.yml sets."""
+    rules = yaml.safe_load(RULES.read_text())
+    return {
+        rule["alert"]: dict(rule.get("labels", {}))
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
 
 
 def activity(

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
+from tests.unit.chaos.support import rule_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LOCAL = REPO_ROOT / "experiments" / "local"
-RULES = REPO_ROOT / "stack" / "prometheus" / "rules.yml"
 FILES = sorted(LOCAL.glob("*.json"))
 
 # what each fault must raise (alertname, labels), per DESIGN.md and stack/prometheus/rules.yml
@@ -23,16 +22,6 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str]]]] = {
     "gateway-error-ratio.json": [("GatewayHighErrorRate", {"service": "gateway"})],
     "gateway-latency.json": [("GatewayHighLatency", {"service": "gateway"})],
 }
-
-
-def _rule_labels() -> dict[str, dict[str, str]]:
-    rules = yaml.safe_load(RULES.read_text())
-    return {
-        rule["alert"]: dict(rule.get("labels", {}))
-        for group in rules["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    }
 
 
 def test_the_expected_files_are_there() -> None:
@@ -53,10 +42,10 @@ def test_experiment_is_valid(path: Path) -> None:
     assert extension.resolve_deadline_s == 60
 
     # the labels expected are ones the rule really sets
-    rule_labels = _rule_labels()
+    labels_by_rule = rule_labels()
     for spec in extension.expected_alerts:
-        assert spec.alertname in rule_labels, f"{path.name}: no rule {spec.alertname}"
-        assert spec.labels.items() <= rule_labels[spec.alertname].items()
+        assert spec.alertname in labels_by_rule, f"{path.name}: no rule {spec.alertname}"
+        assert spec.labels.items() <= labels_by_rule[spec.alertname].items()
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])

@@ -21,11 +21,11 @@ import yaml
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
 from chaosgate.chaos.k8s_namespaces import check_kubernetes_scope
 from chaosgate.target import LOCAL_NODE_NAME
+from tests.unit.chaos.support import rule_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 K8S = REPO_ROOT / "experiments" / "k8s"
 CHAOS_SPECS = REPO_ROOT / "manifests" / "chaos"
-RULES = REPO_ROOT / "stack" / "prometheus" / "rules.yml"
 FILES = sorted(K8S.glob("*.json"))
 STRESS_NG = shutil.which("stress-ng")
 
@@ -37,16 +37,6 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
     "saturate-node-memory.json": [("NodeHighMemory", {"component": "node"}, 45)],
     "remove-orders-endpoints.json": [("GatewayHighErrorRate", {"service": "gateway"}, 30)],
 }
-
-
-def _rule_labels() -> dict[str, dict[str, str]]:
-    rules = yaml.safe_load(RULES.read_text())
-    return {
-        rule["alert"]: dict(rule.get("labels", {}))
-        for group in rules["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    }
 
 
 def _calls(experiment: dict[str, Any], phase: str) -> list[str]:
@@ -74,10 +64,10 @@ def test_experiment_is_valid_and_expects_real_alerts(path: Path) -> None:
     got = [(s.alertname, dict(s.labels), s.deadline_s) for s in extension.expected_alerts]
     want = EXPECTED[path.name]
     assert [(name, deadline) for name, _, deadline in got] == [(n, d) for n, _, d in want]
-    rule_labels = _rule_labels()
+    labels_by_rule = rule_labels()
     for (name, labels, _), (_, wanted, _) in zip(got, want, strict=True):
         assert wanted.items() <= labels.items()
-        assert labels.items() <= rule_labels[name].items(), f"{name}: labels the rule never sets"
+        assert labels.items() <= labels_by_rule[name].items(), f"{name}: labels the rule never sets"
     assert extension.resolve_deadline_s == 60
     assert extension.keeps_slo is (path.name == "kill-orders-pod.json")
 
