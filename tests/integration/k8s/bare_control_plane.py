@@ -33,18 +33,18 @@ from chaosgate.stack.k8s_pki import ensure_pki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import HOST
 
-__all__ = ["BareControlPlane", "bare_control_plane"]
+__all__ = ["BareControlPlane", "Cluster", "bare_control_plane"]
 
 
 @dataclass(frozen=True)
-class BareControlPlane:
-    kubeconfig: Path  # admin (system:masters)
+class Cluster:
+    """A cluster the tests reach as admin: kubectl and the kubernetes client."""
+
+    kubeconfig: Path
     kubectl: Path
-    api_port: int
-    work: Path  # the logs (<part>.log) and state live here
 
     def run(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        """kubectl against this control plane."""
+        """kubectl against this cluster."""
         return subprocess.run(
             [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
             capture_output=True,
@@ -59,6 +59,12 @@ class BareControlPlane:
             config_file=str(self.kubeconfig)
         )
         return cast(k8s_client.ApiClient, api)
+
+
+@dataclass(frozen=True)
+class BareControlPlane(Cluster):
+    api_port: int
+    work: Path  # the logs (<part>.log) and state live here
 
 
 def _taken(port: int) -> bool:

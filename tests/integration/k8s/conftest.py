@@ -7,16 +7,11 @@ share ports. Set CHAOSGATE_KEEP_STACK=1 to leave a stack this session started ru
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import cast
 
 import httpx
 import pytest
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
 from chaosgate.stack.builds import ensure_k8s_builds
 from chaosgate.stack.k8s_parts import k8s_files
@@ -24,32 +19,16 @@ from chaosgate.stack.launcher import read_record, stack_down, stack_up
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import part_urls
 from chaosgate.stack.ports import HOST, resolve_ports
+from tests.integration.k8s.bare_control_plane import Cluster
 
 
 @dataclass(frozen=True)
-class K8sStack:
+class K8sStack(Cluster):
+    """The stack's cluster (``kubeconfig``: admin; ``run``: kubectl; ``api()``) and its parts."""
+
     layout: StackLayout
     ports: dict[str, int]
     urls: dict[str, str]  # part_urls plus "gateway" (the NodePort) and "kube-apiserver"
-    kubeconfig: Path
-    kubectl: Path
-
-    def run(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        """kubectl against this cluster (admin)."""
-        return subprocess.run(
-            [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-
-    def api(self) -> k8s_client.ApiClient:
-        """A kubernetes ApiClient for this cluster (close it after use)."""
-        api = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(self.kubeconfig)
-        )
-        return cast(k8s_client.ApiClient, api)
 
 
 def _say(message: str) -> None:
