@@ -30,6 +30,8 @@ class AlertObservation:
     starts_at: float
     ends_at: float | None  # None when Alertmanager sends Go's zero time
     state: str  # active, suppressed or unprocessed
+    inhibited_by: tuple[str, ...] = ()  # fingerprints of the alerts inhibiting it
+    silenced_by: tuple[str, ...] = ()  # ids of the silences muting it
 
 
 def parse_timestamp(text: str) -> float | None:
@@ -97,4 +99,14 @@ def _observation(item: Any) -> AlertObservation:
         starts_at=starts_at,
         ends_at=parse_timestamp(item["endsAt"]) if item.get("endsAt") else None,
         state=str(item["status"]["state"]),
+        inhibited_by=_strings(item["status"].get("inhibitedBy")),
+        silenced_by=_strings(item["status"].get("silencedBy")),
     )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of strings, got {type(value).__name__}")
+    return tuple(str(item) for item in value)

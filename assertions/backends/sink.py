@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,18 +12,97 @@ import httpx
 from assertions.backends._http import join_url, request_json
 from assertions.backends.errors import BackendError
 
-__all__ = ["Notification", "SinkBackend"]
+__all__ = ["INTEGRATIONS", "Notification", "SinkBackend"]
 
 NAME = "sink"
 
 
+INTEGRATIONS = ("webhook", "slack", "email")
+# Alertmanager's default Slack title and mail subject: "[FIRING:2] ..." or "[RESOLVED] ..."
+_TITLE_PREFIX = re.compile(r"^\[(?P<status>FIRING|RESOLVED)(?::(?P<count>\d+))?\]")
+
+
 @dataclass(frozen=True)
 class Notification:
+    """One notification a receiver recorded, as Alertmanager sent it.
+
+    ``receiver`` is the integration that delivered it: ``webhook`` (``payload`` is the
+    webhook body, with every alert's labels and status), ``slack`` (``payload`` is the
+    ``slack_configs`` POST body; ``title`` its first attachment's title) or ``email``
+    (``title`` is the Subject; ``payload`` holds ``from``, ``to``, ``subject``, ``text``).
+    Slack titles and mail subjects are Alertmanager's default ``[FIRING:N] <group label
+    values> (<common label values>)`` line, so ``status`` and the names they carry are read
+    from it.
+    """
+
     received_at_unix: float
-    payload: Mapping[str, Any]  # the Alertmanager webhook payload as received
+    payload: Mapping[str, Any]
+    receiver: str = "webhook"
+    title: str = ""
+
+    @property
+    def status(self) -> str:
+        """``firing`` / ``resolved`` (the webhook's ``status``, else the title's prefix); ""
+        when neither says."""
+        if self.receiver == "webhook":
+            status = self.payload.get("status")
+            return status if status in ("firing", "resolved") else ""
+        match = _TITLE_PREFIX.match(self.title)
+        return match.group("status").lower() if match else ""
+
+    @property
+    def firing_count(self) -> int | None:
+        """How many alerts it reports firing (the webhook's alerts, or ``[FIRING:N]``)."""
+        if self.receiver == "webhook":
+            return sum(1 for alert in self.alerts() if alert.get("status") == "firing")
+        match = _TITLE_PREFIX.match(self.title)
+        if match is None:
+            return None
+        return int(match.group("count")) if match.group("count") else 0
+
+    def mentions(
+        self,
+        alertname: str,
+        labels: Mapping[str, str] | None = None,
+        label_patterns: Mapping[str, str] | None = None,
+        status: str = "firing",
+    ) -> bool:
+        """Whether this notification reports ``alertname`` (with these labels) in ``status``.
+
+        Webhook: one of its alerts, by that alert's own status (a firing payload may carry
+        alerts of its group that resolved). Slack and email: the notification's status, and
+        the alertname and every value of ``labels`` are whitespace-separated tokens of the
+        title; Alertmanager's default title lists the group labels' values and, in
+        parentheses, the labels common to all its alerts, so a label that differs between
+        the alerts of one notification cannot be seen there (``label_patterns`` are ignored).
+        """
+        labels = labels or {}
+        if self.receiver == "webhook":
+            patterns = label_patterns or {}
+            for alert in self.alerts():
+                alert_labels = alert.get("labels")
+                if alert.get("status") != status or not isinstance(alert_labels, dict):
+                    continue
+                if (
+                    alert_labels.get("alertname") == alertname
+                    and all(alert_labels.get(k) == v for k, v in labels.items())
+                    and all(
+                        re.fullmatch(p, str(alert_labels.get(k, ""))) is not None
+                        for k, p in patterns.items()
+                    )
+                ):
+                    return True
+            return False
+        if self.status != status:
+            return False
+        tokens = set(self.title.replace("(", " ").replace(")", " ").split())
+        return alertname in tokens and all(value in tokens for value in labels.values())
 
     def alerts(self) -> Iterator[Mapping[str, Any]]:
-        """The payload's alerts (each with ``status``, ``labels``, ``startsAt``...)."""
+        """The payload's alerts (each with ``status``, ``labels``, ``startsAt``...); a
+        webhook notification's only (Slack and email carry text, not alerts)."""
+        if self.receiver != "webhook":
+            return
         for alert in self.payload.get("alerts") or []:
             if isinstance(alert, dict):
                 yield alert

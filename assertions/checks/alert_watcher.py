@@ -36,6 +36,9 @@ class AlertEpisode:
     ends_at: float | None  # Alertmanager's endsAt at the last sighting
     state: str  # active / suppressed / unprocessed at the last sighting
     resolved_at: float | None = None  # the first successful poll that no longer listed it
+    inhibited_by: tuple[str, ...] = ()  # every inhibiting fingerprint any poll saw
+    suppressed_polls: int = 0  # polls that saw it suppressed (inhibited or silenced)
+    active_polls: int = 0  # polls that saw it active (not suppressed: it may notify)
 
     def active_during(self, start: float, end: float) -> bool:
         return self.first_seen <= end and (self.resolved_at is None or self.resolved_at >= start)
@@ -111,6 +114,12 @@ class AlertWatcher:
                     ends_at=alert.ends_at,
                     state=alert.state,
                     resolved_at=None,
+                    inhibited_by=tuple(
+                        dict.fromkeys((*(known.inhibited_by if known else ()), *alert.inhibited_by))
+                    ),
+                    suppressed_polls=(known.suppressed_polls if known else 0)
+                    + (alert.state == "suppressed"),
+                    active_polls=(known.active_polls if known else 0) + (alert.state == "active"),
                 )
             for key, episode in self._episodes.items():
                 if key not in present and episode.resolved_at is None:

@@ -17,6 +17,7 @@ deadlines, reading the watcher's snapshot and the sink until every result passes
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,19 +47,28 @@ class ExpectedAlert:
     alertname: str
     labels: Mapping[str, str] = field(default_factory=dict)
     deadline_s: float = 30.0
+    # label name -> regular expression the whole value must match (Alertmanager's =~), for
+    # labels whose exact value the experiment cannot know (a mount point under a temp dir)
+    label_patterns: Mapping[str, str] = field(default_factory=dict)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return labels.get("alertname") == self.alertname and all(
-            labels.get(name) == value for name, value in self.labels.items()
+        return (
+            labels.get("alertname") == self.alertname
+            and all(labels.get(name) == value for name, value in self.labels.items())
+            and all(
+                re.fullmatch(pattern, labels.get(name, "")) is not None
+                for name, pattern in self.label_patterns.items()
+            )
         )
 
     @property
     def title(self) -> str:
-        """``Name`` or ``Name{a=b,c=d}``: unique per expectation in result names."""
-        if not self.labels:
+        """``Name`` or ``Name{a=b,c=~d}``: unique per expectation in result names."""
+        pairs = [f"{name}={value}" for name, value in sorted(self.labels.items())]
+        pairs += [f"{name}=~{value}" for name, value in sorted(self.label_patterns.items())]
+        if not pairs:
             return self.alertname
-        pairs = ",".join(f"{name}={value}" for name, value in sorted(self.labels.items()))
-        return f"{self.alertname}{{{pairs}}}"
+        return f"{self.alertname}{{{','.join(pairs)}}}"
 
 
 def _episode_view(episode: AlertEpisode) -> dict[str, Any]:

@@ -46,6 +46,7 @@ __all__ = [
     "ROLLBACK_STRATEGY",
     "ChaosgateExtension",
     "ExpectedAlertSpec",
+    "ExpectedInhibitionSpec",
     "Experiment",
     "ExperimentError",
     "chaosgate_extension",
@@ -65,8 +66,15 @@ DEFAULT_RESOLVE_DEADLINE_S = 60.0
 # rollbacks even when the run failed or was interrupted (its default skips them then)
 ROLLBACK_STRATEGY = "always"
 
-_EXTENSION_KEYS = ("name", "expected_alerts", "resolve_deadline_s", "keeps_slo")
-_ALERT_KEYS = ("alertname", "labels", "deadline_s")
+_EXTENSION_KEYS = (
+    "name",
+    "expected_alerts",
+    "expected_inhibitions",
+    "resolve_deadline_s",
+    "keeps_slo",
+)
+_ALERT_KEYS = ("alertname", "labels", "label_patterns", "deadline_s")
+_INHIBITION_KEYS = (*_ALERT_KEYS, "inhibited_by")
 # "chaoslib.exceptions.ActivityFailed: chaoslib.exceptions.ActivityFailed: why" -> "why"
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Failed|Timeout): )+")
 
@@ -82,11 +90,22 @@ class ExpectedAlertSpec:
     alertname: str
     labels: Mapping[str, str] = field(default_factory=dict)
     deadline_s: float = DEFAULT_DEADLINE_S
+    label_patterns: Mapping[str, str] = field(default_factory=dict)  # name -> full-match regex
+
+
+@dataclass(frozen=True)
+class ExpectedInhibitionSpec:
+    """An alert the fault raises that Alertmanager must inhibit: listed with ``inhibitedBy``
+    naming a firing alert called ``inhibited_by``, and never sent to a receiver."""
+
+    alert: ExpectedAlertSpec
+    inhibited_by: str
 
 
 @dataclass(frozen=True)
 class ChaosgateExtension:
     expected_alerts: tuple[ExpectedAlertSpec, ...]
+    expected_inhibitions: tuple[ExpectedInhibitionSpec, ...] = ()
     resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S
     keeps_slo: bool = False  # the fault window is judged with the steady-state SLO bounds
 
@@ -113,17 +132,39 @@ def _deadline(value: object, where: str) -> float:
     return float(value)
 
 
-def _alert(item: object, where: str) -> ExpectedAlertSpec:
+def _string_map(value: object, where: str, example: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ExperimentError(
+            f"{where}: {value!r} must map label names to string values, e.g. {example}"
+        )
+    return dict(value)
+
+
+def _patterns(value: object, where: str) -> dict[str, str]:
+    patterns = _string_map(value, where, '{"mountpoint": ".*/disk-fill-[0-9]+"}')
+    for name, pattern in patterns.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ExperimentError(
+                f"{where}.{name}: {pattern!r} is not a regular expression ({exc})"
+            ) from None
+    return patterns
+
+
+def _alert(item: object, where: str, keys: tuple[str, ...] = _ALERT_KEYS) -> ExpectedAlertSpec:
     if not isinstance(item, dict):
         raise ExperimentError(
             f"{where}: expected an object like "
             '{"alertname": "UsersServiceDown", "labels": {...}, "deadline_s": 30}, '
             f"got {item!r}"
         )
-    unknown = sorted(set(item) - set(_ALERT_KEYS))
+    unknown = sorted(set(item) - set(keys))
     if unknown:
         raise ExperimentError(
-            f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(_ALERT_KEYS)}"
+            f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(keys)}"
         )
     name = item.get("alertname")
     if name is None:
@@ -132,16 +173,24 @@ def _alert(item: object, where: str) -> ExpectedAlertSpec:
         )
     if not isinstance(name, str) or not name.strip():
         raise ExperimentError(f"{where}.alertname: {name!r} must be a non-empty string")
-    labels = item.get("labels", {})
-    if not isinstance(labels, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-    ):
-        raise ExperimentError(
-            f"{where}.labels: {labels!r} must map label names to string values, "
-            'e.g. {"service": "users"}'
-        )
+    labels = _string_map(item.get("labels", {}), f"{where}.labels", '{"service": "users"}')
+    patterns = _patterns(item.get("label_patterns", {}), f"{where}.label_patterns")
     deadline = _deadline(item.get("deadline_s", DEFAULT_DEADLINE_S), f"{where}.deadline_s")
-    return ExpectedAlertSpec(alertname=name, labels=dict(labels), deadline_s=deadline)
+    return ExpectedAlertSpec(
+        alertname=name, labels=labels, deadline_s=deadline, label_patterns=patterns
+    )
+
+
+def _inhibition(item: object, where: str) -> ExpectedInhibitionSpec:
+    alert = _alert(item, where, _INHIBITION_KEYS)
+    assert isinstance(item, dict)
+    source = item.get("inhibited_by")
+    if not isinstance(source, str) or not source.strip():
+        raise ExperimentError(
+            f"{where}.inhibited_by: {source!r} must name the alert that inhibits it, "
+            'e.g. "DatabasePoolExhausted"'
+        )
+    return ExpectedInhibitionSpec(alert=alert, inhibited_by=source)
 
 
 def chaosgate_extension(
@@ -185,6 +234,15 @@ def chaosgate_extension(
     if not isinstance(alerts, list):
         raise ExperimentError(f"{where}.expected_alerts: {alerts!r} must be a list")
     specs = tuple(_alert(item, f"{where}.expected_alerts[{i}]") for i, item in enumerate(alerts))
+    inhibitions_raw = ext.get("expected_inhibitions", [])
+    if not isinstance(inhibitions_raw, list):
+        raise ExperimentError(
+            f"{where}.expected_inhibitions: {inhibitions_raw!r} must be a list"
+        )
+    inhibitions = tuple(
+        _inhibition(item, f"{where}.expected_inhibitions[{i}]")
+        for i, item in enumerate(inhibitions_raw)
+    )
     resolve = _deadline(
         ext.get("resolve_deadline_s", DEFAULT_RESOLVE_DEADLINE_S), f"{where}.resolve_deadline_s"
     )
@@ -195,7 +253,10 @@ def chaosgate_extension(
             "its steady-state SLO during this fault)"
         )
     return ChaosgateExtension(
-        expected_alerts=specs, resolve_deadline_s=resolve, keeps_slo=keeps_slo
+        expected_alerts=specs,
+        expected_inhibitions=inhibitions,
+        resolve_deadline_s=resolve,
+        keeps_slo=keeps_slo,
     )
 
 
