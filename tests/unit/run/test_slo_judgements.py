@@ -4,7 +4,7 @@ is judged with the steady-state bounds, on its own window; the others with the i
 from __future__ import annotations
 
 from assertions.checks.slo import FaultWindow, SloBounds, evaluate_slo, ledger_slo
-from chaosgate.run.campaign import SloJudgement, slo_judgements
+from chaosgate.run.judging import SloJudgement, slo_judgements
 from chaosgate.run.profiles import SloBounds as ProfileBounds
 from scenarios.ledger import LedgerEntry
 

@@ -1,0 +1,152 @@
+"""The chaos phase of a run: beside the load, each experiment in turn through chaoslib.
+
+Kubernetes chaos (``Target.chaos``) runs each experiment inside
+:func:`~chaosgate.chaos.k8s_env.kubernetes_environment` (chaosk8s then reaches the target's
+cluster, and nothing of it outlives the experiment) with the target's ``stress_node`` as the
+experiments' configuration value ``stress_node``. An experiment ran well when chaoslib
+completed it, its fault was injected and no action or rollback of it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assertions.checks.alerts import ExpectedAlert
+from chaosgate.chaos.experiments import (
+    chaosgate_extension,
+    failed_activities,
+    load_experiment,
+    run_experiment,
+)
+from chaosgate.chaos.k8s_env import kubernetes_environment
+from chaosgate.chaos.timeline import Timeline
+from chaosgate.run.progress import Progress
+from chaosgate.run.run_plan import RunPlan
+from chaosgate.target import Target
+
+__all__ = ["ExperimentRun", "chaostoolkit_log", "run_chaos_timeline"]
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    path: Path
+    title: str
+    expected: tuple[ExpectedAlert, ...]
+    resolve_deadline_s: float
+    journal_path: Path
+    inject_at: float | None
+    rollback_at: float | None
+    status: str
+    error: str = ""
+    keeps_slo: bool = False
+    failed: tuple[str, ...] = ()  # "<phase>: <activity>: <why>" of failed actions / rollbacks
+
+
+def _chaos_environment(target: Target) -> AbstractContextManager[None]:
+    """Where chaosk8s finds the cluster while an experiment runs (nothing for local chaos)."""
+    if target.chaos == "kubernetes":
+        return kubernetes_environment(target.kubernetes)
+    return nullcontext()
+
+
+def _configuration(target: Target) -> dict[str, Any]:
+    """Values for the experiments' ``configuration`` blocks that come from the target."""
+    node = target.kubernetes.stress_node
+    return {"stress_node": node} if target.chaos == "kubernetes" and node else {}
+
+
+@contextmanager
+def chaostoolkit_log(path: Path) -> Iterator[None]:
+    """chaoslib's own log goes to the run's folder, not into the live progress."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("chaostoolkit")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    previous = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+
+
+def _pause_while(condition: Callable[[], bool], seconds: float) -> bool:
+    """Sleep up to ``seconds`` while ``condition`` holds; False if it stopped holding."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            return False
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+    return condition()
+
+
+def run_chaos_timeline(
+    plan: RunPlan,
+    timeline: Timeline,
+    progress: Progress,
+    load_running: Callable[[], bool],
+    results: list[ExperimentRun],
+) -> None:
+    """Beside the load: wait, then each experiment in turn, with recovery gaps between them."""
+    if not _pause_while(load_running, plan.profile.chaos_start_s):
+        progress.info("chaos: the load ended before the first fault; no experiment ran")
+        return
+    chaos_dir = plan.run_dir / "chaos"
+    chaos_dir.mkdir(parents=True, exist_ok=True)
+    for index, path in enumerate(plan.experiments):
+        if not load_running():
+            progress.info(f"chaos: the load ended; {path.stem} and later experiments skipped")
+            return
+        experiment = load_experiment(path)
+        extension = chaosgate_extension(experiment, source=str(path))
+        expected = tuple(
+            ExpectedAlert(spec.alertname, dict(spec.labels), spec.deadline_s)
+            for spec in extension.expected_alerts
+        )
+        title = str(experiment.get("title", path.stem))
+        progress.step(f"chaos: {path.stem} ({title})")
+        journal_path = chaos_dir / f"{index:02d}-{path.stem}.journal.json"
+        error = ""
+        failed: tuple[str, ...] = ()
+        try:
+            with _chaos_environment(plan.target):
+                journal = run_experiment(
+                    path, timeline=timeline, configuration=_configuration(plan.target)
+                )
+            status = str(journal.get("status", "unknown"))
+            failed = tuple(failed_activities(journal))
+            journal_path.write_text(json.dumps(journal, indent=2, default=str))
+        except Exception as exc:  # chaoslib or our provider failed: record, never crash the run
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+        window = timeline.window(title)
+        results.append(
+            ExperimentRun(
+                path=path,
+                title=title,
+                expected=expected,
+                resolve_deadline_s=extension.resolve_deadline_s,
+                journal_path=journal_path,
+                inject_at=window.inject_at if window else None,
+                rollback_at=window.rollback_at if window else None,
+                status=status,
+                error=error,
+                keeps_slo=extension.keeps_slo,
+                failed=failed,
+            )
+        )
+        problems = "; ".join(filter(None, [error, *failed]))
+        progress.info(f"chaos: {path.stem} {status}{': ' + problems if problems else ''}")
+        if index < len(plan.experiments) - 1:
+            _pause_while(load_running, plan.profile.recovery_s)

@@ -1,0 +1,190 @@
+"""Judging a finished load + chaos phase: each experiment's alerts, completeness, SLOs.
+
+Every function here turns observations into :class:`CheckResult`s and never raises for a
+backend failure. A fault the service is built to survive (``keeps_slo`` in its extension) has
+its window judged with the steady-state SLO bounds, on its own (``slo.<source>.<experiment>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from assertions.checks.alert_watcher import AlertWatcher
+from assertions.checks.alerts import check_expected_alert
+from assertions.checks.logs import check_logs
+from assertions.checks.slo import FaultWindow as SloWindow
+from assertions.checks.slo import SloBounds as SloSide
+from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_slo, ledger_slo
+from assertions.checks.traces import check_traces
+from assertions.checks.warmup import WarmupBackends
+from assertions.result import CheckResult, Status
+from chaosgate.run.chaos_phase import ExperimentRun
+from chaosgate.run.profiles import SloBounds
+from chaosgate.run.run_plan import RunPlan
+from scenarios.ledger import LedgerEntry
+
+__all__ = [
+    "SloJudgement",
+    "completeness_checks",
+    "experiment_checks",
+    "slo_checks",
+    "slo_judgements",
+]
+
+
+def experiment_checks(
+    run: ExperimentRun, watcher: AlertWatcher, backends: WarmupBackends
+) -> list[CheckResult]:
+    name = f"chaos.{run.path.stem}"
+    completed = run.status == "completed" and run.inject_at is not None
+    reason = run.error or ("" if run.status == "completed" else f"experiment ended {run.status}")
+    if run.failed:
+        reason = "; ".join(filter(None, [reason, *(f"{item} failed" for item in run.failed)]))
+    ran = CheckResult(
+        name,
+        Status.PASSED if completed and not run.failed else Status.ERROR,
+        "completed, fault injected, no action or rollback failed",
+        {
+            "status": run.status,
+            "inject_at": run.inject_at,
+            "rollback_at": run.rollback_at,
+            "failed_activities": list(run.failed),
+        },
+        reason=reason,
+        evidence={"journal": str(run.journal_path)},
+    )
+    if run.inject_at is None:
+        return [ran]
+    checks = [ran]
+    for expected in run.expected:
+        checks += check_expected_alert(
+            watcher,
+            expected,
+            backend=backends.sink,
+            inject_at=run.inject_at,
+            rollback_at=run.rollback_at,
+            resolve_deadline_s=run.resolve_deadline_s,
+        )
+    return checks
+
+
+@dataclass(frozen=True)
+class SloJudgement:
+    """One SLO judgement: these fault windows, these bounds, and the check name's last part
+    (None: ``outside_faults`` / ``inside_faults`` as :func:`evaluate_slo` names them)."""
+
+    windows: tuple[SloWindow, ...]
+    expected: SloExpected
+    name: str | None = None
+
+
+def slo_judgements(
+    windows: Sequence[SloWindow], bounds: SloBounds, keeps_slo: frozenset[str] = frozenset()
+) -> list[SloJudgement]:
+    """Outside every window: the steady-state bounds. Inside the windows of faults the service
+    is not built to survive: the in-fault bounds (judged unless every window is one it keeps
+    its SLO in). Each window named in ``keeps_slo``: the steady-state bounds, on its own."""
+    steady = SloSide(max_error_ratio=bounds.error_ratio, max_p95_s=bounds.p95_s)
+    in_fault = SloSide(max_error_ratio=bounds.error_ratio_in_fault, max_p95_s=bounds.p95_s_in_fault)
+    faulted = tuple(window for window in windows if window.name not in keeps_slo)
+    kept = [window for window in windows if window.name in keeps_slo]
+    judgements = [SloJudgement(tuple(windows), SloExpected(outside=steady))]
+    if faulted or not kept:
+        judgements.append(SloJudgement(faulted, SloExpected(inside=in_fault)))
+    judgements += [
+        SloJudgement((window,), SloExpected(inside=steady), name=window.name) for window in kept
+    ]
+    return judgements
+
+
+def slo_checks(
+    plan: RunPlan,
+    entries: Sequence[LedgerEntry],
+    windows: Sequence[SloWindow],
+    backends: WarmupBackends,
+    start: float,
+    end: float,
+    keeps_slo: frozenset[str] = frozenset(),
+) -> list[CheckResult]:
+    """Each of :func:`slo_judgements`, from the ledger and from Prometheus."""
+    checks: list[CheckResult] = []
+    for judgement in slo_judgements(windows, plan.profile.slo, keeps_slo):
+        results = [
+            *evaluate_slo(ledger_slo(entries, judgement.windows), judgement.expected),
+            *check_prometheus_slo(
+                judgement.windows,
+                judgement.expected,
+                backend=backends.prometheus,
+                start=start,
+                end=end,
+                deadline_s=30.0,
+            ),
+        ]
+        if judgement.name is not None:
+            results = [
+                replace(r, name=f"slo.{r.name.split('.')[1]}.{judgement.name}") for r in results
+            ]
+        checks += results
+    return checks
+
+
+def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) -> bool:
+    end = entry.started_at + entry.latency_s
+    return any(
+        end >= window.start - grace_s and entry.started_at <= window.end + grace_s
+        for window in windows
+    )
+
+
+def completeness_checks(
+    plan: RunPlan,
+    entries: Sequence[LedgerEntry],
+    windows: Sequence[SloWindow],
+    backends: WarmupBackends,
+) -> list[CheckResult]:
+    """Every ledger id in Jaeger and Elasticsearch.
+
+    Outside fault windows every trace must hold the gateway and its downstream service.
+    Inside them (plus a grace for the spans a killed process still had buffered) only the
+    gateway span is promised: a fault may take the downstream telemetry with it.
+    The lag these checks see is only an upper bound (they poll after the load), so it is
+    left to the live ``*.ingest_lag`` checks; ``latency_s`` is cleared here.
+    """
+    profile, target = plan.profile, plan.target
+    grace_s = 2.0
+    inside: list[LedgerEntry] = []
+    outside: list[LedgerEntry] = []
+    for entry in entries:
+        (inside if _in_fault(entry, windows, grace_s) else outside).append(entry)
+    common: dict[str, Any] = {
+        "threshold": profile.completeness,
+        "sample_size": profile.trace_sample,
+        "seed": profile.seed,
+    }
+    checks = [
+        check_traces(
+            outside, backend=backends.jaeger, deadline_s=target.deadlines.traces_s, **common
+        )
+    ]
+    if inside:
+        in_faults = check_traces(
+            inside,
+            backend=backends.jaeger,
+            deadline_s=target.deadlines.traces_s,
+            downstream_by_prefix={},
+            **common,
+        )
+        checks.append(replace(in_faults, name="traces.completeness.in_faults"))
+    checks.append(
+        check_logs(
+            entries,
+            backend=backends.elasticsearch,
+            deadline_s=target.deadlines.logs_s,
+            field=target.elasticsearch.trace_id_field,
+            timestamp_field=target.elasticsearch.timestamp_field,
+            **common,
+        )
+    )
+    return [replace(check, latency_s=None) for check in checks]
