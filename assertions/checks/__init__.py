@@ -1,12 +1,9 @@
 """Checks: ``check_*`` observe through a backend until a deadline, ``evaluate_*`` judge (pure)."""
 
+from assertions.checks.alert_expectations import ExpectedAlert
+from assertions.checks.alert_noise import evaluate_noise
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
-from assertions.checks.alerts import (
-    ExpectedAlert,
-    check_expected_alert,
-    evaluate_expected_alert,
-    evaluate_noise,
-)
+from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.checks.completeness import (
     CompletenessExpected,
     CompletenessObservation,

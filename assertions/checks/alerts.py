@@ -6,8 +6,10 @@ and the sink's notifications:
 - :func:`evaluate_expected_alert` → ``alert.<title>.fired`` (latency measured two ways: first
   seen by polling, which decides, and Prometheus' ``startsAt``), ``.notified`` (a firing
   notification reached the sink within the deadline) and, given a rollback time, ``.resolved``
-  (every episode that was firing after inject resolved within the resolve deadline);
-- :func:`evaluate_noise` → ``alerts.noise``: critical alerts nobody expected during a window.
+  (every episode that was firing after inject resolved within the resolve deadline).
+
+:class:`ExpectedAlert` (:mod:`~assertions.checks.alert_expectations`) and :func:`evaluate_noise`
+(:mod:`~assertions.checks.alert_noise`) are re-exported here for existing callers.
 
 An alert's absence is concluded only from a window the watcher observed without failed polls;
 otherwise the result is an error, never a pass. :func:`check_expected_alert` waits for the
@@ -17,15 +19,16 @@ deadlines, reading the watcher's snapshot and the sink until every result passes
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from assertions.backends.errors import BackendError
 from assertions.backends.sink import Notification, SinkBackend
-from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.checks._alert_common import MAX_LISTED, Judge, episode_view, round_s
+from assertions.checks.alert_expectations import ExpectedAlert
+from assertions.checks.alert_noise import evaluate_noise
+from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.result import CheckResult, Status
 
 __all__ = [
@@ -37,53 +40,6 @@ __all__ = [
 ]
 
 DEFAULT_RESOLVE_DEADLINE_S = 60.0
-_MAX_LISTED = 20
-
-
-@dataclass(frozen=True)
-class ExpectedAlert:
-    """An alert a fault must raise: its name, labels it must carry, and its deadline."""
-
-    alertname: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    deadline_s: float = 30.0
-    # label name -> regular expression the whole value must match (Alertmanager's =~), for
-    # labels whose exact value the experiment cannot know (a mount point under a temp dir)
-    label_patterns: Mapping[str, str] = field(default_factory=dict)
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return (
-            labels.get("alertname") == self.alertname
-            and all(labels.get(name) == value for name, value in self.labels.items())
-            and all(
-                re.fullmatch(pattern, labels.get(name, "")) is not None
-                for name, pattern in self.label_patterns.items()
-            )
-        )
-
-    @property
-    def title(self) -> str:
-        """``Name`` or ``Name{a=b,c=~d}``: unique per expectation in result names."""
-        pairs = [f"{name}={value}" for name, value in sorted(self.labels.items())]
-        pairs += [f"{name}=~{value}" for name, value in sorted(self.label_patterns.items())]
-        if not pairs:
-            return self.alertname
-        return f"{self.alertname}{{{','.join(pairs)}}}"
-
-
-def _episode_view(episode: AlertEpisode) -> dict[str, Any]:
-    return {
-        "fingerprint": episode.fingerprint,
-        "labels": dict(episode.labels),
-        "starts_at": episode.starts_at,
-        "first_seen": episode.first_seen,
-        "last_seen": episode.last_seen,
-        "resolved_at": episode.resolved_at,
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def _first_notification(
@@ -105,58 +61,7 @@ def _first_notification(
     return None
 
 
-@dataclass(frozen=True)
-class _Judge:
-    """Shared inputs of the three results about one expected alert."""
-
-    observations: AlertObservations
-    expected: ExpectedAlert
-    inject_at: float
-
-    def result(
-        self,
-        suffix: str,
-        status: Status,
-        expected: Any,
-        observed: Any,
-        reason: str = "",
-        *,
-        latency: float | None = None,
-        evidence: Mapping[str, Any] | None = None,
-        attempts: int | None = None,
-    ) -> CheckResult:
-        return CheckResult(
-            name=f"alert.{self.expected.title}.{suffix}",
-            status=status,
-            expected=expected,
-            observed=observed,
-            reason=reason,
-            latency_s=_round(latency),
-            attempts=self.observations.polls if attempts is None else attempts,
-            evidence={"inject_at": self.inject_at, **(evidence or {})},
-        )
-
-    @property
-    def matching(self) -> list[AlertEpisode]:
-        return [ep for ep in self.observations.episodes if self.expected.matches(ep.labels)]
-
-    def unobserved(self, until: float) -> str:
-        """Why absence until ``until`` cannot be concluded, or "" when it can."""
-        observations = self.observations
-        if not observations.observed_until(until):
-            last_error = observations.errors[-1][1] if observations.errors else "none"
-            return (
-                f"the watcher did not observe alertmanager up to {until - self.inject_at:.1f} s "
-                f"after inject (last successful poll at {observations.last_poll_at}); "
-                f"last error: {last_error}"
-            )
-        failed = observations.errors_between(self.inject_at, until)
-        if failed:
-            return f"{len(failed)} alertmanager polls failed in the window; last: {failed[-1][1]}"
-        return ""
-
-
-def _fired(judge: _Judge) -> CheckResult:
+def _fired(judge: Judge) -> CheckResult:
     expected, inject_at = judge.expected, judge.inject_at
     deadline = expected.deadline_s
     expected_view = {
@@ -180,8 +85,8 @@ def _fired(judge: _Judge) -> CheckResult:
         episode = min(new, key=lambda ep: ep.first_seen)
         latency = episode.first_seen - inject_at
         observed = {
-            "fired_after_s": _round(latency),
-            "starts_at_after_s": _round(episode.starts_at - inject_at),
+            "fired_after_s": round_s(latency),
+            "starts_at_after_s": round_s(episode.starts_at - inject_at),
         }
         late = latency > deadline
         return judge.result(
@@ -193,7 +98,7 @@ def _fired(judge: _Judge) -> CheckResult:
             if late
             else "",
             latency=latency,
-            evidence={"episode": _episode_view(episode)},
+            evidence={"episode": episode_view(episode)},
         )
     if before:
         return judge.result(
@@ -203,7 +108,7 @@ def _fired(judge: _Judge) -> CheckResult:
             {"already_firing": True},
             f"{expected.title} was already firing when the fault was injected (startsAt "
             f"{before[0].starts_at}): the run cannot show that the fault raised it",
-            evidence={"episode": _episode_view(before[0])},
+            evidence={"episode": episode_view(before[0])},
         )
     unobserved = judge.unobserved(inject_at + deadline)
     if unobserved:
@@ -214,11 +119,11 @@ def _fired(judge: _Judge) -> CheckResult:
         expected_view,
         {"fired": False},
         f"{expected.title} did not fire within {deadline:g} s of inject",
-        evidence={"other_episodes": [_episode_view(ep) for ep in judge.matching[:_MAX_LISTED]]},
+        evidence={"other_episodes": [episode_view(ep) for ep in judge.matching[:MAX_LISTED]]},
     )
 
 
-def _notified(judge: _Judge, notifications: Sequence[Notification], sink_error: str) -> CheckResult:
+def _notified(judge: Judge, notifications: Sequence[Notification], sink_error: str) -> CheckResult:
     expected, deadline = judge.expected, judge.expected.deadline_s
     expected_view = {"status": "firing", "within_s": deadline}
     if sink_error:
@@ -241,7 +146,7 @@ def _notified(judge: _Judge, notifications: Sequence[Notification], sink_error: 
         "notified",
         Status.FAILED if late else Status.PASSED,
         expected_view,
-        {"notified_after_s": _round(latency)},
+        {"notified_after_s": round_s(latency)},
         f"the firing notification reached the sink {latency:.1f} s after inject, later than "
         f"{deadline:g} s"
         if late
@@ -253,7 +158,7 @@ def _notified(judge: _Judge, notifications: Sequence[Notification], sink_error: 
 
 
 def _resolved(
-    judge: _Judge,
+    judge: Judge,
     rollback_at: float,
     resolve_deadline_s: float,
     notifications: Sequence[Notification],
@@ -289,7 +194,7 @@ def _resolved(
             evidence=evidence,
         )
     if still:
-        evidence["episode"] = _episode_view(still[0])
+        evidence["episode"] = episode_view(still[0])
         last_poll = observations.last_poll_at
         if last_poll is not None and last_poll >= resolve_by:
             return judge.result(
@@ -316,7 +221,7 @@ def _resolved(
         "resolved",
         Status.FAILED if late else Status.PASSED,
         expected_view,
-        {"resolved_after_rollback_s": _round(latency)},
+        {"resolved_after_rollback_s": round_s(latency)},
         f"{title} resolved {latency:.1f} s after rollback, later than {resolve_deadline_s:g} s"
         if late
         else "",
@@ -339,67 +244,11 @@ def evaluate_expected_alert(
 
     ``sink_error`` is why the sink could not be read (``notified`` is then an error).
     """
-    judge = _Judge(observations, expected, inject_at)
+    judge = Judge(observations, expected, inject_at)
     results = [_fired(judge), _notified(judge, sink_notifications, sink_error)]
     if rollback_at is not None:
         results.append(_resolved(judge, rollback_at, resolve_deadline_s, sink_notifications))
     return results
-
-
-def evaluate_noise(
-    observations: AlertObservations,
-    expected_all: Sequence[ExpectedAlert],
-    window: tuple[float, float],
-    *,
-    severity: str = "critical",
-    coverage_slack_s: float = 5.0,
-) -> CheckResult:
-    """``alerts.noise``: alerts of ``severity`` active in ``window`` that no expectation names.
-
-    Passing needs the watcher to have polled from the window's start to its end (give or take
-    ``coverage_slack_s``); unexpected alerts fail the check whatever the coverage.
-    """
-    start, end = window
-    unexpected = [
-        ep
-        for ep in observations.episodes
-        if ep.labels.get("severity") == severity
-        and ep.active_during(start, end)
-        and not any(item.matches(ep.labels) for item in expected_all)
-    ]
-
-    def result(status: Status, reason: str = "") -> CheckResult:
-        return CheckResult(
-            name="alerts.noise",
-            status=status,
-            expected={"unexpected": 0, "severity": severity, "window": [start, end]},
-            observed={"unexpected": len(unexpected)},
-            reason=reason,
-            attempts=observations.polls,
-            evidence={"alerts": [_episode_view(ep) for ep in unexpected[:_MAX_LISTED]]},
-        )
-
-    if unexpected:
-        names = sorted({ep.labels.get("alertname", "?") for ep in unexpected})
-        return result(
-            Status.FAILED,
-            f"{len(unexpected)} unexpected {severity} alert episode(s) in the window: "
-            + ", ".join(names),
-        )
-    first, last = observations.first_poll_at, observations.last_poll_at
-    if (
-        first is None
-        or last is None
-        or first > start + coverage_slack_s
-        or last < end - coverage_slack_s
-    ):
-        last_error = observations.errors[-1][1] if observations.errors else "none"
-        return result(
-            Status.ERROR,
-            f"the watcher did not observe the whole window (successful polls from {first} "
-            f"to {last}); last error: {last_error}",
-        )
-    return result(Status.PASSED)
 
 
 def check_expected_alert(

@@ -1,184 +1,30 @@
-"""The alert watcher (fake clock, MockTransport), the pure alert judging, and the waiting check."""
+"""The pure judging of one expected alert (fired, notified, resolved) and the waiting check."""
 
 from __future__ import annotations
-
-import time
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.sink import Notification, SinkBackend
-from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.checks.alerts import (
     ExpectedAlert,
     check_expected_alert,
     evaluate_expected_alert,
-    evaluate_noise,
 )
 from assertions.result import CheckResult, Status
-from tests.unit.assertions.fake_backends import am_alert
+from tests.unit.assertions.alert_support import (
+    AM,
+    DOWN,
+    INJECT,
+    SINK,
+    by_suffix,
+    down_alert,
+    episode,
+    note,
+    watched,
+)
 from tests.unit.assertions.support import FakeClock, Recorder
-
-AM = "http://am.test:9093"
-SINK = "http://sink.test:9095"
-DOWN = ExpectedAlert("UsersServiceDown", {"service": "users"}, deadline_s=30.0)
-
-
-def iso(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
-
-
-def down_alert(starts_at: float, fingerprint: str = "fp1", **labels: str) -> dict[str, Any]:
-    return am_alert(
-        "UsersServiceDown",
-        fingerprint=fingerprint,
-        starts_at=iso(starts_at),
-        ends_at=iso(starts_at + 20),
-        service="users",
-        **labels,
-    )
-
-
-class FakeAlertmanager:
-    """Answers with whatever ``alerts`` holds now, or fails when ``failure`` is set."""
-
-    def __init__(self) -> None:
-        self.alerts: list[dict[str, Any]] = []
-        self.failure: int | None = None
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.failure is not None:
-            return httpx.Response(self.failure, text="unavailable")
-        return httpx.Response(200, json=self.alerts)
-
-
-def watcher_for(fake: FakeAlertmanager, clock: FakeClock) -> AlertWatcher:
-    return AlertWatcher(AlertmanagerBackend(Recorder(fake).client(), AM), clock=clock)
-
-
-# --- the watcher ---
-
-
-def test_watcher_records_an_episode_from_first_sight_to_resolution() -> None:
-    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
-    watcher = watcher_for(fake, clock)
-    watcher.poll_once()  # nothing yet
-    fake.alerts = [down_alert(104.0)]
-    clock.now = 105.0
-    watcher.poll_once()
-    clock.now = 106.0
-    watcher.poll_once()
-    fake.failure, clock.now = 503, 107.0
-    watcher.poll_once()  # recorded, not raised, and not mistaken for a resolution
-    fake.failure, fake.alerts, clock.now = None, [], 108.0
-    watcher.poll_once()
-    seen = watcher.observations()
-    (episode,) = seen.episodes
-    assert (episode.starts_at, episode.first_seen, episode.last_seen, episode.resolved_at) == (
-        104.0,
-        105.0,
-        106.0,
-        108.0,
-    )
-    assert episode.labels["service"] == "users" and episode.state == "active"
-    assert (seen.first_poll_at, seen.last_poll_at, seen.polls) == (100.0, 108.0, 5)
-    ((at, message),) = seen.errors
-    assert at == 107.0 and message.startswith(f"alertmanager at {AM}/api/v2/alerts: HTTP 503")
-
-
-def test_a_refiring_alert_is_a_new_episode() -> None:
-    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
-    watcher = watcher_for(fake, clock)
-    fake.alerts = [down_alert(99.0)]
-    watcher.poll_once()
-    fake.alerts, clock.now = [down_alert(120.0)], 121.0  # same fingerprint, new startsAt
-    watcher.poll_once()
-    first, second = watcher.observations().episodes
-    assert (first.starts_at, first.resolved_at) == (99.0, 121.0)
-    assert (second.starts_at, second.first_seen, second.resolved_at) == (120.0, 121.0, None)
-
-
-def test_a_reappearing_episode_is_no_longer_resolved() -> None:
-    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
-    watcher = watcher_for(fake, clock)
-    fake.alerts = [down_alert(99.0)]
-    watcher.poll_once()
-    fake.alerts, clock.now = [], 101.0
-    watcher.poll_once()
-    fake.alerts, clock.now = [down_alert(99.0)], 102.0  # Alertmanager restarted, Prometheus resent
-    watcher.poll_once()
-    (episode,) = watcher.observations().episodes
-    assert episode.resolved_at is None and episode.first_seen == 100.0
-
-
-def test_the_thread_polls_until_stopped_and_survives_surprises() -> None:
-    calls: list[float] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
-        if len(calls) == 2:
-            raise RuntimeError("surprise")
-        return httpx.Response(200, json=[down_alert(99.0)])
-
-    watcher = AlertWatcher(AlertmanagerBackend(Recorder(handler).client(), AM), interval_s=0.01)
-    with watcher:
-        deadline = time.monotonic() + 5
-        while len(calls) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    count = len(calls)
-    time.sleep(0.05)
-    assert len(calls) == count >= 4  # stopped
-    seen = watcher.observations()
-    assert len(seen.episodes) == 1
-    assert any("unexpected RuntimeError: surprise" in message for _, message in seen.errors)
-
-
-# --- judging one expected alert ---
-
-INJECT = 1000.0
-
-
-def episode(
-    starts_at: float, first_seen: float, resolved_at: float | None = None, **labels: str
-) -> AlertEpisode:
-    return AlertEpisode(
-        fingerprint="fp1",
-        labels={
-            "alertname": "UsersServiceDown",
-            "service": "users",
-            "severity": "critical",
-            **labels,
-        },
-        starts_at=starts_at,
-        first_seen=first_seen,
-        last_seen=resolved_at - 0.5 if resolved_at else first_seen,
-        ends_at=None,
-        state="active",
-        resolved_at=resolved_at,
-    )
-
-
-def watched(
-    *episodes: AlertEpisode,
-    first: float = 990.0,
-    last: float = 1100.0,
-    errors: tuple[tuple[float, str], ...] = (),
-) -> AlertObservations:
-    return AlertObservations(tuple(episodes), first, last, polls=42, errors=errors)
-
-
-def note(at: float, status: str = "firing", **labels: str) -> Notification:
-    alert = {
-        "status": status,
-        "labels": {"alertname": "UsersServiceDown", "service": "users", **labels},
-    }
-    return Notification(received_at_unix=at, payload={"status": status, "alerts": [alert]})
-
-
-def by_suffix(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {result.name.rsplit(".", 1)[-1]: result for result in results}
 
 
 def test_fired_notified_and_resolved_in_time() -> None:
@@ -343,35 +189,6 @@ def test_titles_are_unique_per_expectation() -> None:
     assert ExpectedAlert("A", {"z": "1", "b": "2"}).title == "A{b=2,z=1}"
     assert ExpectedAlert("A", {"b": "2"}).matches({"alertname": "A", "b": "2", "c": "3"})
     assert not ExpectedAlert("A", {"b": "2"}).matches({"alertname": "A"})
-
-
-# --- noise ---
-
-RUN = (990.0, 1100.0)
-
-
-def test_no_unexpected_critical_alert_passes() -> None:
-    seen = watched(
-        episode(1005.0, 1005.6),  # expected
-        episode(1005.0, 1006.0, alertname="NodeHighCPU", severity="warning"),  # not critical
-        episode(800.0, 850.0, resolved_at=900.0, alertname="IoTServiceDown"),  # before the run
-    )
-    result = evaluate_noise(seen, [DOWN], RUN)
-    assert result.passed and result.name == "alerts.noise"
-
-
-def test_an_unexpected_critical_alert_fails_and_is_listed() -> None:
-    seen = watched(episode(1005.0, 1005.6, alertname="IoTServiceDown"))
-    result = evaluate_noise(seen, [DOWN], RUN)
-    assert result.status is Status.FAILED
-    assert "IoTServiceDown" in result.reason
-    assert result.evidence["alerts"][0]["labels"]["alertname"] == "IoTServiceDown"
-
-
-def test_noise_needs_the_window_watched() -> None:
-    assert evaluate_noise(watched(first=1050.0), [DOWN], RUN).status is Status.ERROR
-    assert evaluate_noise(AlertObservations(), [DOWN], RUN).status is Status.ERROR
-    assert evaluate_noise(watched(first=993.0, last=1097.0), [DOWN], RUN).passed  # within slack
 
 
 # --- waiting for the deadlines ---

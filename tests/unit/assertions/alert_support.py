@@ -1,0 +1,112 @@
+"""Shared pieces of the alert tests: Alertmanager alerts and episodes, watched snapshots,
+sink notifications, and a fake Alertmanager answering through a MockTransport."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from assertions.backends.alertmanager import AlertmanagerBackend
+from assertions.backends.sink import Notification
+from assertions.checks.alert_expectations import ExpectedAlert
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
+from assertions.result import CheckResult
+from tests.unit.assertions.fake_backends import am_alert
+from tests.unit.assertions.support import FakeClock, Recorder
+
+__all__ = [
+    "AM",
+    "DOWN",
+    "INJECT",
+    "SINK",
+    "FakeAlertmanager",
+    "by_suffix",
+    "down_alert",
+    "episode",
+    "iso",
+    "note",
+    "watched",
+    "watcher_for",
+]
+
+AM = "http://am.test:9093"
+SINK = "http://sink.test:9095"
+DOWN = ExpectedAlert("UsersServiceDown", {"service": "users"}, deadline_s=30.0)
+
+
+def iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+
+
+def down_alert(starts_at: float, fingerprint: str = "fp1", **labels: str) -> dict[str, Any]:
+    return am_alert(
+        "UsersServiceDown",
+        fingerprint=fingerprint,
+        starts_at=iso(starts_at),
+        ends_at=iso(starts_at + 20),
+        service="users",
+        **labels,
+    )
+
+
+class FakeAlertmanager:
+    """Answers with whatever ``alerts`` holds now, or fails when ``failure`` is set."""
+
+    def __init__(self) -> None:
+        self.alerts: list[dict[str, Any]] = []
+        self.failure: int | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.failure is not None:
+            return httpx.Response(self.failure, text="unavailable")
+        return httpx.Response(200, json=self.alerts)
+
+
+def watcher_for(fake: FakeAlertmanager, clock: FakeClock) -> AlertWatcher:
+    return AlertWatcher(AlertmanagerBackend(Recorder(fake).client(), AM), clock=clock)
+
+
+INJECT = 1000.0
+
+
+def episode(
+    starts_at: float, first_seen: float, resolved_at: float | None = None, **labels: str
+) -> AlertEpisode:
+    return AlertEpisode(
+        fingerprint="fp1",
+        labels={
+            "alertname": "UsersServiceDown",
+            "service": "users",
+            "severity": "critical",
+            **labels,
+        },
+        starts_at=starts_at,
+        first_seen=first_seen,
+        last_seen=resolved_at - 0.5 if resolved_at else first_seen,
+        ends_at=None,
+        state="active",
+        resolved_at=resolved_at,
+    )
+
+
+def watched(
+    *episodes: AlertEpisode,
+    first: float = 990.0,
+    last: float = 1100.0,
+    errors: tuple[tuple[float, str], ...] = (),
+) -> AlertObservations:
+    return AlertObservations(tuple(episodes), first, last, polls=42, errors=errors)
+
+
+def note(at: float, status: str = "firing", **labels: str) -> Notification:
+    alert = {
+        "status": status,
+        "labels": {"alertname": "UsersServiceDown", "service": "users", **labels},
+    }
+    return Notification(received_at_unix=at, payload={"status": status, "alerts": [alert]})
+
+
+def by_suffix(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {result.name.rsplit(".", 1)[-1]: result for result in results}

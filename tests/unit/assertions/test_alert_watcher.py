@@ -1,0 +1,91 @@
+"""The alert watcher: episodes from polls (fake clock, MockTransport), and its thread."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from assertions.backends.alertmanager import AlertmanagerBackend
+from assertions.checks.alert_watcher import AlertWatcher
+from tests.unit.assertions.alert_support import (
+    AM,
+    FakeAlertmanager,
+    down_alert,
+    watcher_for,
+)
+from tests.unit.assertions.support import FakeClock, Recorder
+
+
+def test_watcher_records_an_episode_from_first_sight_to_resolution() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    watcher.poll_once()  # nothing yet
+    fake.alerts = [down_alert(104.0)]
+    clock.now = 105.0
+    watcher.poll_once()
+    clock.now = 106.0
+    watcher.poll_once()
+    fake.failure, clock.now = 503, 107.0
+    watcher.poll_once()  # recorded, not raised, and not mistaken for a resolution
+    fake.failure, fake.alerts, clock.now = None, [], 108.0
+    watcher.poll_once()
+    seen = watcher.observations()
+    (episode,) = seen.episodes
+    assert (episode.starts_at, episode.first_seen, episode.last_seen, episode.resolved_at) == (
+        104.0,
+        105.0,
+        106.0,
+        108.0,
+    )
+    assert episode.labels["service"] == "users" and episode.state == "active"
+    assert (seen.first_poll_at, seen.last_poll_at, seen.polls) == (100.0, 108.0, 5)
+    ((at, message),) = seen.errors
+    assert at == 107.0 and message.startswith(f"alertmanager at {AM}/api/v2/alerts: HTTP 503")
+
+
+def test_a_refiring_alert_is_a_new_episode() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    fake.alerts = [down_alert(99.0)]
+    watcher.poll_once()
+    fake.alerts, clock.now = [down_alert(120.0)], 121.0  # same fingerprint, new startsAt
+    watcher.poll_once()
+    first, second = watcher.observations().episodes
+    assert (first.starts_at, first.resolved_at) == (99.0, 121.0)
+    assert (second.starts_at, second.first_seen, second.resolved_at) == (120.0, 121.0, None)
+
+
+def test_a_reappearing_episode_is_no_longer_resolved() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    fake.alerts = [down_alert(99.0)]
+    watcher.poll_once()
+    fake.alerts, clock.now = [], 101.0
+    watcher.poll_once()
+    fake.alerts, clock.now = [down_alert(99.0)], 102.0  # Alertmanager restarted, Prometheus resent
+    watcher.poll_once()
+    (episode,) = watcher.observations().episodes
+    assert episode.resolved_at is None and episode.first_seen == 100.0
+
+
+def test_the_thread_polls_until_stopped_and_survives_surprises() -> None:
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise RuntimeError("surprise")
+        return httpx.Response(200, json=[down_alert(99.0)])
+
+    watcher = AlertWatcher(AlertmanagerBackend(Recorder(handler).client(), AM), interval_s=0.01)
+    with watcher:
+        deadline = time.monotonic() + 5
+        while len(calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    count = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == count >= 4  # stopped
+    seen = watcher.observations()
+    assert len(seen.episodes) == 1
+    assert any("unexpected RuntimeError: surprise" in message for _, message in seen.errors)
