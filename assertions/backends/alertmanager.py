@@ -1,8 +1,10 @@
-"""Alertmanager's v2 API: the alerts it holds now, with their timestamps as unix seconds.
+"""Alertmanager's v2 API: the alerts it holds now (timestamps as unix seconds), its config.
 
 ``GET /api/v2/alerts`` lists the alerts that are not resolved (seen on Alertmanager 0.25: an
 alert leaves the list as soon as Prometheus sends its resolution), ``startsAt`` being the
 moment Prometheus saw it firing and ``endsAt`` a moving "resolved unless refreshed" time.
+``GET /api/v2/status`` carries the loaded configuration as YAML text in ``config.original``
+(secrets shown as ``<secret>``; the root route's unset timings left out, not defaulted).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import yaml
 
 from assertions.backends._http import join_url, request_json
 from assertions.backends.errors import BackendError
@@ -62,6 +65,7 @@ class AlertmanagerBackend:
     def __init__(self, client: httpx.Client, url: str) -> None:
         self._client = client
         self._url = join_url(url, "/api/v2/alerts")
+        self._status_url = join_url(url, "/api/v2/status")
 
     @property
     def url(self) -> str:
@@ -78,6 +82,24 @@ class AlertmanagerBackend:
             raise BackendError(
                 NAME, self._url, f"malformed answer: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def config(self) -> dict[str, Any]:
+        """The configuration Alertmanager runs with (``config.original``, parsed)."""
+        body = request_json(self._client, NAME, "GET", self._status_url)
+        try:
+            original = body["config"]["original"]
+            if not isinstance(original, str):
+                raise TypeError(f"'config.original' is {type(original).__name__}, not a string")
+            config = yaml.safe_load(original)
+            if not isinstance(config, dict):
+                raise TypeError(f"the configuration is {type(config).__name__}, not a mapping")
+        except (KeyError, TypeError, yaml.YAMLError) as exc:
+            raise BackendError(
+                NAME,
+                self._status_url,
+                f"malformed answer: {type(exc).__name__}: {exc}"[:300],
+            ) from exc
+        return config
 
 
 def _as_list(body: Any) -> list[Any]:

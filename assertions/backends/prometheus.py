@@ -1,9 +1,12 @@
-"""Prometheus through prometheus-api-client: instant and range queries as plain data.
+"""Prometheus through prometheus-api-client: instant and range queries, alerting rules.
 
 ``PrometheusConnect`` talks ``requests``; the session is passed in (tests mount a transport
 adapter on it) and its own retries are off by default, so a check's deadline, not the client,
 decides how long to keep trying. Every exception it raises (HTTP status, connection, timeout,
 undecodable or wrongly shaped answer) becomes one :class:`BackendError`.
+
+The client has no call for ``/api/v1/rules``, so :meth:`PrometheusBackend.rules` sends it on
+the same session (through the adapter, and so the retries, the client mounted on the URL).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from urllib3.util.retry import Retry
 from assertions.backends._http import join_url
 from assertions.backends.errors import BackendError
 
-__all__ = ["PrometheusBackend", "Sample", "Series"]
+__all__ = ["AlertRule", "PrometheusBackend", "Sample", "Series"]
 
 NAME = "prometheus"
 _T = TypeVar("_T")
@@ -40,6 +43,18 @@ class Series:
     points: tuple[tuple[float, float], ...]  # (unix time, value), oldest first
 
 
+@dataclass(frozen=True)
+class AlertRule:
+    """An alerting rule Prometheus has loaded (``/api/v1/rules``)."""
+
+    name: str  # the alertname it raises
+    group: str
+    labels: Mapping[str, str]  # the rule's own labels (severity, service...)
+    expr: str  # Prometheus' rendering of the expression ("query")
+    health: str  # ok, err or unknown (not evaluated yet)
+    file: str  # the rule file of its group
+
+
 class PrometheusBackend:
     """Prometheus' HTTP API at ``url``, through ``session``."""
 
@@ -56,6 +71,8 @@ class PrometheusBackend:
     ) -> None:
         self._url = url.rstrip("/")
         self._timeout_s = timeout_s
+        self._session = session
+        self._headers = dict(headers or {})
         self._prometheus = PrometheusConnect(
             url=self._url,
             headers=dict(headers or {}),
@@ -94,6 +111,27 @@ class PrometheusBackend:
             ),
         )
         return self._parse("api/v1/query_range", result, _series)
+
+    def rules(self) -> list[AlertRule]:
+        """Every alerting rule loaded (``/api/v1/rules?type=alert``), in Prometheus' order."""
+        endpoint = "api/v1/rules"
+        url = join_url(self._url, endpoint)
+
+        def call() -> Any:
+            response = self._session.get(
+                url, params={"type": "alert"}, headers=self._headers, timeout=self._timeout_s
+            )
+            if not response.ok:
+                excerpt = " ".join(response.text.split())[:200]
+                raise BackendError(
+                    NAME,
+                    url,
+                    f"HTTP {response.status_code}: {excerpt!r}",
+                    status=response.status_code,
+                )
+            return response.json()
+
+        return self._parse(endpoint, self._run(endpoint, call), _alert_rules)
 
     def _run(self, endpoint: str, call: Callable[[], Any]) -> Any:
         url = join_url(self._url, endpoint)
@@ -149,6 +187,40 @@ def _samples(result: Any) -> list[Sample]:
         timestamp, value = item["value"]
         samples.append(Sample(_labels(item), _number(timestamp), _number(value)))
     return samples
+
+
+def _alert_rules(body: Any) -> list[AlertRule]:
+    if not isinstance(body, dict) or body.get("status") != "success":
+        status = body.get("status") if isinstance(body, dict) else type(body).__name__
+        raise ValueError(f"status is {status!r}, not 'success'")
+    groups = body["data"]["groups"]
+    if not isinstance(groups, list):
+        raise TypeError(f"'data.groups' is {type(groups).__name__}, not a list")
+    rules = []
+    for group in groups:
+        for rule in group["rules"]:
+            if rule.get("type", "alerting") != "alerting":
+                continue
+            labels = rule.get("labels") or {}
+            if not isinstance(labels, dict):
+                raise TypeError(f"the labels of rule {rule.get('name')!r} are not an object")
+            rules.append(
+                AlertRule(
+                    name=_text(rule["name"]),
+                    group=_text(group["name"]),
+                    labels={str(key): str(value) for key, value in labels.items()},
+                    expr=_text(rule["query"]),
+                    health=_text(rule.get("health", "unknown")),
+                    file=_text(group.get("file", "")),
+                )
+            )
+    return rules
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
 
 
 def _series(result: Any) -> list[Series]:

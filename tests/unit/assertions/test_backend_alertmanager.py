@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from tests.unit.assertions.fake_backends import am_alert
 from tests.unit.assertions.support import FAILURES, Recorder, failing
 
 URL = "http://am.test:9093"
+DATA = Path(__file__).parent / "data"
 
 
 def test_lists_alerts_with_unix_timestamps() -> None:
@@ -81,3 +84,45 @@ def test_wrong_shapes_are_backend_errors(body: Any) -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json=body))
     with pytest.raises(BackendError, match="malformed answer"):
         AlertmanagerBackend(recorder.client(), URL).alerts()
+
+
+# --- the configuration (/api/v2/status) ---
+
+STATUS = json.loads((DATA / "alertmanager-0.25-status.json").read_text())  # a real answer
+
+
+def test_config_is_the_loaded_yaml_parsed() -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json=STATUS))
+    config = AlertmanagerBackend(recorder.client(), URL + "/").config()
+    assert config["route"]["receiver"] == "team-slack"
+    assert [route["receiver"] for route in config["route"]["routes"]] == ["oncall", "team-slack"]
+    assert config["route"]["routes"][0]["matchers"] == ['severity="critical"']
+    oncall = config["receivers"][0]
+    assert oncall["name"] == "oncall"
+    assert {"slack_configs", "email_configs", "webhook_configs"} <= set(oncall)
+    (request,) = recorder.requests
+    assert (request.method, str(request.url)) == ("GET", f"{URL}/api/v2/status")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"cluster": {}},
+        {"config": {}},
+        {"config": {"original": 42}},
+        {"config": {"original": "route: [unclosed"}},
+        {"config": {"original": "just text"}},
+    ],
+    ids=["list", "no-config", "no-original", "not-text", "bad-yaml", "not-a-mapping"],
+)
+def test_a_malformed_status_is_a_backend_error(body: Any) -> None:
+    recorder = Recorder(lambda request: httpx.Response(200, json=body))
+    with pytest.raises(BackendError, match=f"^alertmanager at {URL}/api/v2/status: malformed"):
+        AlertmanagerBackend(recorder.client(), URL).config()
+
+
+@pytest.mark.parametrize("kind", FAILURES)
+def test_config_failures_become_one_backend_error(kind: str) -> None:
+    with pytest.raises(BackendError, match=f"^alertmanager at {URL}/api/v2/status: "):
+        AlertmanagerBackend(Recorder(failing(kind)).client(), URL).config()

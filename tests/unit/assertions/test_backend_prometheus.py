@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,7 +12,7 @@ import pytest
 import requests
 
 from assertions.backends.errors import BackendError
-from assertions.backends.prometheus import PrometheusBackend, Sample, Series
+from assertions.backends.prometheus import AlertRule, PrometheusBackend, Sample, Series
 from tests.unit.assertions.support import RequestsTransport
 
 URL = "http://prometheus.test:9090"
@@ -130,3 +133,93 @@ def test_no_retries_by_default() -> None:
     with pytest.raises(BackendError):
         prometheus.instant("up")
     assert len(transport.requests) == 1
+
+
+# --- alerting rules (/api/v1/rules?type=alert) ---
+
+RULES = json.loads((Path(__file__).parent / "data" / "prometheus-2.42-rules.json").read_text())
+
+
+def test_rules_lists_every_loaded_alerting_rule() -> None:
+    prometheus, transport = backend(lambda request: (200, RULES))
+    rules = prometheus.rules()
+    assert len(rules) == 16  # stack/prometheus/rules.yml as Prometheus 2.42 loaded it
+    by_name = {rule.name: rule for rule in rules}
+    down = by_name["UsersServiceDown"]
+    assert isinstance(down, AlertRule)
+    assert (down.group, down.health, down.labels["severity"]) == ("users", "ok", "critical")
+    assert down.file.endswith("stack/prometheus/rules.yml")
+    assert 'up{job="users"}' in down.expr
+    (request,) = transport.requests
+    assert urlsplit(request.url or "").path == "/api/v1/rules"
+    assert params(request) == {"type": ["alert"]}
+
+
+def test_recording_rules_are_left_out() -> None:
+    body = {
+        "status": "success",
+        "data": {
+            "groups": [
+                {
+                    "name": "g",
+                    "file": "r.yml",
+                    "rules": [
+                        {"type": "recording", "name": "job:up:sum", "query": "sum(up)"},
+                        {"type": "alerting", "name": "A", "query": "up == 0", "health": "err"},
+                    ],
+                }
+            ]
+        },
+    }
+    prometheus, _ = backend(lambda request: (200, body))
+    assert prometheus.rules() == [AlertRule("A", "g", {}, "up == 0", "err", "r.yml")]
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [
+        (_raise(requests.ConnectionError("refused")), "ConnectionError"),
+        (_raise(requests.ReadTimeout("slow")), "timed out"),
+        (lambda request: (503, b"<html>down</html>"), "HTTP 503: '<html>down</html>'"),
+        (lambda request: (200, b"not json"), "JSONDecodeError"),
+        (lambda request: (200, {"status": "error", "error": "x"}), "not 'success'"),
+        (lambda request: (200, {"status": "success", "data": {}}), "KeyError"),
+        (lambda request: (200, {"status": "success", "data": {"groups": {}}}), "not a list"),
+        (
+            lambda request: (200, {"status": "success", "data": {"groups": [{"name": "g"}]}}),
+            "KeyError",
+        ),
+        (
+            lambda request: (
+                200,
+                {"status": "success", "data": {"groups": [{"name": "g", "rules": [{"name": 1}]}]}},
+            ),
+            "malformed answer",
+        ),
+    ],
+    ids=[
+        "connect",
+        "timeout",
+        "503-html",
+        "not-json",
+        "status-error",
+        "no-groups",
+        "groups-object",
+        "no-rules",
+        "bad-rule",
+    ],
+)
+def test_every_rules_failure_is_one_backend_error(
+    handler: Callable[[requests.PreparedRequest], tuple[int, Any]], reason: str
+) -> None:
+    prometheus, _ = backend(handler)
+    with pytest.raises(BackendError, match=re.escape(reason)) as caught:
+        prometheus.rules()
+    assert str(caught.value).startswith(f"prometheus at {URL}/api/v1/rules:")
+
+
+def test_a_rules_status_error_keeps_its_status() -> None:
+    prometheus, _ = backend(lambda request: (503, {"status": "error"}))
+    with pytest.raises(BackendError) as caught:
+        prometheus.rules()
+    assert caught.value.status == 503
