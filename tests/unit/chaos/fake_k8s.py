@@ -6,7 +6,9 @@ answers; the fake keeps Services, Jobs and Pods of the few routes chaosgate's ac
 with the API server's behaviours they rely on: resourceVersion preconditions on patches (409),
 strategic-merge patches of maps (``null`` deletes a key), 409 on creating an existing Job, 404
 for missing objects, equality label selectors, Jobs whose pods carry
-``batch.kubernetes.io/job-name`` and go away with the Job.
+``batch.kubernetes.io/job-name`` and go away with the Job. ``service_pod`` puts a pod at a pod
+IP of the test's choosing with a container port; ``on_list_pods`` changes the pods between two
+lists, ``pod_list_error`` refuses them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import urllib3
 from kubernetes import client
 
-__all__ = ["FakeKube", "pod", "service"]
+__all__ = ["FakeKube", "pod", "service", "service_pod"]
 
 Obj = dict[str, Any]
 
@@ -61,6 +63,18 @@ def pod(
     }
 
 
+def service_pod(
+    name: str, labels: dict[str, str], *, ip: str, port: int | None, **kwargs: Any
+) -> Obj:
+    """A ``pod`` at pod IP ``ip`` whose container declares ``port`` (None: no port)."""
+    obj = pod(name, labels, **kwargs)
+    obj["status"]["podIP"] = ip
+    if port is not None:
+        ports = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        obj["spec"]["containers"][0]["ports"] = ports
+    return obj
+
+
 def _merge(target: Obj, patch: Obj) -> Obj:
     """A merge patch (RFC 7386), which is what a strategic merge does to maps."""
     merged = dict(target)
@@ -88,6 +102,9 @@ class FakeKube:
     conflicts: int = 0  # answer this many service patches with 409 first
     # called on each pod list of a Job's pods: may change the pods (start, end, schedule them)
     on_list_job_pods: Callable[[FakeKube, str, int], None] | None = None
+    # called before each pod list with its label selector (may change the pods)
+    on_list_pods: Callable[[FakeKube, str], None] | None = None
+    pod_list_error: tuple[int, str] | None = None  # answer pod lists with this (code, reason)
     _lists: int = 0
 
     def client(self) -> client.ApiClient:
@@ -156,6 +173,11 @@ class FakeKube:
         return 200, merged
 
     def _list_pods(self, ns: str, selector: str) -> tuple[int, Any]:
+        if self.pod_list_error is not None:
+            code, reason = self.pod_list_error
+            return self._status(code, reason, f'pods is {reason.lower()} in namespace "{ns}"')
+        if self.on_list_pods is not None:
+            self.on_list_pods(self, selector)
         job = re.search(r"batch\.kubernetes\.io/job-name=([^,]+)", selector)
         if job and self.on_list_job_pods is not None:
             self._lists += 1
