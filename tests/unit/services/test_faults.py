@@ -16,7 +16,10 @@ DEFAULTS = {
     "latency_ms": 0,
     "error_ratio": 0.0,
     "route_prefix": "/api",
+    "methods": None,
     "db_hold_ms": 0,
+    "db_hold_connections": 0,
+    "drop_connection_ratio": 0.0,
     "drop_spans": False,
 }
 
@@ -56,6 +59,16 @@ def test_put_merges_a_subset_and_delete_clears(services: Services) -> None:
         {"db_hold_ms": -5},
         {"error_ratio": 1.0, "bogus": 1},
         {"drop_spans": "yes"},
+        {"methods": []},
+        {"methods": "POST"},
+        {"methods": ["FETCH"]},
+        {"methods": [1]},
+        {"db_hold_connections": 6},
+        {"db_hold_connections": -1},
+        {"db_hold_connections": 2.0},
+        {"db_hold_connections": True},
+        {"drop_connection_ratio": 1.1},
+        {"drop_connection_ratio": "half"},
         ["error_ratio"],
     ],
 )

@@ -62,11 +62,13 @@ def test_whole_api_through_the_gateway(stack: dict[str, ServiceUnderTest]) -> No
     assert client.post("/api/iot/devices/fr-1/telemetry", json=reading).status_code == 202
     devices = client.get("/api/iot/devices")
     assert devices.json is not None and devices.json["online"] == 1
+    assert client.delete("/api/iot/devices/fr-1").status_code == 200
+    assert client.delete("/api/iot/devices/fr-1").status_code == 404
     assert client.get("/api/nothing").status_code == 404
     text = stack["gateway"].metrics()
     assert metric_value(text, "gateway_upstream_requests_total", upstream="orders") == 9.0
     assert metric_value(text, "gateway_upstream_requests_total", upstream="users") == 3.0
-    assert metric_value(text, "gateway_upstream_requests_total", upstream="iot") == 3.0
+    assert metric_value(text, "gateway_upstream_requests_total", upstream="iot") == 5.0
     assert (
         metric_value(
             text, "http_requests_total", service="gateway", route="/api/users", status="409"

@@ -116,3 +116,32 @@ def test_bad_device_id_and_type_in_heartbeat_are_400(services: Services) -> None
     client = services.iot().client()
     assert client.post("/api/iot/devices/bad%20id/heartbeat").status_code == 400
     assert client.post("/api/iot/devices/d1/heartbeat", json={"type": "toaster"}).status_code == 400
+
+
+def test_a_decommissioned_device_leaves_the_list_and_the_gauges(services: Services) -> None:
+    clock = FakeClock()
+    iot = services.iot(Runtime(clock=clock), iot_offline_after_s=10.0)
+    client = iot.client()
+    for device in ("silent-1", "silent-2", "fridge-1"):
+        assert client.post(f"/api/iot/devices/{device}/heartbeat").status_code == 200
+    clock.advance(11)
+    client.post("/api/iot/devices/fridge-1/heartbeat")
+    assert _gauges(iot) == (1.0, 2.0)
+
+    gone = client.delete("/api/iot/devices/silent-1")
+    assert gone.status_code == 200
+    assert gone.json is not None
+    assert (gone.json["id"], gone.json["online"], gone.json["decommissioned"]) == (
+        "silent-1",
+        False,
+        True,
+    )
+    assert sorted(_devices(iot)) == ["fridge-1", "silent-2"]
+    assert _gauges(iot) == (1.0, 1.0)
+    assert client.delete("/api/iot/devices/silent-2").status_code == 200
+    assert _gauges(iot) == (1.0, 0.0)
+
+    unknown = client.delete("/api/iot/devices/silent-1")
+    assert unknown.status_code == 404
+    assert unknown.json is not None and "no device 'silent-1'" in unknown.json["error"]
+    assert client.delete("/api/iot/devices/bad id!").status_code == 400

@@ -1,4 +1,7 @@
-"""One access log line and one metrics observation per request, with the route that matched."""
+"""One access log line and one metrics observation per request, with the route that matched.
+
+A request whose connection an injected fault dropped has neither: it was never answered.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import time
 
 from flask import Flask, Response, g, request
 
+from restaurant.common.connection_drop import connection_dropped
 from restaurant.common.logs import ServiceLogs
 from restaurant.common.metrics import METRICS_PATH, ServiceMetrics
 
@@ -31,6 +35,8 @@ def install_access(app: Flask, logs: ServiceLogs, metrics: ServiceMetrics) -> No
 
     @app.after_request
     def _access_line(response: Response) -> Response:
+        if connection_dropped():
+            return response  # never answered: no status to log or count (faults logged it)
         started = g.get(_START_KEY)
         duration_s = time.perf_counter() - started if isinstance(started, float) else 0.0
         route = current_route()

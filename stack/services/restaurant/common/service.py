@@ -44,8 +44,10 @@ class Service:
     database: Database | None
 
     def close(self) -> None:
-        """Flush spans, close the log file and the pool (tests; gunicorn exits instead)."""
+        """Flush spans, give held connections back, close the log file and the pool (tests;
+        gunicorn exits instead)."""
         self.telemetry.shutdown()
+        self.faults.close()
         if self.database is not None:
             self.database.dispose()
         self.logs.close()

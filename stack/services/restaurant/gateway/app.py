@@ -34,6 +34,7 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/api/users", ("POST",), "users"),
     ("/api/users/<int:user_id>", ("GET",), "users"),
     ("/api/iot/devices", ("GET",), "iot"),
+    ("/api/iot/devices/<device_id>", ("DELETE",), "iot"),
     ("/api/iot/devices/<device_id>/telemetry", ("POST",), "iot"),
     ("/api/iot/devices/<device_id>/heartbeat", ("POST",), "iot"),
 )

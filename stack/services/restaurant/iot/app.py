@@ -72,6 +72,18 @@ def create_app(
         device = registry.heartbeat(device_id, device_type)
         return jsonify(device.as_json(registry.clock(), registry.offline_after_s))
 
+    @app.delete("/api/iot/devices/<device_id>")
+    def decommission(device_id: str) -> Response:
+        _check_device_id(device_id)
+        now = registry.clock()
+        device = registry.remove(device_id)
+        if device is None:
+            raise ApiError(
+                404, f"no device {device_id!r}; GET /api/iot/devices lists the known devices"
+            )
+        service.logs.app.info("device %s decommissioned", device_id)
+        return jsonify({**device.as_json(now, registry.offline_after_s), "decommissioned": True})
+
     @app.get("/api/iot/devices")
     def devices() -> Response:
         now = registry.clock()

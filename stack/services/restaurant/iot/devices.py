@@ -77,6 +77,11 @@ class DeviceRegistry:
             self._devices[device_id] = device
             return device
 
+    def remove(self, device_id: str) -> Device | None:
+        """Forget a device (decommissioned): it leaves the list and the gauges. None if unknown."""
+        with self._lock:
+            return self._devices.pop(device_id, None)
+
     def devices(self) -> list[Device]:
         with self._lock:
             return sorted(self._devices.values(), key=lambda device: device.id)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from restaurant.common.connection_drop import connection_dropped
 from restaurant.common.errors import ApiError
 from restaurant.common.logs import format_timestamp
 from restaurant.common.payload import (
@@ -54,8 +55,9 @@ def create_app(
 
     @app.after_request
     def _count_order_outcome(response: Response) -> Response:
-        """invalid = 400, unavailable = 503 (database), error = any other 5xx (injected too)."""
-        if request.endpoint == "create_order":
+        """invalid = 400, unavailable = 503 (database), error = any other 5xx (injected too);
+        a dropped connection was never answered and is not an outcome of the service's."""
+        if request.endpoint == "create_order" and not connection_dropped():
             status = response.status_code
             if status == 201:
                 created.inc()
