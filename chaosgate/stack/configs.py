@@ -4,9 +4,9 @@ Each ``*_config`` function is pure (ports and paths in, text out) so unit tests 
 result; :func:`write_configs` writes them all into the state directory.
 
 Timing choices, which the alert rules rely on (see ``stack/prometheus/rules.yml``): Prometheus
-scrapes every 1 s and evaluates every 1 s and re-sends active alerts every 5 s; Alertmanager
-notifies after ``group_wait`` 1 s and re-evaluates a group every 5 s, so a resolved alert
-reaches the sink within about 5 s of Prometheus resolving it.
+scrapes every 1 s and evaluates every 1 s and re-sends active alerts every 5 s; Alertmanager's
+configuration (route tree, receivers, inhibitions, its timing) is :mod:`chaosgate.stack.alerting`
+(``alertmanager_config`` is re-exported here for the callers of this module).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from chaosgate.stack.alerting import alertmanager_config
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import HOST
 
@@ -217,27 +218,6 @@ def prometheus_config(
             ]
         },
         "scrape_configs": scrape_configs,
-    }
-    return yaml.safe_dump(config, sort_keys=False)
-
-
-def alertmanager_config(ports: Mapping[str, int]) -> str:
-    config = {
-        "route": {
-            "receiver": "sink",
-            "group_by": ["alertname", "service"],
-            "group_wait": "1s",
-            "group_interval": "5s",
-            "repeat_interval": "1h",
-        },
-        "receivers": [
-            {
-                "name": "sink",
-                "webhook_configs": [
-                    {"url": f"{_url(ports['sink'])}/alerts", "send_resolved": True}
-                ],
-            }
-        ],
     }
     return yaml.safe_dump(config, sort_keys=False)
 
