@@ -14,7 +14,7 @@ elasticsearch:
   verify_tls: true
 prometheus:    {url: http://prometheus.example:9090}
 alertmanager:  {url: http://alertmanager.example:9093}
-sink:          {url: http://sink.example:9095}
+sink:          {url: http://sink.example:9095, receivers: [webhook, slack, email]}
 kubernetes:                        # the cluster Kubernetes chaos acts on
   context: null                    # null: the kubeconfig's current context
   kubeconfig: null                 # null: $KUBECONFIG, ~/.kube/config, or in-cluster in a pod
@@ -96,6 +96,7 @@ __all__ = [
     "PrometheusConfig",
     "ResolvedTarget",
     "SinkConfig",
+    "SinkReceiver",
     "Target",
     "TargetError",
     "load_target",
@@ -366,11 +367,37 @@ class AlertmanagerConfig(BaseModel):
     url: HttpUrlStr = _local_url("alertmanager")
 
 
+SinkReceiver = Literal["webhook", "slack", "email"]
+_SINK_RECEIVERS = ("webhook", "slack", "email")
+
+
+def _sink_receiver(value: object) -> object:
+    if value not in _SINK_RECEIVERS:
+        _reject(f"is not an integration the sink records; write {', '.join(_SINK_RECEIVERS)}")
+    return value
+
+
+def _each_once(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(value)) != len(value):
+        _reject("names an integration twice; list each at most once")
+    return value
+
+
 class SinkConfig(BaseModel):
-    """The webhook sink that records Alertmanager's notifications."""
+    """The sink that records Alertmanager's notifications.
+
+    ``receivers``: the integrations whose deliveries chaosgate can read there (``webhook``,
+    ``slack``, ``email``); all three on the local stack, whose Alertmanager delivers every
+    integration to the sink. A real deployment whose Slack and mail chaosgate cannot read sets
+    ``[webhook]``, or ``[]`` when it cannot read any.
+    """
 
     model_config = _FROZEN
     url: HttpUrlStr = _local_url("sink")
+    receivers: Annotated[
+        tuple[Annotated[SinkReceiver, BeforeValidator(_sink_receiver)], ...],
+        AfterValidator(_each_once),
+    ] = _SINK_RECEIVERS
 
 
 class KubernetesConfig(BaseModel):

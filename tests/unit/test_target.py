@@ -694,3 +694,38 @@ def test_resolve_target_says_where_the_allowlist_came_from(tmp_path: Path) -> No
         "built-in target 'local-k8s'"
     )
     assert resolve_target(None, env={}).spec == "local"
+
+
+# --- sink.receivers ---
+
+
+def test_the_sink_records_every_integration_by_default() -> None:
+    assert local_target().sink.receivers == ("webhook", "slack", "email")
+    assert Target().sink.receivers == ("webhook", "slack", "email")
+
+
+def test_a_deployment_names_the_integrations_chaosgate_can_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "sink:\n  url: http://sink.example.com:9095\n  receivers: [webhook]\n")
+    assert load_target(str(path), env={}).sink.receivers == ("webhook",)
+    none = write(tmp_path, "sink:\n  receivers: []\n", name="none.yaml")
+    assert load_target(str(none), env={}).sink.receivers == ()
+    env = {"CHAOSGATE_SINK__RECEIVERS": "slack,email"}
+    assert load_target(None, env=env).sink.receivers == ("slack", "email")
+    dumped = load_target(str(path), env={}).redacted_dict()
+    assert dumped["sink"] == {"url": "http://sink.example.com:9095", "receivers": ["webhook"]}
+
+
+@pytest.mark.parametrize(
+    ("receivers", "expected"),
+    [
+        ("[webhook, pagerduty]", "sink.receivers[1]: 'pagerduty' is not an integration the sink "
+         "records; write webhook, slack, email"),
+        ("[slack, slack]", "sink.receivers: ['slack', 'slack'] names an integration twice; "
+         "list each at most once"),
+        ("webhook", "sink.receivers: 'webhook' is not a list"),
+    ],
+    ids=["unknown", "twice", "not-a-list"],
+)  # fmt: skip
+def test_bad_sink_receivers_are_refused(tmp_path: Path, receivers: str, expected: str) -> None:
+    path = write(tmp_path, f"sink:\n  receivers: {receivers}\n")
+    assert error_of(path).startswith(f"target file {str(path)!r}: {expected}")
