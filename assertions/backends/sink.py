@@ -1,4 +1,5 @@
-"""The notification sink (``chaosgate sink``): the Alertmanager webhooks it received, and when."""
+"""The notification sink (``chaosgate sink``): what Alertmanager's webhook, Slack and email
+integrations delivered to it, and when."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import httpx
 from assertions.backends._http import join_url, request_json
 from assertions.backends.errors import BackendError
 
-__all__ = ["INTEGRATIONS", "Notification", "SinkBackend"]
+__all__ = ["INTEGRATIONS", "Notification", "SinkBackend", "title_tokens"]
 
 NAME = "sink"
 
@@ -22,6 +23,12 @@ INTEGRATIONS = ("webhook", "slack", "email")
 _TITLE_PREFIX = re.compile(r"^\[(?P<status>FIRING|RESOLVED)(?::(?P<count>\d+))?\]")
 
 
+def title_tokens(title: str) -> frozenset[str]:
+    """The whitespace-separated words of a Slack title or mail subject, parentheses dropped
+    (Alertmanager puts the labels common to a group's alerts in them)."""
+    return frozenset(title.replace("(", " ").replace(")", " ").split())
+
+
 @dataclass(frozen=True)
 class Notification:
     """One notification a receiver recorded, as Alertmanager sent it.
@@ -29,7 +36,8 @@ class Notification:
     ``receiver`` is the integration that delivered it: ``webhook`` (``payload`` is the
     webhook body, with every alert's labels and status), ``slack`` (``payload`` is the
     ``slack_configs`` POST body; ``title`` its first attachment's title) or ``email``
-    (``title`` is the Subject; ``payload`` holds ``from``, ``to``, ``subject``, ``text``).
+    (``title`` is the Subject; ``payload`` holds ``subject``, ``from``, ``to`` (a list),
+    ``text`` (the plain part, or the HTML part's text), ``html`` and ``message_id``).
     Slack titles and mail subjects are Alertmanager's default ``[FIRING:N] <group label
     values> (<common label values>)`` line, so ``status`` and the names they carry are read
     from it.
@@ -95,7 +103,7 @@ class Notification:
             return False
         if self.status != status:
             return False
-        tokens = set(self.title.replace("(", " ").replace(")", " ").split())
+        tokens = title_tokens(self.title)
         return alertname in tokens and all(value in tokens for value in labels.values())
 
     def alerts(self) -> Iterator[Mapping[str, Any]]:
@@ -122,12 +130,24 @@ class SinkBackend:
         return self._url
 
     def notifications(
-        self, *, alertname: str | None = None, status: str | None = None
+        self,
+        *,
+        receiver: str | None = None,
+        alertname: str | None = None,
+        status: str | None = None,
     ) -> list[Notification]:
-        """Recorded notifications, oldest first (``status``: firing or resolved)."""
+        """Recorded notifications, oldest first; every filter optional: ``receiver`` one of
+        :data:`INTEGRATIONS`, ``status`` firing or resolved, ``alertname`` (a webhook alert's
+        label, or a word of a Slack title / mail subject)."""
+        if receiver is not None and receiver not in INTEGRATIONS:
+            raise ValueError(
+                f"unknown receiver {receiver!r}; give one of {', '.join(INTEGRATIONS)} or None"
+            )
+        if status is not None and status not in ("firing", "resolved"):
+            raise ValueError(f"unknown status {status!r}; give firing, resolved or None")
         params = {
             key: value
-            for key, value in (("alertname", alertname), ("status", status))
+            for key, value in (("receiver", receiver), ("alertname", alertname), ("status", status))
             if value is not None
         }
         body = request_json(self._client, NAME, "GET", self._url, params=params)
@@ -143,10 +163,19 @@ class SinkBackend:
 
 
 def _notification(item: Any) -> Notification:
+    """One record of the sink; one written before it had receivers is a webhook's."""
     received = item["received_at_unix"]
     if isinstance(received, bool) or not isinstance(received, int | float):
         raise TypeError(f"received_at_unix {received!r} is not a number")
     payload = item["payload"]
     if not isinstance(payload, dict):
         raise TypeError("'payload' is not an object")
-    return Notification(received_at_unix=float(received), payload=payload)
+    receiver = item.get("receiver", "webhook")
+    if receiver not in INTEGRATIONS:
+        raise ValueError(f"receiver {receiver!r} is not one of {', '.join(INTEGRATIONS)}")
+    title = item.get("title", "")
+    if not isinstance(title, str):
+        raise TypeError(f"title {title!r} is not a string")
+    return Notification(
+        received_at_unix=float(received), payload=payload, receiver=receiver, title=title
+    )
