@@ -4,9 +4,10 @@ Judging is pure, over an :class:`~assertions.checks.alert_watcher.AlertObservati
 and the sink's notifications:
 
 - :func:`evaluate_expected_alert` → ``alert.<title>.fired`` (latency measured two ways: first
-  seen by polling, which decides, and Prometheus' ``startsAt``), ``.notified`` (a firing
-  notification reached the sink within the deadline) and, given a rollback time, ``.resolved``
-  (every episode that was firing after inject resolved within the resolve deadline).
+  seen by polling, which decides, and Prometheus' ``startsAt``), ``.notified.<integration>``
+  for every integration Alertmanager routes it to (:mod:`~assertions.checks.alert_delivery`)
+  and, given a rollback time, ``.resolved`` (every episode that was firing after inject
+  resolved within the resolve deadline).
 
 :class:`ExpectedAlert` (:mod:`~assertions.checks.alert_expectations`) and :func:`evaluate_noise`
 (:mod:`~assertions.checks.alert_noise`) are re-exported here for existing callers.
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from assertions.backends.errors import BackendError
-from assertions.backends.sink import Notification, SinkBackend
+from assertions.backends.sink import INTEGRATIONS, Notification, SinkBackend
 from assertions.checks._alert_common import MAX_LISTED, Judge, episode_view, round_s
+from assertions.checks.alert_delivery import Counters, evaluate_delivery
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_noise import evaluate_noise
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
@@ -33,6 +35,8 @@ from assertions.result import CheckResult, Status
 
 __all__ = [
     "DEFAULT_RESOLVE_DEADLINE_S",
+    "DEFAULT_ROUTED",
+    "CounterReader",
     "ExpectedAlert",
     "check_expected_alert",
     "evaluate_expected_alert",
@@ -40,25 +44,27 @@ __all__ = [
 ]
 
 DEFAULT_RESOLVE_DEADLINE_S = 60.0
+# the local stack before receivers: every alert to the sink's webhook
+DEFAULT_ROUTED: tuple[str, ...] = ("webhook",)
+# (integration, start, end) -> increases of Alertmanager's (sent, failed) notification
+# counters of that integration over [start, end]; None when they could not be read
+CounterReader = Callable[[str, float, float], tuple[float, float] | None]
 
 
-def _first_notification(
-    notifications: Sequence[Notification], expected: ExpectedAlert, status: str, since: float
-) -> Notification | None:
-    """The earliest notification since ``since`` carrying a matching alert in ``status``.
-
-    The alert's own status counts, not the payload's: a ``firing`` payload may also carry
-    alerts of its group that resolved long ago.
-    """
+def _resolved_notifications(
+    notifications: Sequence[Notification], expected: ExpectedAlert, since: float
+) -> dict[str, float]:
+    """Per integration, when its first resolved notification of the alert since ``since``
+    arrived (the alert's own status counts on a webhook, not the payload's)."""
+    first: dict[str, float] = {}
     for notification in sorted(notifications, key=lambda n: n.received_at_unix):
-        if notification.received_at_unix < since:
+        if notification.received_at_unix < since or notification.receiver in first:
             continue
-        for alert in notification.alerts():
-            labels = alert.get("labels")
-            status_matches = alert.get("status") == status
-            if status_matches and isinstance(labels, dict) and expected.matches(labels):
-                return notification
-    return None
+        if notification.mentions(
+            expected.alertname, expected.labels, expected.label_patterns, "resolved"
+        ):
+            first[notification.receiver] = notification.received_at_unix
+    return first
 
 
 def _fired(judge: Judge) -> CheckResult:
@@ -123,40 +129,6 @@ def _fired(judge: Judge) -> CheckResult:
     )
 
 
-def _notified(judge: Judge, notifications: Sequence[Notification], sink_error: str) -> CheckResult:
-    expected, deadline = judge.expected, judge.expected.deadline_s
-    expected_view = {"status": "firing", "within_s": deadline}
-    if sink_error:
-        return judge.result("notified", Status.ERROR, expected_view, None, sink_error, attempts=1)
-    note = _first_notification(notifications, expected, "firing", judge.inject_at)
-    evidence: dict[str, Any] = {"notifications_read": len(notifications)}
-    if note is None:
-        return judge.result(
-            "notified",
-            Status.FAILED,
-            expected_view,
-            {"notified": False},
-            f"no firing notification of {expected.title} reached the sink after inject",
-            evidence=evidence,
-            attempts=1,
-        )
-    latency = note.received_at_unix - judge.inject_at
-    late = latency > deadline
-    return judge.result(
-        "notified",
-        Status.FAILED if late else Status.PASSED,
-        expected_view,
-        {"notified_after_s": round_s(latency)},
-        f"the firing notification reached the sink {latency:.1f} s after inject, later than "
-        f"{deadline:g} s"
-        if late
-        else "",
-        latency=latency,
-        evidence={**evidence, "received_at": note.received_at_unix},
-        attempts=1,
-    )
-
-
 def _resolved(
     judge: Judge,
     rollback_at: float,
@@ -174,10 +146,11 @@ def _resolved(
     # fault's; it counts only when the fault's own episode started that late too
     relevant = [ep for ep in since_inject if ep.starts_at <= rollback_at] or since_inject[:1]
     still = [ep for ep in relevant if ep.resolved_at is None]
-    note = _first_notification(notifications, judge.expected, "resolved", rollback_at)
+    resolved_notes = _resolved_notifications(notifications, judge.expected, rollback_at)
     evidence: dict[str, Any] = {
         "rollback_at": rollback_at,
-        "resolved_notification_at": note.received_at_unix if note else None,
+        "resolved_notification_at": min(resolved_notes.values(), default=None),
+        "resolved_notifications": resolved_notes,
     }
     if not relevant:
         unobserved = judge.unobserved(resolve_by)
@@ -239,13 +212,30 @@ def evaluate_expected_alert(
     *,
     resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S,
     sink_error: str = "",
+    routed: Sequence[str] = DEFAULT_ROUTED,
+    readable: Collection[str] = INTEGRATIONS,
+    counters: Counters | None = None,
 ) -> list[CheckResult]:
-    """``fired`` and ``notified`` results, and ``resolved`` when ``rollback_at`` is given.
+    """``fired``, one ``notified.<integration>`` per integration in ``routed`` (or one failed
+    ``notified`` when it is empty), and ``resolved`` when ``rollback_at`` is given.
 
-    ``sink_error`` is why the sink could not be read (``notified`` is then an error).
+    ``sink_error`` is why the sink could not be read (each sink-judged ``notified.*`` is then
+    an error); ``readable`` are the integrations the sink records; ``counters`` holds, per
+    other integration, Alertmanager's counter increases over [inject, inject + deadline]
+    (:mod:`~assertions.checks.alert_delivery`).
     """
     judge = Judge(observations, expected, inject_at)
-    results = [_fired(judge), _notified(judge, sink_notifications, sink_error)]
+    results = [
+        _fired(judge),
+        *evaluate_delivery(
+            judge,
+            sink_notifications,
+            routed=routed,
+            readable=readable,
+            counters=counters,
+            sink_error=sink_error,
+        ),
+    ]
     if rollback_at is not None:
         results.append(_resolved(judge, rollback_at, resolve_deadline_s, sink_notifications))
     return results
@@ -260,20 +250,32 @@ def check_expected_alert(
     rollback_at: float | None = None,
     deadline_s: float | None = None,
     resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S,
+    routed: Sequence[str] = DEFAULT_ROUTED,
+    readable: Collection[str] = INTEGRATIONS,
+    counters: CounterReader | None = None,
     poll_interval_s: float = 0.5,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CheckResult]:
     """Wait, at most until every deadline has passed, for the alert to fire, notify, resolve.
 
-    ``watcher`` must be running; ``deadline_s`` overrides the expectation's own. Returns as
-    soon as every result passes. Never raises for a backend failure.
+    ``watcher`` must be running; ``deadline_s`` overrides the expectation's own. ``routed``
+    are the integrations Alertmanager sends the alert to
+    (:func:`~assertions.checks.alert_routing.routed_integrations`), ``readable`` those the
+    sink records; each other one is judged from ``counters(integration, start, end)``, the
+    increases of Alertmanager's sent and failed notification counters over [start, end]
+    (None: unknown), asked once per integration when [inject, inject + deadline] is over.
+    The sink is read once per poll. Returns as soon as every result passes. Never raises for
+    a backend failure.
     """
     if deadline_s is not None:
         expected = dataclasses.replace(expected, deadline_s=deadline_s)
-    horizon = inject_at + expected.deadline_s
+    window_end = inject_at + expected.deadline_s
+    horizon = window_end
     if rollback_at is not None:
         horizon = max(horizon, rollback_at + resolve_deadline_s)
+    unreadable = [item for item in dict.fromkeys(routed) if item not in readable]
+    increases: dict[str, tuple[float, float] | None] = {}
     sink_reads = 0
     while True:
         sink_reads += 1
@@ -282,6 +284,13 @@ def check_expected_alert(
             sink_error = ""
         except BackendError as exc:
             notifications, sink_error = [], str(exc)
+        if counters is not None and clock() >= window_end:
+            for integration in unreadable:
+                if integration not in increases:
+                    try:
+                        increases[integration] = counters(integration, inject_at, window_end)
+                    except BackendError:
+                        increases[integration] = None
         results = evaluate_expected_alert(
             watcher.observations(),
             expected,
@@ -290,12 +299,15 @@ def check_expected_alert(
             notifications,
             resolve_deadline_s=resolve_deadline_s,
             sink_error=sink_error,
+            routed=routed,
+            readable=readable,
+            counters=None if counters is None else increases,
         )
         remaining = horizon - clock()
         if all(item.passed for item in results) or remaining < 0:
             return [
                 dataclasses.replace(item, attempts=sink_reads)
-                if item.name.endswith(".notified")
+                if item.evidence.get("judged_from") == "sink"
                 else item
                 for item in results
             ]

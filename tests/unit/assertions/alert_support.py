@@ -3,6 +3,7 @@ sink notifications, and a fake Alertmanager answering through a MockTransport.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,4 +110,10 @@ def note(at: float, status: str = "firing", **labels: str) -> Notification:
 
 
 def by_suffix(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {result.name.rsplit(".", 1)[-1]: result for result in results}
+    """Results by what follows ``alert.<title>.``: fired, notified.webhook, resolved..."""
+    found = {}
+    for result in results:
+        match = re.search(r"\.(fired|resolved|notified(?:\.[a-z_]+)?)$", result.name)
+        assert match, result.name
+        found[match.group(1)] = result
+    return found

@@ -33,23 +33,24 @@ def test_fired_notified_and_resolved_in_time() -> None:
     results = by_suffix(
         evaluate_expected_alert(seen, DOWN, INJECT, 1040.0, notes, resolve_deadline_s=30)
     )
-    assert set(results) == {"fired", "notified", "resolved"}
+    assert set(results) == {"fired", "notified.webhook", "resolved"}
     assert all(result.passed for result in results.values())
     fired = results["fired"]
     assert fired.name == "alert.UsersServiceDown{service=users}.fired"
     assert fired.latency_s == 5.6
     assert fired.observed == {"fired_after_s": 5.6, "starts_at_after_s": 5.0}
     assert fired.attempts == 42
-    assert results["notified"].latency_s == 6.5
+    assert results["notified.webhook"].latency_s == 6.5
     assert results["resolved"].latency_s == 12.0
     assert results["resolved"].evidence["resolved_notification_at"] == 1052.5
+    assert results["resolved"].evidence["resolved_notifications"] == {"webhook": 1052.5}
 
 
 def test_no_rollback_no_resolved_result() -> None:
     results = evaluate_expected_alert(
         watched(episode(1005.0, 1005.6)), DOWN, INJECT, None, [note(1006.0)]
     )
-    assert [result.name.rsplit(".", 1)[-1] for result in results] == ["fired", "notified"]
+    assert list(by_suffix(results)) == ["fired", "notified.webhook"]
 
 
 def test_firing_after_the_deadline_fails_with_its_latency() -> None:
@@ -61,7 +62,7 @@ def test_firing_after_the_deadline_fails_with_its_latency() -> None:
     assert results["fired"].status is Status.FAILED
     assert results["fired"].latency_s == 31.5
     assert "31.5 s after inject, later than 30 s" in results["fired"].reason
-    assert results["notified"].status is Status.FAILED
+    assert results["notified.webhook"].status is Status.FAILED
 
 
 def test_never_firing_in_a_watched_window_fails() -> None:
@@ -69,7 +70,7 @@ def test_never_firing_in_a_watched_window_fails() -> None:
     results = by_suffix(evaluate_expected_alert(watched(other), DOWN, INJECT, 1040.0, []))
     assert results["fired"].status is Status.FAILED
     assert "did not fire within 30 s" in results["fired"].reason
-    assert results["notified"].status is Status.FAILED
+    assert results["notified.webhook"].status is Status.FAILED
     assert results["resolved"].status is Status.FAILED
 
 
@@ -116,9 +117,11 @@ def test_notification_rules() -> None:
     results = by_suffix(
         evaluate_expected_alert(seen, DOWN, INJECT, None, [stale, resolved_only, wrong_labels])
     )
-    assert results["notified"].status is Status.FAILED
-    assert results["notified"].evidence["notifications_read"] == 3
-    late = by_suffix(evaluate_expected_alert(seen, DOWN, INJECT, None, [note(1040.0)]))["notified"]
+    assert results["notified.webhook"].status is Status.FAILED
+    assert results["notified.webhook"].evidence["notifications_read"] == 3
+    late = by_suffix(evaluate_expected_alert(seen, DOWN, INJECT, None, [note(1040.0)]))[
+        "notified.webhook"
+    ]
     assert late.status is Status.FAILED and late.latency_s == 40.0
     grouped = Notification(
         1007.0,
@@ -133,13 +136,13 @@ def test_notification_rules() -> None:
         },
     )
     assert not by_suffix(evaluate_expected_alert(seen, DOWN, INJECT, None, [grouped]))[
-        "notified"
+        "notified.webhook"
     ].passed
     down = evaluate_expected_alert(
         seen, DOWN, INJECT, None, [], sink_error="sink at x: ConnectError"
     )
-    assert by_suffix(down)["notified"].status is Status.ERROR
-    assert by_suffix(down)["notified"].reason == "sink at x: ConnectError"
+    assert by_suffix(down)["notified.webhook"].status is Status.ERROR
+    assert by_suffix(down)["notified.webhook"].reason == "sink at x: ConnectError"
 
 
 def test_still_firing_after_the_resolve_deadline_fails() -> None:
@@ -256,7 +259,7 @@ def test_the_check_returns_as_soon_as_everything_passed() -> None:
     assert all(result.passed for result in results.values())
     assert results["fired"].latency_s == 6.0
     assert 1007.0 <= scenario.clock.now < 1008.0
-    assert results["notified"].attempts > 1  # sink reads
+    assert results["notified.webhook"].attempts > 1  # sink reads
 
 
 def test_the_check_waits_for_resolution_after_rollback() -> None:
@@ -270,7 +273,7 @@ def test_the_check_gives_up_at_the_deadline() -> None:
     scenario = Scenario(fire_at=None, notify_at=None, resolve_at=None)
     results = scenario.check()
     assert results["fired"].status is Status.FAILED
-    assert results["notified"].status is Status.FAILED
+    assert results["notified.webhook"].status is Status.FAILED
     assert INJECT + 30 < scenario.clock.now <= INJECT + 31
 
 
@@ -279,8 +282,8 @@ def test_the_check_reports_a_dead_sink_as_an_error() -> None:
     scenario.sink_failure = True
     results = scenario.check()
     assert results["fired"].passed
-    assert results["notified"].status is Status.ERROR
-    assert results["notified"].reason.startswith(f"sink at {SINK}/notifications: HTTP 502")
+    assert results["notified.webhook"].status is Status.ERROR
+    assert results["notified.webhook"].reason.startswith(f"sink at {SINK}/notifications: HTTP 502")
 
 
 def test_the_deadline_can_be_overridden() -> None:
