@@ -72,12 +72,18 @@ def set_faults(
     latency_ms: int | None = None,
     route_prefix: str | None = None,
     db_hold_ms: int | None = None,
+    methods: list[str] | None = None,
+    db_hold_connections: int | None = None,
+    drop_connection_ratio: float | None = None,
     client: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Turn on injected faults on ``service`` (``PUT /admin/faults``); returns what is now set.
 
-    Only the settings given are changed; the service validates them (a bad value is a 400
-    whose message is passed on). ``client`` is for tests; experiments leave it out.
+    Only the settings given are changed (stack/CONTRACT.md "Admin faults": ``methods`` limits
+    the per-request faults to those HTTP methods, ``db_hold_connections`` holds that many
+    pooled connections, ``drop_connection_ratio`` drops that share of the connections without
+    an answer); the service validates them (a bad value is a 400 whose message is passed on).
+    ``client`` is for tests; experiments leave it out.
     """
     body = {
         key: value
@@ -86,13 +92,17 @@ def set_faults(
             ("latency_ms", latency_ms),
             ("route_prefix", route_prefix),
             ("db_hold_ms", db_hold_ms),
+            ("methods", methods),
+            ("db_hold_connections", db_hold_connections),
+            ("drop_connection_ratio", drop_connection_ratio),
         )
         if value is not None
     }
     if not body:
         raise ActivityFailed(
             f"set_faults on {service!r} got no fault; give at least one of "
-            "error_ratio, latency_ms, route_prefix, db_hold_ms"
+            "error_ratio, latency_ms, route_prefix, db_hold_ms, methods, db_hold_connections, "
+            "drop_connection_ratio"
         )
     return _faults_request("PUT", service, body, client)
 

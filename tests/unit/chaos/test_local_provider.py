@@ -265,3 +265,24 @@ def test_stop_stress_in_another_process_uses_the_recorded_pid(
         other.stdin.close()
         other.wait(timeout=30)
     assert not psutil.pid_exists(pid)
+
+
+@pytest.mark.usefixtures("layout")
+def test_set_faults_sends_the_connection_and_method_switches() -> None:
+    bodies: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"db_hold_connections": 5})
+
+    with _client(handler) as client:
+        local_actions.set_faults("orders", db_hold_connections=5, client=client)
+        local_actions.set_faults(
+            "orders", error_ratio=0.25, route_prefix="/api/orders", methods=["POST"], client=client
+        )
+        local_actions.set_faults("users", drop_connection_ratio=0.5, client=client)
+    assert bodies == [
+        {"db_hold_connections": 5},
+        {"error_ratio": 0.25, "route_prefix": "/api/orders", "methods": ["POST"]},
+        {"drop_connection_ratio": 0.5},
+    ]

@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.services.gunicorn_support import start
 from tests.unit.services.support import Services, WsgiTransport
+
+__all__ = ["services", "start", "transport"]
 
 
 @pytest.fixture

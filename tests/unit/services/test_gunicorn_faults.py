@@ -1,116 +1,22 @@
 """The connection faults under a real gunicorn (the server the stack runs), on 127.0.0.1.
 
-Each test starts the services it needs the way the stack does (chaosgate/stack/parts.py:
-gunicorn, one gthread worker, the app factory), on free ports, in a session of their own, and
-stops them by PID. What the in-process tests cannot show is checked here: a dropped connection
-is a transport error for a real HTTP client, the gateway counts it as an upstream ``reset``,
-and gunicorn's worker survives it quietly; held connections starve real requests.
+Each test starts the services it needs the way the stack does (tests/unit/services/
+gunicorn_support.py) and stops them by PID. What the in-process tests cannot show is checked
+here: a dropped connection is a transport error for a real HTTP client, the gateway counts it
+as an upstream ``reset``, and gunicorn's worker survives it quietly; held connections starve
+real requests.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
-from tests.unit.services.support import metric_value
+from tests.unit.services.gunicorn_support import Start
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 USER = {"name": "Ada", "email": "ada@example.com"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Served:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    stderr: Path
-
-    def worker_pids(self) -> list[int]:
-        return [child.pid for child in psutil.Process(self.process.pid).children()]
-
-    def metric(self, name: str, **labels: str) -> float | None:
-        return metric_value(httpx.get(f"{self.url}/metrics").text, name, **labels)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn: quick shutdown
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-
-
-Start = Callable[..., Served]
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Start]:
-    started: list[Served] = []
-
-    def run(service: str, **env: str) -> Served:
-        port = _free_port()
-        stderr = tmp_path / f"{service}.err"
-        environ = {
-            **os.environ,
-            "SERVICE_NAME": service,
-            "PYTHONPATH": str(REPO_ROOT / "stack" / "services"),
-            "DATABASE_URL": f"sqlite:///{tmp_path / (service + '.db')}",
-            "LOG_FILE": str(tmp_path / f"{service}.log"),
-            "OTEL_TRACES_EXPORTER": "none",
-            "CHAOSGATE_ADMIN_FAULTS": "1",
-            **env,
-        }
-        command = [
-            sys.executable, "-m", "gunicorn",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--worker-class", "gthread", "--threads", "16",
-            "--graceful-timeout", "1", "--no-control-socket",  # the stack: 5 (quick teardown)
-            f"restaurant.{service}.app:create_app()",
-        ]  # fmt: skip
-        with stderr.open("wb") as err:
-            process = subprocess.Popen(
-                command,
-                env=environ,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
-        served = Served(service, f"http://127.0.0.1:{port}", process, stderr)
-        started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{served.url}/healthz", timeout=1).status_code == 200:
-                    return served
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{service} did not start: {stderr.read_text()[-2000:]}")
-            time.sleep(0.1)
-
-    yield run
-    for served in started:
-        served.stop()
 
 
 def test_dropped_connections_fail_in_transport_and_the_worker_survives(start: Start) -> None:
