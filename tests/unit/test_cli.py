@@ -57,3 +57,17 @@ def test_validate_the_builtin_target(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_unknown_command_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nonsense"]) == 2
+
+
+def test_sink_help_documents_its_smtp_receiver(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sink", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "POST /slack or /slack/PATH" in out and "smtp" in out
+    assert main(["sink", "smtp", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[default: 9025]" in out and "--sink-url" in out and "451" in out
+
+
+def test_sink_smtp_with_a_bad_port_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sink", "smtp", "--port", "mail"]) == 2
+    assert "Invalid value for '--port'" in capsys.readouterr().err

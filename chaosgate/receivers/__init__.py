@@ -1,0 +1,12 @@
+"""The notification sink's receivers: what Alertmanager's webhook, Slack and email
+integrations deliver, recorded with its arrival time (``chaosgate sink``, ``chaosgate sink
+smtp``).
+
+- :mod:`~chaosgate.receivers.store`: the record (memory + JSON-lines file) and its filters;
+- :mod:`~chaosgate.receivers.http`: webhook, Slack-compatible and mail-recording endpoints,
+  queries;
+- :mod:`~chaosgate.receivers.mail`: a received mail, parsed;
+- :mod:`~chaosgate.receivers.smtp`: the SMTP server handing each mail to the HTTP side.
+"""
+
+__all__: list[str] = []
