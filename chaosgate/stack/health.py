@@ -1,10 +1,13 @@
-"""Is each part of the local stack up? Its supervisord state plus an HTTP health check."""
+"""Is each part of the local stack up? Its supervisord state plus a health check: an HTTP GET,
+or for an ``smtp://host:port`` health URL an SMTP NOOP (the sink's SMTP receiver)."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -40,6 +43,24 @@ class PartStatus:
         ):
             return "starting"
         return "down"
+
+
+SMTP_TIMEOUT_S = 3.0
+
+
+def _check_smtp(url: str) -> tuple[bool, str]:
+    """Connect, greet, NOOP, QUIT: healthy when the NOOP is answered 250."""
+    parts = urlsplit(url)
+    try:
+        with smtplib.SMTP(parts.hostname or "", parts.port or 25, timeout=SMTP_TIMEOUT_S) as smtp:
+            code, _ = smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    return code == 250, f"SMTP NOOP {code}"
+
+
+def _check(client: httpx.Client, url: str) -> tuple[bool, str]:
+    return _check_smtp(url) if url.startswith("smtp://") else _check_http(client, url)
 
 
 def _check_http(client: httpx.Client, url: str) -> tuple[bool, str]:
@@ -90,7 +111,7 @@ def probe_parts(
         if process != "RUNNING":
             healthy, detail = False, str(info.get("description", "")) if info else "not running"
         elif row.health_url:
-            healthy, detail = _check_http(client, row.health_url)
+            healthy, detail = _check(client, row.health_url)
         else:
             healthy, detail = True, "process running"
         statuses.append(

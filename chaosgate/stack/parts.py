@@ -30,7 +30,9 @@ class Part:
     name: str
     program: Program
     url: str  # what a user opens ("" when the part has no HTTP side)
-    health_url: str  # GET answers 2xx when the part is healthy ("" = process state only)
+    # GET answers 2xx when the part is healthy; smtp://host:port answers an SMTP NOOP;
+    # "" = process state only
+    health_url: str
 
 
 def part_urls(ports: Mapping[str, int]) -> dict[str, str]:
@@ -43,6 +45,7 @@ def part_urls(ports: Mapping[str, int]) -> dict[str, str]:
             "prometheus": f"http://{HOST}:{ports['prometheus']}",
             "alertmanager": f"http://{HOST}:{ports['alertmanager']}",
             "sink": f"http://{HOST}:{ports['sink']}",
+            "smtp": f"smtp://{HOST}:{ports['smtp']}",
             "node-exporter": f"http://{HOST}:{ports['node_exporter']}",
             "rsyslog": "",
         }
@@ -210,6 +213,27 @@ def build_parts(
             ),
             urls["sink"],
             f"{urls['sink']}/healthz",
+        ),
+        Part(
+            "smtp",
+            Program(
+                "smtp",
+                [
+                    sys.executable,
+                    "-m",
+                    "chaosgate",
+                    "sink",
+                    "smtp",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(ports["smtp"]),
+                    "--sink-url",
+                    urls["sink"],
+                ],
+            ),
+            urls["smtp"],
+            urls["smtp"],  # health: an SMTP NOOP (chaosgate.stack.health)
         ),
     ]
     parts += [

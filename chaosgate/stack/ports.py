@@ -37,6 +37,7 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "prometheus": 9090,
     "alertmanager": 9093,
     "sink": 9095,
+    "smtp": 9025,  # the sink's SMTP receiver (Alertmanager's email_configs)
     "node_exporter": 9100,
     # `stack up --k8s` only (K8S_PORT_NAMES)
     "etcd": 2379,
@@ -78,6 +79,7 @@ PORT_OWNERS: Mapping[str, str] = {
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
     "sink": "sink",
+    "smtp": "smtp",
     "node_exporter": "node-exporter",
     "etcd": "etcd",
     "etcd_peer": "etcd",
