@@ -368,7 +368,7 @@ class AlertmanagerConfig(BaseModel):
 
 
 SinkReceiver = Literal["webhook", "slack", "email"]
-_SINK_RECEIVERS = ("webhook", "slack", "email")
+_SINK_RECEIVERS: tuple[SinkReceiver, ...] = ("webhook", "slack", "email")
 
 
 def _sink_receiver(value: object) -> object:
