@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -131,7 +132,7 @@ def test_a_bad_filter_is_refused_before_any_request(
     arguments: dict[str, str], message: str
 ) -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json={"notifications": []}))
-    with pytest.raises(ValueError, match=f"^{message}"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         SinkBackend(recorder.client(), URL).notifications(**arguments)
     assert recorder.requests == []
 
