@@ -21,15 +21,19 @@ __all__ = [
     "AM",
     "DOWN",
     "INJECT",
+    "NET",
+    "NET_KEY",
     "SINK",
     "FakeAlertmanager",
     "by_suffix",
     "down_alert",
     "episode",
     "iso",
+    "net",
     "note",
     "watched",
     "watcher_for",
+    "webhook",
 ]
 
 AM = "http://am.test:9093"
@@ -117,3 +121,40 @@ def by_suffix(results: list[CheckResult]) -> dict[str, CheckResult]:
         assert match, result.name
         found[match.group(1)] = result
     return found
+
+
+# --- webhook notifications as Alertmanager 0.25 sends them, a group of two devices ---
+
+NET = {"alertname": "NetworkHighErrorRate", "service": "gateway", "severity": "critical"}
+NET_KEY = '{}/{severity="critical"}:{alertname="NetworkHighErrorRate", service="gateway"}'
+
+
+def net(device: str, starts_at: float, status: str = "firing", **labels: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {**NET, "device": device, **labels},
+        "annotations": {},
+        "startsAt": iso(starts_at),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": f"fp-{device}",
+    }
+
+
+def webhook(
+    at: float,
+    *alerts: dict[str, Any],
+    key: str = NET_KEY,
+    group_labels: dict[str, str] | None = None,
+) -> Notification:
+    firing = any(alert["status"] == "firing" for alert in alerts)
+    payload = {
+        "receiver": "oncall",
+        "status": "firing" if firing else "resolved",
+        "alerts": list(alerts),
+        "groupLabels": group_labels or {"alertname": NET["alertname"], "service": "gateway"},
+        "commonLabels": NET,
+        "groupKey": key,
+        "truncatedAlerts": 0,
+    }
+    return Notification(at, payload)

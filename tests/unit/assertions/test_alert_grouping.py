@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from assertions.backends.sink import Notification
 from assertions.checks.alert_grouping import evaluate_grouping
 from assertions.result import Status
-from tests.unit.assertions.alert_support import iso
+from tests.unit.assertions.alert_support import NET, NET_KEY, net, webhook
 
 GROUP_BY = ("alertname", "service")
-NET = {"alertname": "NetworkHighErrorRate", "service": "gateway", "severity": "critical"}
-NET_KEY = '{}/{severity="critical"}:{alertname="NetworkHighErrorRate", service="gateway"}'
-
-
-def net(device: str, starts_at: float, status: str = "firing", **labels: str) -> dict[str, Any]:
-    return {
-        "status": status,
-        "labels": {**NET, "device": device, **labels},
-        "annotations": {},
-        "startsAt": iso(starts_at),
-        "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "",
-        "fingerprint": f"fp-{device}",
-    }
-
-
-def webhook(
-    at: float,
-    *alerts: dict[str, Any],
-    key: str = NET_KEY,
-    group_labels: dict[str, str] | None = None,
-) -> Notification:
-    firing = any(alert["status"] == "firing" for alert in alerts)
-    payload = {
-        "receiver": "oncall",
-        "status": "firing" if firing else "resolved",
-        "alerts": list(alerts),
-        "groupLabels": group_labels or {"alertname": NET["alertname"], "service": "gateway"},
-        "commonLabels": NET,
-        "groupKey": key,
-        "truncatedAlerts": 0,
-    }
-    return Notification(at, payload)
 
 
 def test_alerts_started_together_in_one_first_notification_pass() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from assertions.backends.sink import Notification
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhibition
 from assertions.checks.alert_watcher import AlertEpisode
 from assertions.result import Status
-from tests.unit.assertions.alert_support import INJECT, episode, watched
+from tests.unit.assertions.alert_support import INJECT, watched
 
 LATENCY = ExpectedAlert("GatewayHighLatency", {"service": "gateway"}, deadline_s=30.0)
 POOL_LATENCY = ExpectedInhibition(LATENCY, "DatabasePoolExhausted", INJECT, until=1060.0)
@@ -18,9 +16,14 @@ POOL_LATENCY = ExpectedInhibition(LATENCY, "DatabasePoolExhausted", INJECT, unti
 def alert(
     name: str, fingerprint: str, first_seen: float, *inhibitors: str, **labels: str
 ) -> AlertEpisode:
-    return dataclasses.replace(
-        episode(first_seen - 0.5, first_seen, alertname=name, **labels),
+    return AlertEpisode(
         fingerprint=fingerprint,
+        labels={"alertname": name, "severity": "critical", **labels},
+        starts_at=first_seen - 0.5,
+        first_seen=first_seen,
+        last_seen=first_seen + 20,
+        ends_at=None,
+        state="suppressed" if inhibitors else "active",
         inhibited_by=inhibitors,
         suppressed_polls=10 if inhibitors else 0,
         active_polls=0 if inhibitors else 10,

@@ -1,0 +1,167 @@
+"""``alerts.dedup``: no receiver got the same notification twice within the repeat interval
+(pure), and how much Alertmanager's grouping and de-duplication cut the alerts it received.
+
+A notification is a duplicate when the previous one of the same integration and the same group
+carried the same content and ``repeat_interval_s`` had not passed since: Alertmanager only
+sends a group again when its firing or resolved alerts changed, or the repeat interval is over.
+Group and content are, for a webhook, its ``groupKey`` and its alerts by fingerprint with their
+statuses; for Slack and email (text only), the title without its ``[FIRING:n]`` prefix and the
+title with the text or body. The reduction is ``1 - sent / received`` from Alertmanager's
+counters over the run (``alertmanager_notifications_total`` vs
+``alertmanager_alerts_received_total``), which the caller reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from assertions.backends.sink import Notification
+from assertions.checks._alert_common import MAX_LISTED, round_s
+from assertions.result import CheckResult, Status
+
+__all__ = ["evaluate_dedup"]
+
+_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
+_MAX_COUNTS = 50
+
+
+def _group(notification: Notification) -> str:
+    if notification.receiver == "webhook":
+        return str(notification.payload.get("groupKey", ""))
+    return _PREFIX.sub("", notification.title)
+
+
+def _text(notification: Notification) -> str:
+    payload = notification.payload
+    if notification.receiver == "slack":
+        attachments = payload.get("attachments") or []
+        parts = [str(payload.get("text", ""))]
+        parts += [str(a.get("text", "")) for a in attachments if isinstance(a, dict)]
+        return "\n".join(parts)
+    return str(payload.get("text") or payload.get("html") or payload.get("body") or "")
+
+
+def _content(notification: Notification) -> Hashable:
+    if notification.receiver == "webhook":
+        return frozenset(
+            (
+                str(alert.get("fingerprint") or sorted(dict(alert.get("labels") or {}).items())),
+                str(alert.get("status")),
+            )
+            for alert in notification.alerts()
+        )
+    return (notification.title, _text(notification))
+
+
+def _counts(notifications: Sequence[Notification]) -> list[dict[str, Any]]:
+    """Firing and resolved notifications per alert episode (webhook) or group (text)."""
+    counts: dict[tuple[str, ...], dict[str, Any]] = {}
+    for note in notifications:
+        if note.receiver == "webhook":
+            receiver = str(note.payload.get("receiver") or "webhook")
+            for alert in note.alerts():
+                labels = alert.get("labels") or {}
+                fingerprint = str(alert.get("fingerprint", ""))
+                starts_at = str(alert.get("startsAt", ""))
+                row = counts.setdefault(
+                    ("webhook", receiver, fingerprint, starts_at),
+                    {
+                        "integration": "webhook",
+                        "receiver": receiver,
+                        "alertname": labels.get("alertname") if isinstance(labels, dict) else None,
+                        "fingerprint": fingerprint,
+                        "starts_at": starts_at,
+                        "firing": 0,
+                        "resolved": 0,
+                    },
+                )
+                status = alert.get("status")
+                if status in ("firing", "resolved"):
+                    row[str(status)] += 1
+        else:
+            row = counts.setdefault(
+                (note.receiver, _group(note)),
+                {"integration": note.receiver, "group": _group(note), "firing": 0, "resolved": 0},
+            )
+            if note.status in ("firing", "resolved"):
+                row[note.status] += 1
+    return list(counts.values())
+
+
+def _reduction(received: float | None, sent: float | None, why: str) -> tuple[float | None, str]:
+    if received is None or sent is None:
+        return None, why or "alertmanager's received and sent counters were not given"
+    if received <= 0:
+        return None, f"alertmanager received {received:g} alerts in the run: nothing to reduce"
+    return round(1 - sent / received, 4), ""
+
+
+def evaluate_dedup(
+    notifications: Sequence[Notification],
+    repeat_interval_s: float,
+    received_total: float | None,
+    sent_total: float | None,
+    *,
+    counters_error: str = "",
+) -> CheckResult:
+    """``alerts.dedup`` over every receiver's ``notifications`` of the run.
+
+    ``received_total`` / ``sent_total``: the increases over the run of
+    ``alertmanager_alerts_received_total`` and ``alertmanager_notifications_total`` (None
+    when unknown; ``counters_error`` says why). Failed on any duplicate.
+    """
+    previous: dict[tuple[str, str], Notification] = {}
+    duplicates: list[dict[str, Any]] = []
+    for note in sorted(notifications, key=lambda n: n.received_at_unix):
+        key = (note.receiver, _group(note))
+        before = previous.get(key)
+        if (
+            before is not None
+            and _content(before) == _content(note)
+            and note.received_at_unix - before.received_at_unix < repeat_interval_s
+        ):
+            duplicates.append(
+                {
+                    "integration": note.receiver,
+                    "group": key[1],
+                    "received_at": note.received_at_unix,
+                    "previous_at": before.received_at_unix,
+                    "after_s": round_s(note.received_at_unix - before.received_at_unix),
+                }
+            )
+        previous[key] = note
+    reduction, note_text = _reduction(received_total, sent_total, counters_error)
+    observed: dict[str, Any] = {
+        "notifications": len(notifications),
+        "duplicates": len(duplicates),
+        "received_total": received_total,
+        "sent_total": sent_total,
+        "reduction": reduction,
+    }
+    if note_text:
+        observed["reduction_note"] = note_text
+    counts = _counts(notifications)
+    evidence = {
+        "duplicates": duplicates[:MAX_LISTED],
+        "counts": counts[:_MAX_COUNTS],
+        "counts_listed": f"{min(len(counts), _MAX_COUNTS)} of {len(counts)}",
+    }
+    reason = ""
+    if duplicates:
+        first = duplicates[0]
+        reason = (
+            f"{len(duplicates)} duplicate notification(s) within the repeat interval of "
+            f"{repeat_interval_s:g} s; first: {first['integration']} got group {first['group']} "
+            f"again {first['after_s']} s after the same notification"
+        )
+    return CheckResult(
+        name="alerts.dedup",
+        status=Status.FAILED if duplicates else Status.PASSED,
+        expected={"duplicates": 0, "repeat_interval_s": repeat_interval_s},
+        observed=observed,
+        reason=reason,
+        attempts=1,
+        evidence=evidence,
+    )
