@@ -1,0 +1,128 @@
+"""``alerts.quality``: recall and precision of the alerting over the run's faults (pure).
+
+Recall is the share of expected alerts whose ``alert.<title>.fired`` passed (the caller says
+which did). Precision is the share of alert episodes first seen inside a fault window (any
+severity) that an expectation or an expected inhibition of that window names; the others are
+the unexpected alerts the faults raised. Windows are taken as given: a caller that wants the
+alerts a fault raises after its rollback counted passes windows that end later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assertions.checks._alert_common import MAX_LISTED, episode_view
+from assertions.checks.alert_expectations import ExpectedAlert
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
+from assertions.checks.slo import FaultWindow
+from assertions.result import CheckResult, Status
+
+__all__ = ["QualityExpectation", "evaluate_quality"]
+
+
+@dataclass(frozen=True)
+class QualityExpectation:
+    """An alert the fault of window ``window`` (its :class:`FaultWindow` name) names.
+
+    ``inhibited``: an expected inhibition, which names episodes for precision but is not
+    counted in recall (``alerts.inhibition`` judges it).
+    """
+
+    window: str
+    alert: ExpectedAlert
+    fired_in_time: bool = False  # its alert.<title>.fired passed
+    inhibited: bool = False
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _named(
+    episode: AlertEpisode,
+    windows: Sequence[FaultWindow],
+    expectations: Sequence[QualityExpectation],
+) -> bool:
+    around = {w.name for w in windows if w.start <= episode.first_seen <= w.end}
+    return any(e.window in around and e.alert.matches(episode.labels) for e in expectations)
+
+
+def evaluate_quality(
+    observations: AlertObservations,
+    expectations: Sequence[QualityExpectation],
+    windows: Sequence[FaultWindow],
+    *,
+    min_recall: float,
+    min_precision: float,
+    coverage_slack_s: float = 5.0,
+) -> CheckResult:
+    """``alerts.quality``: failed when recall is below ``min_recall`` or precision below
+    ``min_precision``; an error when the watcher did not observe every window (give or take
+    ``coverage_slack_s``). A ratio with nothing to count is None and not judged."""
+    counted = [e for e in expectations if not e.inhibited]
+    fired = [e for e in counted if e.fired_in_time]
+    inside = [
+        ep
+        for ep in observations.episodes
+        if any(w.start <= ep.first_seen <= w.end for w in windows)
+    ]
+    named = [ep for ep in inside if _named(ep, windows, expectations)]
+    unexpected = [ep for ep in inside if ep not in named]
+    recall, precision = _ratio(len(fired), len(counted)), _ratio(len(named), len(inside))
+    observed: dict[str, Any] = {
+        "recall": recall,
+        "precision": precision,
+        "expected": len(counted),
+        "fired_in_time": len(fired),
+        "episodes_in_windows": len(inside),
+        "named_episodes": len(named),
+        "unexpected_alerts": sorted({ep.labels.get("alertname", "?") for ep in unexpected}),
+        "missed": [e.alert.title for e in counted if not e.fired_in_time],
+    }
+    expected = {"min_recall": min_recall, "min_precision": min_precision}
+    evidence = {"unexpected": [episode_view(ep) for ep in unexpected[:MAX_LISTED]]}
+
+    def result(status: Status, reason: str = "") -> CheckResult:
+        return CheckResult(
+            "alerts.quality",
+            status,
+            expected,
+            observed,
+            reason,
+            attempts=observations.polls,
+            evidence=evidence,
+        )
+
+    problems = []
+    if recall is not None and recall < min_recall:
+        problems.append(
+            f"recall {recall:g} is below {min_recall:g} (did not fire in time: "
+            f"{', '.join(observed['missed'])})"
+        )
+    if precision is not None and precision < min_precision:
+        problems.append(
+            f"precision {precision:g} is below {min_precision:g} (unexpected in fault windows: "
+            f"{', '.join(observed['unexpected_alerts'])})"
+        )
+    if problems:
+        return result(Status.FAILED, "; ".join(problems))
+    first, last = observations.first_poll_at, observations.last_poll_at
+    unwatched = [
+        w.name or f"[{w.start}, {w.end}]"
+        for w in windows
+        if first is None
+        or last is None
+        or first > w.start + coverage_slack_s
+        or last < w.end - coverage_slack_s
+    ]
+    if unwatched:
+        return result(
+            Status.ERROR,
+            f"the watcher did not observe the fault window(s) {', '.join(unwatched)} "
+            f"(successful polls from {first} to {last}), so precision cannot be judged",
+        )
+    if recall is None and precision is None:
+        observed["note"] = "no expected alert and no alert in a fault window: nothing to judge"
+    return result(Status.PASSED)
