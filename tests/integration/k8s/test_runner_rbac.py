@@ -35,6 +35,8 @@ ACTIVITY_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("chaosgate.chaos.k8s_actions", "start_stress"): [("create", "jobs.batch"), ("list", "pods")],
     ("chaosgate.chaos.k8s_actions", "stop_stress"): [("delete", "jobs.batch")],
     ("chaosgate.chaos.k8s_probes", "pods_gone"): [("list", "pods")],
+    # finds the pod and follows its restartCount by listing; the kill is a local signal
+    ("chaosgate.chaos.k8s_crash", "crash_container"): [("list", "pods")],
     ("chaosgate.chaos.k8s_probes", "service_has_ready_pods"): [
         ("get", "services"),
         ("list", "pods"),

@@ -36,7 +36,40 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
     "saturate-node-cpu.json": [("NodeHighCPU", {"component": "node"}, 30)],
     "saturate-node-memory.json": [("NodeHighMemory", {"component": "node"}, 45)],
     "remove-orders-endpoints.json": [("GatewayHighErrorRate", {"service": "gateway"}, 30)],
+    "kill-iot-pods.json": [("IoTServiceDown", {"service": "iot", "severity": "critical"}, 30)],
+    "crash-loop-users-container.json": [
+        ("UsersServiceDown", {"service": "users", "severity": "critical"}, 30),
+        ("PodRestartingOften", {"service": "users", "severity": "warning"}, 40),
+        ("PodCrashLooping", {"service": "users", "severity": "critical"}, 70),
+    ],
+    # the services' admin fault switches on every pod (chaosgate.chaos.k8s_faults)
+    "gateway-error-ratio.json": [("GatewayHighErrorRate", {"service": "gateway"}, 30)],
+    "gateway-latency.json": [("GatewayHighLatency", {"service": "gateway"}, 30)],
+    "users-error-ratio.json": [("UsersServiceHighErrorRate", {"service": "users"}, 30)],
+    "iot-error-ratio.json": [("IoTServiceHighErrorRate", {"service": "iot"}, 30)],
+    "orders-failing.json": [("OrderFailuresHigh", {"service": "orders"}, 30)],
+    "exhaust-orders-db-pool.json": [
+        ("DatabasePoolExhausted", {"service": "orders", "severity": "critical"}, 30),
+        ("GatewayHighErrorRate", {"service": "gateway", "severity": "critical"}, 30),
+        ("OrderFailuresHigh", {"service": "orders", "severity": "critical"}, 30),
+    ],
+    "leak-users-db-connections.json": [
+        ("DatabaseTooManyConnections", {"service": "users", "severity": "warning"}, 30)
+    ],
+    "drop-users-connections.json": [
+        ("NetworkHighErrorRate", {"upstream": "users", "component": "network"}, 30)
+    ],
 }
+# resolve deadlines other than the default 60 s: PodRestartingOften counts restarts over 5 m
+RESOLVE_DEADLINES = {"crash-loop-users-container.json": 330}
+# labels a rule takes from the series (label_replace), not from its `labels:`
+SERIES_LABELS = {"PodCrashLooping": {"service"}, "PodRestartingOften": {"service"}}
+# ... and from the series' own labels: the pool rules' service, the gateway's upstream errors'
+SERIES_LABELS.update(
+    DatabasePoolExhausted={"service"},
+    DatabaseTooManyConnections={"service"},
+    NetworkHighErrorRate={"service", "upstream"},
+)
 
 
 def _calls(experiment: dict[str, Any], phase: str) -> list[str]:
@@ -67,8 +100,9 @@ def test_experiment_is_valid_and_expects_real_alerts(path: Path) -> None:
     labels_by_rule = rule_labels()
     for (name, labels, _), (_, wanted, _) in zip(got, want, strict=True):
         assert wanted.items() <= labels.items()
-        assert labels.items() <= labels_by_rule[name].items(), f"{name}: labels the rule never sets"
-    assert extension.resolve_deadline_s == 60
+        own = {k: v for k, v in labels.items() if k not in SERIES_LABELS.get(name, set())}
+        assert own.items() <= labels_by_rule[name].items(), f"{name}: labels the rule never sets"
+    assert extension.resolve_deadline_s == RESOLVE_DEADLINES.get(path.name, 60)
     assert extension.keeps_slo is (path.name == "kill-orders-pod.json")
 
 
@@ -100,6 +134,7 @@ def test_pod_kills_wait_for_the_deployment_in_method_hypothesis_and_rollback() -
     for name, deployment, everything in (
         ("kill-orders-pod.json", "orders", False),
         ("kill-users-pods.json", "users", True),
+        ("kill-iot-pods.json", "iot", True),
     ):
         experiment = validate_experiment(K8S / name)
         kill = experiment["method"][0]["provider"]
@@ -115,6 +150,27 @@ def test_pod_kills_wait_for_the_deployment_in_method_hypothesis_and_rollback() -
         assert after["provider"]["arguments"]["timeout"] == 60
         assert probe in _calls(experiment, "hypothesis")
         assert _calls(experiment, "rollbacks") == [probe]
+
+
+def test_the_crash_loop_crashes_the_users_container_in_place_three_times() -> None:
+    experiment = validate_experiment(K8S / "crash-loop-users-container.json")
+    crash = experiment["method"][0]
+    assert _calls(experiment, "method")[0] == "chaosgate.chaos.k8s_crash.crash_container"
+    arguments = crash["provider"]["arguments"]
+    assert arguments["label_selector"] == "app.kubernetes.io/name=users"
+    assert (arguments["container"], arguments["times"]) == ("users", 3)
+    # one wait covers the longest fresh back-off (20 s) with a boot and a readiness probe
+    assert 20 + 5 + 2 < arguments["timeout_s"] <= 60
+    assert arguments["settle_s"] >= 1  # Prometheus scrapes each new process (every 1 s)
+    everything = str(experiment)
+    assert "terminate_pods" not in everything  # a replaced pod is a new series: no restarts
+    probe = "chaosk8s.deployment.probes.deployment_fully_available"
+    assert _calls(experiment, "method")[1] == probe
+    assert probe in _calls(experiment, "hypothesis")
+    assert _calls(experiment, "rollbacks") == [probe]
+    # PodRestartingOften resolves when its second restart leaves the 5-minute window
+    extension = chaosgate_extension(experiment, source="crash-loop")
+    assert extension.resolve_deadline_s >= 300
 
 
 def test_the_endpoints_fault_keeps_the_service_and_its_cluster_ip() -> None:
