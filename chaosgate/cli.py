@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosgate.chaos.experiments import ExperimentError
+from chaosgate.receivers.cli import sink_app
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.stack.builds import BuildError, ensure_builds, ensure_k8s_builds
 from chaosgate.stack.health import PartStatus
@@ -26,7 +27,7 @@ from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
 from chaosgate.stack.launcher import StackError, stack_down, stack_status, stack_up
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
-from chaosgate.stack.ports import DEFAULT_PORTS, HOST, PortError, resolve_ports
+from chaosgate.stack.ports import DEFAULT_PORTS, PortError, resolve_ports
 from chaosgate.target import ResolvedTarget, Target, TargetError, resolve_target
 
 __all__ = ["app", "main"]
@@ -43,7 +44,6 @@ stack_app = typer.Typer(
     help="The local reference stack (real Jaeger, OpenSearch, Prometheus, ...)."
 )
 target_app = typer.Typer(help="Targets: the deployed stack chaosgate verifies.")
-sink_app = typer.Typer()
 app.add_typer(stack_app, name="stack")
 app.add_typer(target_app, name="target")
 app.add_typer(sink_app, name="sink")
@@ -227,54 +227,6 @@ def stack_build_command(
     for result in results:
         state = f"built in {result.seconds:.0f} s" if result.built else "cached"
         out.print(f"{result.part}: {state}: {result.output}")
-
-
-SINK_HELP = (
-    "Run the notification sink: records every notification Alertmanager delivers, with its "
-    "arrival time, receiver (webhook, slack, email) and title.\n\n"
-    "HTTP: POST /alerts (webhook), POST /slack or /slack/PATH (a Slack-compatible incoming "
-    "webhook), POST /email (mails from `chaosgate sink smtp`), "
-    "GET /notifications?receiver=&alertname=&status=, GET /healthz.\n\n"
-    "`chaosgate sink smtp` runs the SMTP receiver Alertmanager's email_configs deliver to."
-)
-SINK_SMTP_HELP = (
-    "Run the sink's SMTP receiver: each mail Alertmanager sends (no TLS, no auth) is parsed "
-    "and recorded by the HTTP sink (receiver email).\n\n"
-    "While the HTTP sink cannot take a mail, it is refused with a temporary 451 so "
-    "Alertmanager retries."
-)
-
-
-@sink_app.callback(invoke_without_command=True, help=SINK_HELP)
-def sink_command(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = HOST,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORTS["sink"],
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="JSON-lines file recording every notification.")
-    ] = None,
-) -> None:
-    """The HTTP sink (:mod:`chaosgate.receivers.http`) unless a subcommand is given."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from chaosgate.receivers.http import serve_sink
-
-    serve_sink(host, port, out_file)
-
-
-@sink_app.command("smtp", help=SINK_SMTP_HELP)
-def sink_smtp_command(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = HOST,
-    port: Annotated[int, typer.Option(help="SMTP port to listen on.")] = DEFAULT_PORTS["smtp"],
-    sink_url: Annotated[
-        str,
-        typer.Option(help="The HTTP sink (`chaosgate sink`) that records each mail (POST /email)."),
-    ] = f"http://{HOST}:{DEFAULT_PORTS['sink']}",
-) -> None:
-    """The SMTP receiver (:mod:`chaosgate.receivers.smtp`)."""
-    from chaosgate.receivers.smtp import serve_smtp
-
-    serve_smtp(host, port, sink_url)
 
 
 @target_app.command("show")

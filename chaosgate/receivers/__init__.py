@@ -6,7 +6,8 @@ smtp``).
 - :mod:`~chaosgate.receivers.http`: webhook, Slack-compatible and mail-recording endpoints,
   queries;
 - :mod:`~chaosgate.receivers.mail`: a received mail, parsed;
-- :mod:`~chaosgate.receivers.smtp`: the SMTP server handing each mail to the HTTP side.
+- :mod:`~chaosgate.receivers.smtp`: the SMTP server handing each mail to the HTTP side;
+- :mod:`~chaosgate.receivers.cli`: their commands, ``chaosgate sink`` and ``chaosgate sink smtp``.
 """
 
 __all__: list[str] = []
