@@ -49,9 +49,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
     "iot-error-ratio.json": [("IoTServiceHighErrorRate", {"service": "iot"}, 30)],
     "orders-failing.json": [("OrderFailuresHigh", {"service": "orders"}, 30)],
     "exhaust-orders-db-pool.json": [
-        ("DatabasePoolExhausted", {"service": "orders", "severity": "critical"}, 30),
-        ("GatewayHighErrorRate", {"service": "gateway", "severity": "critical"}, 30),
-        ("OrderFailuresHigh", {"service": "orders", "severity": "critical"}, 30),
+        ("DatabasePoolExhausted", {"service": "orders", "severity": "critical"}, 30)
     ],
     "leak-users-db-connections.json": [
         ("DatabaseTooManyConnections", {"service": "users", "severity": "warning"}, 30)

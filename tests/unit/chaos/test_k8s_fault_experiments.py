@@ -28,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
 from chaosgate.chaos.k8s_faults import clear_pod_faults, set_pod_faults
 from tests.unit.chaos.fake_k8s import FakeKube, service_pod
+from tests.unit.chaos.support import rule_labels
 from tests.unit.services.support import Services
 
 K8S = Path(__file__).resolve().parents[3] / "experiments" / "k8s"
@@ -89,16 +90,32 @@ def test_the_fault_is_set_on_every_pod_and_always_cleared(name: str) -> None:
     assert _provider(hypothesis) == (AVAILABLE, {"name": deployment, "ns": NS, "timeout": 60})
 
 
-def test_pool_exhaustion_expects_the_too_many_connections_warning_inhibited() -> None:
+def test_pool_exhaustion_expects_its_symptoms_inhibited_by_it() -> None:
     experiment = validate_experiment(K8S / "exhaust-orders-db-pool.json")
     extension = chaosgate_extension(experiment, source="exhaust-orders-db-pool")
-    [inhibition] = extension.expected_inhibitions
-    assert inhibition.inhibited_by == "DatabasePoolExhausted"
-    assert inhibition.alert.alertname == "DatabaseTooManyConnections"
-    assert dict(inhibition.alert.labels) == {"service": "orders", "severity": "warning"}
-    source = [a for a in extension.expected_alerts if a.alertname == inhibition.inhibited_by]
-    assert [dict(a.labels) for a in source] == [{"service": "orders", "severity": "critical"}]
-    assert all(a.alertname != inhibition.alert.alertname for a in extension.expected_alerts)
+    [source] = extension.expected_alerts
+    assert (source.alertname, dict(source.labels)) == (
+        "DatabasePoolExhausted",
+        {"service": "orders", "severity": "critical"},
+    )
+    inhibited = {
+        item.alert.alertname: dict(item.alert.labels)
+        for item in extension.expected_inhibitions
+        if item.inhibited_by == source.alertname
+    }
+    assert len(inhibited) == len(extension.expected_inhibitions)
+    assert inhibited == {
+        "DatabaseTooManyConnections": {"service": "orders", "severity": "warning"},
+        "OrderFailuresHigh": {"service": "orders", "severity": "critical"},
+        "GatewayHighErrorRate": {"service": "gateway", "severity": "critical"},
+        "GatewayHighLatency": {"service": "gateway", "severity": "warning"},
+    }
+    # labels are the rules' own, or the series' service (the pool rules set only severity)
+    by_rule = rule_labels()
+    for item in extension.expected_inhibitions:
+        own = {k: v for k, v in item.alert.labels.items() if k != "service"}
+        assert own.items() <= by_rule[item.alert.alertname].items()
+        assert item.alert.deadline_s == 30
 
 
 @pytest.fixture(scope="module")
