@@ -10,6 +10,12 @@ from Alertmanager's own counters over [inject, inject + deadline]: the increases
 integration, passed when at least one notification was sent and none failed. That says the
 integration worked in the window, not that this alert reached it; the result says so.
 
+A Slack message or mail carries no alert data, only Alertmanager's title: the group labels'
+values and, in parentheses, the labels common to the notification's alerts. A label outside
+the route's ``group_by`` may differ between a group's alerts and is then not in the title; when
+the caller passes ``group_by``, titles are matched on the alertname and the expected labels
+among it only (the evidence says which).
+
 An alert routed to no integration at all is one failed ``alert.<title>.notified``.
 """
 
@@ -42,9 +48,12 @@ def evaluate_delivery(
     readable: Collection[str] = INTEGRATIONS,
     counters: Counters | None = None,
     sink_error: str = "",
+    group_by: Sequence[str] | None = None,
 ) -> list[CheckResult]:
     """One ``notified.<integration>`` result per integration in ``routed`` (order kept, each
-    once): from ``notifications`` when ``readable`` holds it, else from ``counters``."""
+    once): from ``notifications`` when ``readable`` holds it, else from ``counters``.
+    ``group_by``: the labels the alert's route groups by (None: match titles on every
+    expected label)."""
     integrations = tuple(dict.fromkeys(routed))
     if not integrations:
         return [
@@ -59,28 +68,39 @@ def evaluate_delivery(
             )
         ]
     return [
-        _from_sink(judge, integration, notifications, sink_error)
+        _from_sink(judge, integration, notifications, sink_error, group_by)
         if integration in readable
         else _from_counters(judge, integration, readable, counters)
         for integration in integrations
     ]
 
 
+def _title_labels(judge: Judge, group_by: Sequence[str] | None) -> dict[str, str]:
+    labels = judge.expected.labels
+    if group_by is None or "..." in group_by:
+        return dict(labels)
+    return {name: value for name, value in labels.items() if name in group_by}
+
+
 def _first_firing(
-    judge: Judge, integration: str, notifications: Sequence[Notification]
+    judge: Judge, integration: str, notifications: Sequence[Notification], labels: Mapping[str, str]
 ) -> tuple[Notification | None, int]:
     expected = judge.expected
     own = [n for n in notifications if n.receiver == integration]
     for notification in sorted(own, key=lambda n: n.received_at_unix):
         if notification.received_at_unix >= judge.inject_at and notification.mentions(
-            expected.alertname, expected.labels, expected.label_patterns, "firing"
+            expected.alertname, labels, expected.label_patterns, "firing"
         ):
             return notification, len(own)
     return None, len(own)
 
 
 def _from_sink(
-    judge: Judge, integration: str, notifications: Sequence[Notification], sink_error: str
+    judge: Judge,
+    integration: str,
+    notifications: Sequence[Notification],
+    sink_error: str,
+    group_by: Sequence[str] | None,
 ) -> CheckResult:
     expected, deadline = judge.expected, judge.expected.deadline_s
     suffix = f"notified.{integration}"
@@ -95,8 +115,11 @@ def _from_sink(
             evidence={"judged_from": "sink"},
             attempts=1,
         )
-    note, read = _first_firing(judge, integration, notifications)
+    labels = dict(expected.labels) if integration == "webhook" else _title_labels(judge, group_by)
+    note, read = _first_firing(judge, integration, notifications, labels)
     evidence: dict[str, Any] = {"judged_from": "sink", "notifications_read": read}
+    if integration != "webhook":
+        evidence["title_labels"] = labels
     if note is None:
         return judge.result(
             suffix,

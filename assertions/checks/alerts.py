@@ -215,6 +215,7 @@ def evaluate_expected_alert(
     routed: Sequence[str] = DEFAULT_ROUTED,
     readable: Collection[str] = INTEGRATIONS,
     counters: Counters | None = None,
+    group_by: Sequence[str] | None = None,
 ) -> list[CheckResult]:
     """``fired``, one ``notified.<integration>`` per integration in ``routed`` (or one failed
     ``notified`` when it is empty), and ``resolved`` when ``rollback_at`` is given.
@@ -222,7 +223,8 @@ def evaluate_expected_alert(
     ``sink_error`` is why the sink could not be read (each sink-judged ``notified.*`` is then
     an error); ``readable`` are the integrations the sink records; ``counters`` holds, per
     other integration, Alertmanager's counter increases over [inject, inject + deadline]
-    (:mod:`~assertions.checks.alert_delivery`).
+    (:mod:`~assertions.checks.alert_delivery`); ``group_by``, the alert's route's, says
+    which expected labels a Slack or mail title can show.
     """
     judge = Judge(observations, expected, inject_at)
     results = [
@@ -234,6 +236,7 @@ def evaluate_expected_alert(
             readable=readable,
             counters=counters,
             sink_error=sink_error,
+            group_by=group_by,
         ),
     ]
     if rollback_at is not None:
@@ -253,6 +256,7 @@ def check_expected_alert(
     routed: Sequence[str] = DEFAULT_ROUTED,
     readable: Collection[str] = INTEGRATIONS,
     counters: CounterReader | None = None,
+    group_by: Sequence[str] | None = None,
     poll_interval_s: float = 0.5,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
@@ -264,7 +268,8 @@ def check_expected_alert(
     (:func:`~assertions.checks.alert_routing.routed_integrations`), ``readable`` those the
     sink records; each other one is judged from ``counters(integration, start, end)``, the
     increases of Alertmanager's sent and failed notification counters over [start, end]
-    (None: unknown), asked once per integration when [inject, inject + deadline] is over.
+    (None: unknown), asked once per integration when [inject, inject + deadline] is over;
+    ``group_by`` is the route's (:attr:`~assertions.checks.alert_routing.Route.group_by`).
     The sink is read once per poll. Returns as soon as every result passes. Never raises for
     a backend failure.
     """
@@ -302,6 +307,7 @@ def check_expected_alert(
             routed=routed,
             readable=readable,
             counters=None if counters is None else increases,
+            group_by=group_by,
         )
         remaining = horizon - clock()
         if all(item.passed for item in results) or remaining < 0:

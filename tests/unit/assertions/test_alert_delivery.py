@@ -10,6 +10,7 @@ import httpx
 from assertions.backends.errors import BackendError
 from assertions.backends.sink import Notification, SinkBackend
 from assertions.checks.alert_delivery import COUNTERS_BASIS
+from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.result import CheckResult, Status
 from tests.unit.assertions.alert_support import (
@@ -87,6 +88,29 @@ def test_a_title_must_name_the_alert_and_its_labels_firing_after_inject() -> Non
     )["notified.slack"]
     assert late.status is Status.FAILED and late.latency_s == 31.0
     assert "reached slack 31.0 s after inject, later than 30 s" in late.reason
+
+
+def test_titles_are_matched_on_the_labels_the_route_groups_by() -> None:
+    """Seen on Alertmanager 0.25: two devices' NetworkHighErrorRate in one group are titled
+    "[FIRING:2] NetworkHighErrorRate gateway (critical)"; the device is in no title."""
+    eth1 = ExpectedAlert("NetworkHighErrorRate", {"service": "gateway", "device": "eth1"})
+    seen = watched(episode(1005.0, 1005.6, alertname="NetworkHighErrorRate", device="eth1"))
+    title = "[FIRING:2] NetworkHighErrorRate gateway (critical)"
+    notes = [titled(1007.0, "slack", title)]
+    strict = by_suffix(evaluate_expected_alert(seen, eth1, INJECT, None, notes, routed=("slack",)))
+    assert strict["notified.slack"].status is Status.FAILED
+    grouped = by_suffix(
+        evaluate_expected_alert(
+            seen, eth1, INJECT, None, notes, routed=("slack",), group_by=("alertname", "service")
+        )
+    )["notified.slack"]
+    assert grouped.passed and grouped.evidence["title_labels"] == {"service": "gateway"}
+    other = [titled(1007.0, "slack", "[FIRING:1] NetworkHighErrorRate users (critical)")]
+    assert not by_suffix(
+        evaluate_expected_alert(
+            seen, eth1, INJECT, None, other, routed=("slack",), group_by=("alertname", "service")
+        )
+    )["notified.slack"].passed
 
 
 def test_routed_to_nothing_is_one_failed_result() -> None:
