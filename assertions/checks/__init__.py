@@ -1,7 +1,13 @@
 """Checks: ``check_*`` observe through a backend until a deadline, ``evaluate_*`` judge (pure)."""
 
+from assertions.checks.alert_coverage import RuleOutcome, evaluate_coverage, rule_outcomes
+from assertions.checks.alert_dedup import evaluate_dedup
 from assertions.checks.alert_expectations import ExpectedAlert
+from assertions.checks.alert_grouping import evaluate_grouping
+from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhibition
 from assertions.checks.alert_noise import evaluate_noise
+from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
+from assertions.checks.alert_routing import Route, route_for, routed_integrations
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.checks.completeness import (
@@ -32,7 +38,11 @@ __all__ = [
     "CompletenessObservation",
     "Expectation",
     "ExpectedAlert",
+    "ExpectedInhibition",
     "FaultWindow",
+    "QualityExpectation",
+    "Route",
+    "RuleOutcome",
     "SloBounds",
     "SloExpected",
     "SloObservation",
@@ -42,11 +52,19 @@ __all__ = [
     "check_prometheus_slo",
     "check_traces",
     "evaluate_completeness",
+    "evaluate_coverage",
+    "evaluate_dedup",
     "evaluate_expected_alert",
+    "evaluate_grouping",
+    "evaluate_inhibition",
     "evaluate_logs",
     "evaluate_noise",
+    "evaluate_quality",
     "evaluate_slo",
     "evaluate_traces",
     "ledger_slo",
     "prometheus_slo",
+    "route_for",
+    "routed_integrations",
+    "rule_outcomes",
 ]
