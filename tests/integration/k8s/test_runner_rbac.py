@@ -37,6 +37,9 @@ ACTIVITY_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("chaosgate.chaos.k8s_probes", "pods_gone"): [("list", "pods")],
     # finds the pod and follows its restartCount by listing; the kill is a local signal
     ("chaosgate.chaos.k8s_crash", "crash_container"): [("list", "pods")],
+    # the pods' own admin fault endpoints, found by listing them (pod IPs, HTTP, no API write)
+    ("chaosgate.chaos.k8s_faults", "set_pod_faults"): [("list", "pods")],
+    ("chaosgate.chaos.k8s_faults", "clear_pod_faults"): [("list", "pods")],
     ("chaosgate.chaos.k8s_probes", "service_has_ready_pods"): [
         ("get", "services"),
         ("list", "pods"),
