@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from assertions.checks.alert_watcher import AlertWatcher
-from assertions.checks.alerts import evaluate_noise
 from assertions.checks.ingest_lag import IngestLagProbe
 from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline
+from chaosgate.run.alert_judging import experiment_checks, read_alerting, run_alert_checks
 from chaosgate.run.chaos_phase import ExperimentRun, chaostoolkit_log, run_chaos_timeline
-from chaosgate.run.judging import completeness_checks, experiment_checks, slo_checks
+from chaosgate.run.judging import completeness_checks, slo_checks
 from chaosgate.run.load import LoadResult, start_load
 from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
@@ -69,6 +69,7 @@ def run_campaign(
         return RunOutcome(EXIT_UNHEALTHY, "unhealthy", path, tuple(checks))
 
     profile = plan.profile
+    alerting = read_alerting(backends)
     watcher = AlertWatcher(backends.alertmanager).start()
     progress.step(
         f"load: {profile.users} users for {profile.duration_s} s ({', '.join(profile.scenarios)})"
@@ -138,12 +139,24 @@ def run_campaign(
     )
     record(completeness_checks(plan, entries, windows, backends))
 
-    progress.step("checks: expected alerts, notifications, resolution")
+    progress.step("checks: expected alerts, notifications per receiver, resolution")
+    readable = plan.target.sink.receivers
     for run in experiment_runs:
-        record(experiment_checks(run, watcher, backends))
+        record(experiment_checks(run, watcher, backends, alerting, readable))
     watcher.stop()
-    all_expected = [alert for run in experiment_runs for alert in run.expected]
-    record([evaluate_noise(watcher.observations(), all_expected, (load_started, time.time()))])
+    progress.step("checks: noise, inhibition, grouping, de-duplication, quality, coverage")
+    record(
+        run_alert_checks(
+            experiment_runs,
+            checks,
+            watcher,
+            backends,
+            alerting,
+            profile,
+            windows,
+            (load_started, time.time()),
+        )
+    )
 
     progress.step("checks: SLOs inside and outside fault windows")
     keeps_slo = frozenset(run.path.stem for run in experiment_runs if run.keeps_slo)

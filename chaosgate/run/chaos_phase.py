@@ -20,6 +20,7 @@ from typing import Any
 
 from assertions.checks.alerts import ExpectedAlert
 from chaosgate.chaos.experiments import (
+    ExpectedAlertSpec,
     chaosgate_extension,
     failed_activities,
     load_experiment,
@@ -47,6 +48,14 @@ class ExperimentRun:
     error: str = ""
     keeps_slo: bool = False
     failed: tuple[str, ...] = ()  # "<phase>: <activity>: <why>" of failed actions / rollbacks
+    # alerts the fault raises that Alertmanager must inhibit: (the alert, its source's name)
+    inhibited: tuple[tuple[ExpectedAlert, str], ...] = ()
+
+
+def _expected(spec: ExpectedAlertSpec) -> ExpectedAlert:
+    return ExpectedAlert(
+        spec.alertname, dict(spec.labels), spec.deadline_s, dict(spec.label_patterns)
+    )
 
 
 def _chaos_environment(target: Target) -> AbstractContextManager[None]:
@@ -111,9 +120,9 @@ def run_chaos_timeline(
             return
         experiment = load_experiment(path)
         extension = chaosgate_extension(experiment, source=str(path))
-        expected = tuple(
-            ExpectedAlert(spec.alertname, dict(spec.labels), spec.deadline_s)
-            for spec in extension.expected_alerts
+        expected = tuple(_expected(spec) for spec in extension.expected_alerts)
+        inhibited = tuple(
+            (_expected(item.alert), item.inhibited_by) for item in extension.expected_inhibitions
         )
         title = str(experiment.get("title", path.stem))
         progress.step(f"chaos: {path.stem} ({title})")
@@ -144,6 +153,7 @@ def run_chaos_timeline(
                 error=error,
                 keeps_slo=extension.keeps_slo,
                 failed=failed,
+                inhibited=inhibited,
             )
         )
         problems = "; ".join(filter(None, [error, *failed]))

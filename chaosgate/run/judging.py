@@ -1,4 +1,5 @@
-"""Judging a finished load + chaos phase: each experiment's alerts, completeness, SLOs.
+"""Judging a finished load + chaos phase: trace and log completeness, SLOs (alerts:
+:mod:`chaosgate.run.alert_judging`).
 
 Every function here turns observations into :class:`CheckResult`s and never raises for a
 backend failure. A fault the service is built to survive (``keeps_slo`` in its extension) has
@@ -11,16 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from assertions.checks.alert_watcher import AlertWatcher
-from assertions.checks.alerts import check_expected_alert
 from assertions.checks.logs import check_logs
 from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.slo import SloBounds as SloSide
 from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_slo, ledger_slo
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends
-from assertions.result import CheckResult, Status
-from chaosgate.run.chaos_phase import ExperimentRun
+from assertions.result import CheckResult
 from chaosgate.run.profiles import SloBounds
 from chaosgate.run.run_plan import RunPlan
 from scenarios.ledger import LedgerEntry
@@ -28,46 +26,9 @@ from scenarios.ledger import LedgerEntry
 __all__ = [
     "SloJudgement",
     "completeness_checks",
-    "experiment_checks",
     "slo_checks",
     "slo_judgements",
 ]
-
-
-def experiment_checks(
-    run: ExperimentRun, watcher: AlertWatcher, backends: WarmupBackends
-) -> list[CheckResult]:
-    name = f"chaos.{run.path.stem}"
-    completed = run.status == "completed" and run.inject_at is not None
-    reason = run.error or ("" if run.status == "completed" else f"experiment ended {run.status}")
-    if run.failed:
-        reason = "; ".join(filter(None, [reason, *(f"{item} failed" for item in run.failed)]))
-    ran = CheckResult(
-        name,
-        Status.PASSED if completed and not run.failed else Status.ERROR,
-        "completed, fault injected, no action or rollback failed",
-        {
-            "status": run.status,
-            "inject_at": run.inject_at,
-            "rollback_at": run.rollback_at,
-            "failed_activities": list(run.failed),
-        },
-        reason=reason,
-        evidence={"journal": str(run.journal_path)},
-    )
-    if run.inject_at is None:
-        return [ran]
-    checks = [ran]
-    for expected in run.expected:
-        checks += check_expected_alert(
-            watcher,
-            expected,
-            backend=backends.sink,
-            inject_at=run.inject_at,
-            rollback_at=run.rollback_at,
-            resolve_deadline_s=run.resolve_deadline_s,
-        )
-    return checks
 
 
 @dataclass(frozen=True)

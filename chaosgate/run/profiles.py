@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from chaosgate.target import ChaosKind
 
@@ -20,6 +21,7 @@ __all__ = [
     "EXPERIMENT_DIRS",
     "KUBERNETES_PROFILES",
     "PROFILES",
+    "AlertCoverage",
     "Profile",
     "ProfileError",
     "SloBounds",
@@ -34,6 +36,9 @@ EXPERIMENT_DIRS: Mapping[ChaosKind, Path] = {
 }
 EXPERIMENTS_DIR = EXPERIMENT_DIRS["local"]
 SCENARIOS = ("Customer", "KitchenStaff", "IoTDevice")
+
+
+AlertCoverage = Literal["all"] | tuple[str, ...]
 
 
 class ProfileError(Exception):
@@ -71,6 +76,12 @@ class Profile:
     slo: SloBounds = field(default_factory=SloBounds)
     seed: int = 1
     chaos: ChaosKind = "local"  # which folder the experiment names are in (EXPERIMENT_DIRS)
+    # the alert rules this run must prove (fired in time, notified, resolved): "all" loaded
+    # rules, or these names; judged by alerts.coverage
+    alert_coverage: AlertCoverage = ()
+    min_alert_recall: float = 1.0  # expected alerts that fired in time / expected
+    # expected / all alert episodes that began inside fault windows (alerts.quality)
+    min_alert_precision: float = 0.0
 
     def experiment_paths(self, directory: Path | None = None) -> list[Path]:
         base = EXPERIMENT_DIRS[self.chaos] if directory is None else directory
