@@ -245,6 +245,7 @@ def _undo(entry: dict[str, Any]) -> dict[str, Any]:
         _run(["losetup", "-d", loop])
         done["detached"].append(loop)
     image.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        mountpoint.rmdir()  # only if empty: a failed unmount leaves the filesystem's files
+    for directory in (mountpoint, mountpoint.parent, image.parent):
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only if empty: nothing of anyone else's is removed
     return done

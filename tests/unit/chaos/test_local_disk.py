@@ -173,6 +173,7 @@ def test_two_filesystems_filled_seen_by_node_exporter_and_released(layout: Stack
         assert not Path(fs["mountpoint"]).exists()
         assert not Path(fs["image"]).exists()
     assert _record(layout) == []
+    assert not (layout.run_dir / "chaos").exists() and not (layout.data_dir / "chaos").exists()
     assert local_actions.release_disk() == {"released": []}  # idempotent
 
 
