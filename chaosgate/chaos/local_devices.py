@@ -32,16 +32,31 @@ _PREFIX = re.compile(r"[A-Za-z0-9._:\-]{1,58}")  # the IoT service's id rule, ro
 _HTTP_TIMEOUT_S = 5.0
 
 
+def _base_url(given: str | None, service: str) -> str:
+    if given is None:
+        return service_url(service)
+    if not isinstance(given, str) or not given.startswith(("http://", "https://")):
+        raise ActivityFailed(
+            f"{service} url {given!r} must be an http(s) URL such as 'http://127.0.0.1:30080'"
+        )
+    return given.rstrip("/")
+
+
 def _client(client: httpx.Client | None) -> tuple[httpx.Client, bool]:
     return (httpx.Client(timeout=_HTTP_TIMEOUT_S), True) if client is None else (client, False)
 
 
 def silence_devices(
-    prefix: str, count: int = 1, device_type: str = "sensor", client: httpx.Client | None = None
+    prefix: str,
+    count: int = 1,
+    device_type: str = "sensor",
+    gateway_url: str | None = None,
+    client: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Register ``count`` devices with one heartbeat each through the gateway; never again.
 
-    ``client`` is for tests; experiments leave it out.
+    ``gateway_url``: the platform's gateway (the Kubernetes stack's NodePort, say); by default
+    the local stack's gateway. ``client`` is for tests; experiments leave it out.
     """
     if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ActivityFailed(
@@ -51,7 +66,7 @@ def silence_devices(
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_DEVICES:
         raise ActivityFailed(f"count must be a whole number from 1 to {MAX_DEVICES}, got {count!r}")
     ids = [f"{prefix}-{n}" for n in range(1, count + 1)]
-    gateway = service_url("gateway")
+    gateway = _base_url(gateway_url, "gateway")
     path = record_path(_DEVICES_FILE)
     with RECORD_LOCK:
         entries = read_record(path)
@@ -85,10 +100,14 @@ def silence_devices(
     return {"prefix": prefix, "devices": ids, "last_heartbeat_at": time.time()}
 
 
-def decommission_devices(prefix: str, client: httpx.Client | None = None) -> dict[str, Any]:
+def decommission_devices(
+    prefix: str, iot_url: str | None = None, client: httpx.Client | None = None
+) -> dict[str, Any]:
     """Delete the devices ``silence_devices(prefix)`` recorded; a no-op when none are.
 
-    ``client`` is for tests; experiments leave it out.
+    ``iot_url``: where the IoT API is (the IoT service, or a gateway that routes
+    ``/api/iot``); by default the local stack's IoT service. ``client`` is for tests;
+    experiments leave it out.
     """
     path = record_path(_DEVICES_FILE)
     with RECORD_LOCK:
@@ -97,7 +116,7 @@ def decommission_devices(prefix: str, client: httpx.Client | None = None) -> dic
     ids = [str(device) for entry in mine for device in entry.get("ids", [])]
     if not ids:
         return {"prefix": prefix, "decommissioned": [], "already_gone": []}
-    iot = service_url("iot")
+    iot = _base_url(iot_url, "iot")
     deleted: list[str] = []
     gone: list[str] = []
     http, own = _client(client)

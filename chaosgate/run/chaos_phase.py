@@ -66,9 +66,13 @@ def _chaos_environment(target: Target) -> AbstractContextManager[None]:
 
 
 def _configuration(target: Target) -> dict[str, Any]:
-    """Values for the experiments' ``configuration`` blocks that come from the target."""
+    """Values for the experiments' ``configuration`` blocks that come from the target: its
+    ``gateway_url`` and, for Kubernetes chaos, its ``stress_node`` (when set)."""
+    values: dict[str, Any] = {"gateway_url": target.gateway_url}
     node = target.kubernetes.stress_node
-    return {"stress_node": node} if target.chaos == "kubernetes" and node else {}
+    if target.chaos == "kubernetes" and node:
+        values["stress_node"] = node
+    return values
 
 
 @contextmanager

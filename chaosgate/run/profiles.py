@@ -88,6 +88,53 @@ class Profile:
         return [base / name for name in self.experiments]
 
 
+# Alert rules the gates must prove: the critical ones their experiments reach in about 5
+# minutes (8 on Kubernetes). Not PodCrashLooping: proving it takes three restarts (~45 s) and
+# its companion PodRestartingOften's 5-minute window to resolve; the nightly proves it.
+GATE_RULES = (
+    "UsersServiceDown",
+    "GatewayHighErrorRate",
+    "UsersServiceHighErrorRate",
+    "OrderFailuresHigh",
+    "IoTServiceHighErrorRate",
+    "DatabasePoolExhausted",
+    "IoTServiceDown",
+)
+
+# The gate: one experiment per critical rule, 20 s of load first, 10 s between faults (each
+# fault's alerts resolve while the next one runs; every fault raises other alerts), about
+# 35 s a fault, and a tail for the last one's notifications.
+_GATE = (
+    "kill-users-service.json",
+    "gateway-error-ratio.json",
+    "users-error-ratio.json",
+    "orders-failing.json",
+    "iot-error-ratio.json",
+    "exhaust-orders-db-pool.json",
+    "kill-iot-service.json",
+)
+# The nightly: every local experiment, so every rule. kill-users-service first and
+# crash-loop-users last, 16 minutes apart: PodRestartingOften counts restarts over 5 minutes,
+# and crash-loop-users' alerts need about 5 minutes after it to resolve (the run waits).
+_NIGHTLY = (
+    "kill-users-service.json",
+    "gateway-error-ratio.json",
+    "gateway-latency.json",
+    "users-error-ratio.json",
+    "orders-failing.json",
+    "iot-error-ratio.json",
+    "drop-users-connections.json",
+    "exhaust-orders-db-pool.json",
+    "leak-users-db-connections.json",
+    "silence-iot-devices.json",
+    "kill-iot-service.json",
+    "stop-log-shipper.json",
+    "fill-disk.json",
+    "saturate-cpu.json",
+    "saturate-memory.json",
+    "crash-loop-users.json",
+)
+
 PROFILES: Mapping[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -98,43 +145,61 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "gate": Profile(
         name="gate",
-        duration_s=240,
+        duration_s=330,  # 20 s + 7 faults of ~32 s + 6 x 10 s + a ~25 s tail
         users=20,
         spawn_rate=5,
-        experiments=(
-            "kill-users-service.json",
-            "gateway-error-ratio.json",
-            "gateway-latency.json",
-        ),
+        experiments=_GATE,
+        recovery_s=10,
+        alert_coverage=GATE_RULES,
     ),
     "nightly": Profile(
         name="nightly",
-        duration_s=600,
+        duration_s=1140,  # 20 s + 16 faults of ~35-60 s + 15 x 30 s + a ~60 s tail
         users=30,
         spawn_rate=5,
         processes=2,
-        experiments=(
-            "kill-users-service.json",
-            "gateway-error-ratio.json",
-            "gateway-latency.json",
-            "stop-log-shipper.json",
-            "saturate-cpu.json",
-        ),
+        experiments=_NIGHTLY,
         recovery_s=30,
         completeness=0.99,
+        alert_coverage="all",
     ),
 }
 
 
 # Kubernetes chaos (experiments/k8s/). Experiment lengths, from their pauses and probes: about
-# 10-25 s each for the pod kills (the replacement pod starts in ~10 s locally), 32 s to detach
-# the orders Service, 47-50 s for each stress pod (start, 45 s, delete and wait until gone);
-# between faults `recovery_s` lets the alerts of the last one resolve (a [15s] rate window,
-# the rule's `for`, Alertmanager's resolve). The load covers the first fault's start, all five
-# and a tail in which the last fault's alert resolves.
-_KILLS = ("kill-users-pods.json", "kill-orders-pod.json")
-_ALL_K8S = (*_KILLS, "remove-orders-endpoints.json", "saturate-node-cpu.json",
-            "saturate-node-memory.json")  # fmt: skip
+# 10-25 s each for the pod kills (the replacement pod starts in ~15 s locally), 32 s to detach
+# the orders Service or switch a fault on every pod, 47-50 s for each stress pod (start, 45 s,
+# delete and wait until gone), ~60 s for the crash loop; between faults `recovery_s` lets the
+# alerts of the last one resolve (a [15s] rate window, the rule's `for`, keep_firing_for).
+_K8S_GATE = (
+    "kill-users-pods.json",
+    "kill-orders-pod.json",
+    "remove-orders-endpoints.json",
+    "users-error-ratio.json",
+    "orders-failing.json",
+    "iot-error-ratio.json",
+    "exhaust-orders-db-pool.json",
+    "kill-iot-pods.json",
+)
+_K8S_NIGHTLY = (
+    "kill-users-pods.json",
+    "kill-orders-pod.json",
+    "remove-orders-endpoints.json",
+    "gateway-error-ratio.json",
+    "gateway-latency.json",
+    "users-error-ratio.json",
+    "orders-failing.json",
+    "iot-error-ratio.json",
+    "drop-users-connections.json",
+    "exhaust-orders-db-pool.json",
+    "leak-users-db-connections.json",
+    "silence-iot-devices.json",
+    "kill-iot-pods.json",
+    "fill-node-disk.json",
+    "saturate-node-cpu.json",
+    "saturate-node-memory.json",
+    "crash-loop-users-container.json",
+)
 
 KUBERNETES_PROFILES: Mapping[str, Profile] = {
     "smoke": Profile(
@@ -147,23 +212,25 @@ KUBERNETES_PROFILES: Mapping[str, Profile] = {
     ),
     "gate": Profile(
         name="gate",
-        duration_s=360,  # 20 s + ~185 s of faults + 4 x 30 s recovery + ~35 s tail
+        duration_s=430,  # 20 s + 8 faults of ~25-45 s + 7 x 15 s + a ~25 s tail
         users=20,
         spawn_rate=5,
-        experiments=_ALL_K8S,
-        recovery_s=30,
+        experiments=_K8S_GATE,
+        recovery_s=15,
         chaos="kubernetes",
+        alert_coverage=GATE_RULES,
     ),
     "nightly": Profile(
         name="nightly",
-        duration_s=600,
+        duration_s=1380,  # 20 s + 17 faults of ~25-90 s + 16 x 40 s + a ~60 s tail
         users=30,
         spawn_rate=5,
         processes=2,
-        experiments=_ALL_K8S,
-        recovery_s=45,
+        experiments=_K8S_NIGHTLY,
+        recovery_s=40,
         completeness=0.99,
         chaos="kubernetes",
+        alert_coverage="all",
     ),
 }
 

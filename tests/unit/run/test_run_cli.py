@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chaosgate.cli import main
+from chaosgate.run.profiles import KUBERNETES_PROFILES
 
 
 def _closed_port() -> int:
@@ -61,13 +62,7 @@ def test_an_unreachable_target_is_exit_3_with_a_report(
     assert all(check["status"] != "passed" for check in summary["checks"])
 
 
-K8S_EXPERIMENTS = (
-    "kill-users-pods.json",
-    "kill-orders-pod.json",
-    "remove-orders-endpoints.json",
-    "saturate-node-cpu.json",
-    "saturate-node-memory.json",
-)
+K8S_EXPERIMENTS = KUBERNETES_PROFILES["nightly"].experiments
 
 
 @pytest.fixture
@@ -101,14 +96,14 @@ def test_dry_run_of_the_k8s_gate_prints_every_fault_and_touches_nothing(
             "--target",
             "local-k8s",
             "--profile",
-            "gate",
+            "nightly",
             "--reports",
             str(reports),
         ]
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "profile 'gate' against target 'local-k8s'" in out
+    assert "profile 'nightly' against target 'local-k8s'" in out
     assert "gateway http://127.0.0.1:30080" in out
     assert f"chaos: kubernetes via {tmp_path / 'state' / 'k8s' / 'admin.kubeconfig'}" in out
     positions = [out.index(f"- {name}") for name in K8S_EXPERIMENTS]
