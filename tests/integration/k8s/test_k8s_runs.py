@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from chaosgate.run.profiles import EXPERIMENT_DIRS
 from tests.integration.k8s.conftest import K8sStack
 from tests.integration.support import chaosgate_env
+from tests.integration.test_alerting_runs import _assert_proved, _checks
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -75,3 +77,36 @@ def test_an_experiment_outside_the_allowlist_is_refused_before_anything_runs(
     assert code == 2, output
     assert summary is None
     assert "'kube-system'" in output and "kubernetes.namespaces" in output
+
+
+K8S_ALERT_FAULTS = (
+    "kill-iot-pods",
+    "exhaust-orders-db-pool",
+    "silence-iot-devices",
+    "drop-users-connections",
+)
+
+
+def test_kubernetes_faults_fire_their_alerts_and_reach_every_routed_receiver(
+    k8s_stack: K8sStack, tmp_path: Path
+) -> None:
+    """A pod's service down, pod fault switches, silent devices and a container crash loop in
+    place, through the real API; each alert fired in time and reached its route's receivers."""
+    k8s_dir = EXPERIMENT_DIRS["kubernetes"]
+    crash = json.loads((k8s_dir / "crash-loop-users-container.json").read_text())
+    for extension in crash["extensions"]:
+        if extension["name"] == "chaosgate":
+            extension["resolve_deadline_s"] = 5  # PodRestartingOften's 5 minutes: the nightly's
+    crash_path = tmp_path / "crash-loop-users-container.json"
+    crash_path.write_text(json.dumps(crash))
+    args = [arg for name in K8S_ALERT_FAULTS for arg in ("--experiment", name)]
+    _code, output, summary = _run(
+        k8s_stack,
+        tmp_path / "reports",
+        "--profile", "smoke", "--duration", "330", *args, "--experiment", str(crash_path),
+    )  # fmt: skip
+    assert summary is not None, output[-3000:]
+    checks = _checks(summary)
+    _assert_proved(checks, [k8s_dir / f"{name}.json" for name in K8S_ALERT_FAULTS])
+    _assert_proved(checks, [crash_path], resolved=False)
+    assert checks["alerts.inhibition"]["status"] == "passed", checks["alerts.inhibition"]
