@@ -41,7 +41,13 @@ from assertions.result import CheckResult, Status
 from chaosgate.run.chaos_phase import ExperimentRun
 from chaosgate.run.profiles import Profile
 
-__all__ = ["AlertingSetup", "experiment_checks", "read_alerting", "run_alert_checks"]
+__all__ = [
+    "AlertingSetup",
+    "alerting_figures",
+    "experiment_checks",
+    "read_alerting",
+    "run_alert_checks",
+]
 
 Counters = Callable[[str, float, float], tuple[float, float] | None]
 
@@ -297,3 +303,36 @@ def _coverage(
         profile.alert_coverage,
         rules_error=setup.rules_error,
     )
+
+
+def _percent(value: Any) -> str:
+    return f"{value * 100:.1f} %" if isinstance(value, int | float) else "unknown"
+
+
+def alerting_figures(results: Sequence[CheckResult]) -> list[str]:
+    """The run's alert quality and de-duplication figures, for the terminal."""
+    by_name = {result.name: result for result in results}
+    lines = []
+    quality = by_name.get("alerts.quality")
+    if quality is not None and isinstance(quality.observed, dict):
+        seen = quality.observed
+        lines.append(
+            f"alert quality: recall {_percent(seen.get('recall'))} "
+            f"({seen.get('fired_in_time')}/{seen.get('expected')} expected alerts in time), "
+            f"precision {_percent(seen.get('precision'))} ({seen.get('named_episodes')}/"
+            f"{seen.get('episodes_in_windows')} alerts in fault windows were expected)"
+        )
+    dedup = by_name.get("alerts.dedup")
+    if dedup is not None and isinstance(dedup.observed, dict):
+        seen = dedup.observed
+        received, sent = seen.get("received_total"), seen.get("sent_total")
+        counts = (
+            f"{received:.0f} alerts received, {sent:.0f} notifications sent"
+            if isinstance(received, int | float) and isinstance(sent, int | float)
+            else "counters unknown"
+        )
+        lines.append(
+            f"de-duplication: {_percent(seen.get('reduction'))} fewer notifications than "
+            f"alerts Alertmanager received ({counts}); {seen.get('duplicates')} duplicate(s)"
+        )
+    return lines

@@ -18,7 +18,12 @@ from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline
-from chaosgate.run.alert_judging import experiment_checks, read_alerting, run_alert_checks
+from chaosgate.run.alert_judging import (
+    alerting_figures,
+    experiment_checks,
+    read_alerting,
+    run_alert_checks,
+)
 from chaosgate.run.chaos_phase import ExperimentRun, chaostoolkit_log, run_chaos_timeline
 from chaosgate.run.judging import completeness_checks, slo_checks
 from chaosgate.run.load import LoadResult, start_load
@@ -145,18 +150,19 @@ def run_campaign(
         record(experiment_checks(run, watcher, backends, alerting, readable))
     watcher.stop()
     progress.step("checks: noise, inhibition, grouping, de-duplication, quality, coverage")
-    record(
-        run_alert_checks(
-            experiment_runs,
-            checks,
-            watcher,
-            backends,
-            alerting,
-            profile,
-            windows,
-            (load_started, time.time()),
-        )
+    run_level = run_alert_checks(
+        experiment_runs,
+        checks,
+        watcher,
+        backends,
+        alerting,
+        profile,
+        windows,
+        (load_started, time.time()),
     )
+    record(run_level)
+    for line in alerting_figures(run_level):
+        progress.info(line)
 
     progress.step("checks: SLOs inside and outside fault windows")
     keeps_slo = frozenset(run.path.stem for run in experiment_runs if run.keeps_slo)
