@@ -163,9 +163,7 @@ def _alert(item: object, where: str, keys: tuple[str, ...] = _ALERT_KEYS) -> Exp
         )
     unknown = sorted(set(item) - set(keys))
     if unknown:
-        raise ExperimentError(
-            f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(keys)}"
-        )
+        raise ExperimentError(f"{where}: unknown key {unknown[0]!r}; use any of {', '.join(keys)}")
     name = item.get("alertname")
     if name is None:
         raise ExperimentError(
@@ -236,9 +234,7 @@ def chaosgate_extension(
     specs = tuple(_alert(item, f"{where}.expected_alerts[{i}]") for i, item in enumerate(alerts))
     inhibitions_raw = ext.get("expected_inhibitions", [])
     if not isinstance(inhibitions_raw, list):
-        raise ExperimentError(
-            f"{where}.expected_inhibitions: {inhibitions_raw!r} must be a list"
-        )
+        raise ExperimentError(f"{where}.expected_inhibitions: {inhibitions_raw!r} must be a list")
     inhibitions = tuple(
         _inhibition(item, f"{where}.expected_inhibitions[{i}]")
         for i, item in enumerate(inhibitions_raw)
