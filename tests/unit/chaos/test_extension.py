@@ -11,6 +11,7 @@ from chaosgate.chaos.experiments import (
     DEFAULT_DEADLINE_S,
     DEFAULT_RESOLVE_DEADLINE_S,
     ExpectedAlertSpec,
+    ExpectedInhibitionSpec,
     ExperimentError,
     chaosgate_extension,
     expected_alerts,
@@ -144,3 +145,61 @@ def test_validate_names_the_file_for_every_kind_of_problem(tmp_path: Path) -> No
 def test_validate_returns_the_experiment(tmp_path: Path) -> None:
     doc = experiment(title="fine")
     assert validate_experiment(write(tmp_path, doc))["title"] == "fine"
+
+
+def test_label_patterns_and_expected_inhibitions_are_read() -> None:
+    doc = _with(
+        {
+            "name": "chaosgate",
+            "expected_alerts": [
+                {"alertname": "NodeDiskAlmostFull", "label_patterns": {"mountpoint": ".*/d-0"}}
+            ],
+            "expected_inhibitions": [
+                {
+                    "alertname": "DatabaseTooManyConnections",
+                    "labels": {"service": "orders"},
+                    "inhibited_by": "DatabasePoolExhausted",
+                }
+            ],
+        }
+    )
+    extension = chaosgate_extension(doc)
+    assert extension.expected_alerts[0].label_patterns == {"mountpoint": ".*/d-0"}
+    (inhibition,) = extension.expected_inhibitions
+    assert inhibition == ExpectedInhibitionSpec(
+        ExpectedAlertSpec("DatabaseTooManyConnections", {"service": "orders"}),
+        "DatabasePoolExhausted",
+    )
+
+
+@pytest.mark.parametrize(
+    ("extension", "fragment"),
+    [
+        (
+            {"expected_alerts": [{"alertname": "A", "label_patterns": {"m": "("}}]},
+            "expected_alerts[0].label_patterns.m: '(' is not a regular expression",
+        ),
+        (
+            {"expected_alerts": [{"alertname": "A", "label_patterns": ["m"]}]},
+            "label_patterns: ['m'] must map label names to string values",
+        ),
+        ({"expected_alerts": [], "expected_inhibitions": {}}, "must be a list"),
+        (
+            {"expected_alerts": [], "expected_inhibitions": [{"alertname": "A"}]},
+            "expected_inhibitions[0].inhibited_by: None must name the alert that inhibits it",
+        ),
+        (
+            {
+                "expected_alerts": [],
+                "expected_inhibitions": [{"alertname": "A", "inhibited_by": "B", "by": "C"}],
+            },
+            "expected_inhibitions[0]: unknown key 'by'",
+        ),
+        (
+            {"expected_alerts": [{"alertname": "A", "inhibited_by": "B"}]},
+            "expected_alerts[0]: unknown key 'inhibited_by'",
+        ),
+    ],
+)
+def test_bad_patterns_and_inhibitions_are_refused(extension: dict[str, Any], fragment: str) -> None:
+    assert fragment in _error(_with({"name": "chaosgate", **extension}))
