@@ -89,3 +89,21 @@ def test_the_thread_polls_until_stopped_and_survives_surprises() -> None:
     seen = watcher.observations()
     assert len(seen.episodes) == 1
     assert any("unexpected RuntimeError: surprise" in message for _, message in seen.errors)
+
+
+def test_an_episode_keeps_every_inhibiting_fingerprint_and_counts_its_states() -> None:
+    fake, clock = FakeAlertmanager(), FakeClock(now=100.0)
+    watcher = watcher_for(fake, clock)
+    alert = down_alert(99.0)
+    fake.alerts = [alert]  # active: it may notify
+    watcher.poll_once()
+    alert["status"] = {"state": "suppressed", "inhibitedBy": ["src1"], "silencedBy": []}
+    clock.now = 101.0
+    watcher.poll_once()
+    alert["status"] = {"state": "suppressed", "inhibitedBy": ["src2", "src1"], "silencedBy": []}
+    clock.now = 102.0
+    watcher.poll_once()
+    (episode,) = watcher.observations().episodes
+    assert episode.inhibited_by == ("src1", "src2")
+    assert (episode.active_polls, episode.suppressed_polls) == (1, 2)
+    assert episode.state == "suppressed"
