@@ -38,6 +38,14 @@ def test_lists_alerts_with_unix_timestamps() -> None:
     assert request.url.params.get_list("active") == ["true"]
 
 
+def test_an_inhibited_alert_names_its_sources() -> None:
+    alert = am_alert("DatabaseTooManyConnections", state="suppressed", service="orders")
+    alert["status"] = {"state": "suppressed", "inhibitedBy": ["a1", "b2"], "silencedBy": ["s"]}
+    recorder = Recorder(lambda request: httpx.Response(200, json=[alert]))
+    (seen,) = AlertmanagerBackend(recorder.client(), URL).alerts()
+    assert (seen.state, seen.inhibited_by, seen.silenced_by) == ("suppressed", ("a1", "b2"), ("s",))
+
+
 def test_sends_filters_as_repeated_matchers() -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json=[]))
     backend = AlertmanagerBackend(recorder.client(), URL)
@@ -77,8 +85,17 @@ def test_failures_become_one_backend_error(kind: str) -> None:
         [{**am_alert("X"), "startsAt": "0001-01-01T00:00:00Z"}],
         [{**am_alert("X"), "labels": ["a"]}],
         [{**am_alert("X"), "status": "active"}],
+        [{**am_alert("X"), "status": {"state": "suppressed", "inhibitedBy": "fp"}}],
     ],
-    ids=["object", "no-fingerprint", "bad-time", "zero-start", "labels-list", "status-string"],
+    ids=[
+        "object",
+        "no-fingerprint",
+        "bad-time",
+        "zero-start",
+        "labels-list",
+        "status-string",
+        "inhibited-by-string",
+    ],
 )
 def test_wrong_shapes_are_backend_errors(body: Any) -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json=body))
