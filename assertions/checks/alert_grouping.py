@@ -11,10 +11,16 @@ an evaluation interval after its ``startsAt`` (Prometheus sends after evaluating
 must share the first notification only when they started at most ``group_wait_s - slack_s``
 apart (those of one evaluation at least). A group's life starts with its first notification,
 or anew after a notification in which none of its alerts was firing (the group emptied).
+
+Slack and email carry text: with the watcher's episodes, the alerts of a group that started
+together when the group's earlier alerts had all resolved must be counted in the ``[FIRING:N]``
+of its first firing title on each receiver; alerts ever seen suppressed are not required, nor
+those started after that notification or last seen before it (resolved by then).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +28,13 @@ from typing import Any
 from assertions.backends.alertmanager import parse_timestamp
 from assertions.backends.sink import Notification
 from assertions.checks._alert_common import MAX_LISTED, round_s
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
 
 __all__ = ["evaluate_grouping"]
 
 GROUP_BY_ALL = "..."
+TEXT_RECEIVERS = ("slack", "email")
 
 
 @dataclass(frozen=True)
@@ -143,17 +151,104 @@ def _late_together(life: Sequence[_Sent], together_s: float) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The alerts of one group that started together at the start of the group's life."""
+
+    group: Mapping[str, str]  # its group_by labels, as Alertmanager's groupLabels has them
+    start: float
+    members: tuple[AlertEpisode, ...]  # never seen suppressed
+
+
+def _batches(
+    observations: AlertObservations, group_by: Sequence[str], together_s: float
+) -> list[_Batch]:
+    by_key: dict[tuple[tuple[str, str], ...], list[AlertEpisode]] = {}
+    for ep in sorted(observations.episodes, key=lambda e: e.starts_at):
+        names = sorted(ep.labels) if GROUP_BY_ALL in group_by else group_by
+        by_key.setdefault(tuple((n, ep.labels.get(n, "")) for n in names), []).append(ep)
+    batches = []
+    for episodes in by_key.values():
+        busy_until = -math.inf  # until when an earlier alert of the group was firing
+        for ep in episodes:
+            members = tuple(
+                e
+                for e in episodes
+                if 0 <= e.starts_at - ep.starts_at <= together_s and not e.suppressed_polls
+            )
+            if ep.starts_at > busy_until and len(members) >= 2:
+                batches.append(_Batch(_projection(ep.labels, group_by), ep.starts_at, members))
+            busy_until = max(busy_until, math.inf if ep.resolved_at is None else ep.resolved_at)
+    return batches
+
+
+def _first_titled(texts: Sequence[Notification], batch: _Batch) -> Notification | None:
+    """The first of ``texts`` after the batch started whose title lists the group's values
+    (sorted by label name, as the default title does) and then nothing or ``(``."""
+    values = " ".join(value for _, value in sorted(batch.group.items()))
+    for note in texts:
+        rest = note.title.split("]", 1)[-1].strip()
+        if note.received_at_unix >= batch.start and (rest + " (").startswith(values + " ("):
+            return note
+    return None
+
+
+def _text_grouping(
+    notifications: Sequence[Notification], batches: Sequence[_Batch], observed: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Judges each batch on each text receiver into ``observed``; its evidence and problems."""
+    judged, largest = dict.fromkeys(TEXT_RECEIVERS, 0), 0
+    views: list[dict[str, Any]] = []
+    problems: list[str] = []
+    firing = sorted(
+        (n for n in notifications if n.status == "firing"), key=lambda n: n.received_at_unix
+    )
+    for batch in batches:
+        seen: dict[str, Any] = {}
+        for receiver in TEXT_RECEIVERS:
+            first = _first_titled([n for n in firing if n.receiver == receiver], batch)
+            if first is None:
+                continue
+            at = first.received_at_unix
+            due = sum(1 for e in batch.members if e.starts_at <= at <= e.last_seen)
+            count = first.firing_count or 0
+            seen[receiver] = {"title": first.title, "firing_count": count, "required": due}
+            if due < 2:
+                continue
+            judged[receiver] += 1
+            largest = max(largest, due)
+            if count < due:
+                after = round_s(first.received_at_unix - batch.start)
+                problems.append(
+                    f"group {dict(batch.group)}: the first {receiver} notification after its "
+                    f"{due} alerts started together ({after} s after) reported {count} firing "
+                    f"({first.title!r}) instead of {due}"
+                )
+        alerts = [e.fingerprint for e in batch.members]
+        views.append(
+            {"group": dict(batch.group), "started_at": batch.start, "alerts": alerts, **seen}
+        )
+    observed["text_receivers_groups"] = judged
+    observed["largest_group"] = max(observed["largest_group"], largest)
+    observed["exercised"] = observed["exercised"] or largest >= 2
+    return views, problems
+
+
 def evaluate_grouping(
     notifications: Sequence[Notification],
     group_by: Sequence[str],
     group_wait_s: float,
     *,
     slack_s: float = 1.0,
+    observations: AlertObservations | None = None,
 ) -> CheckResult:
     """``alerts.grouping`` over the webhook ``notifications`` of the run, for the route's
     ``group_by`` and ``group_wait_s`` (:class:`~assertions.checks.alert_routing.Route`).
 
-    Passes with ``exercised`` false, and a note, when no group ever held two alerts.
+    With the watcher's ``observations`` also the Slack and email ones, by the count in their
+    title only (Alertmanager's default title); a group without a text notification is listed
+    in the evidence, not judged (delivery checks judge absence). Passes with ``exercised``
+    false, and a note, when no group of two or more alerts was judged.
     """
     together_s = max(group_wait_s - slack_s, 0.0)
     expected = {"group_by": list(group_by), "group_wait_s": group_wait_s}
@@ -184,10 +279,17 @@ def evaluate_grouping(
     problems = _mixing(sent, group_by)
     for life in lives:
         problems += _late_together(life, together_s)
-    evidence = {
-        "groups": {key: size for key, size in sorted(sizes.items())[:MAX_LISTED]},
-        "problems": problems[:MAX_LISTED],
+    evidence: dict[str, Any] = {
+        "groups": {key: size for key, size in sorted(sizes.items())[:MAX_LISTED]}
     }
+    if observations is not None:
+        batches = _batches(observations, group_by, together_s)
+        views, text_problems = _text_grouping(notifications, batches, observed)
+        problems += text_problems
+        evidence["text_groups"] = views[:MAX_LISTED]
+        unseen = [v["group"] for v in views if not any(r in v for r in TEXT_RECEIVERS)]
+        evidence["text_groups_without_notification"] = unseen[:MAX_LISTED]
+    evidence["problems"] = problems[:MAX_LISTED]
     if problems:
         return CheckResult(
             "alerts.grouping",
@@ -198,7 +300,7 @@ def evaluate_grouping(
             attempts=1,
             evidence=evidence,
         )
-    if largest < 2:
+    if not observed["exercised"]:
         observed["note"] = (
             "no group held two or more alerts in this run: grouping of several alerts was "
             "not exercised"

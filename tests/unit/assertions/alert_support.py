@@ -19,6 +19,7 @@ from tests.unit.assertions.support import FakeClock, Recorder
 
 __all__ = [
     "AM",
+    "DISK",
     "DOWN",
     "INJECT",
     "NET",
@@ -26,11 +27,13 @@ __all__ = [
     "SINK",
     "FakeAlertmanager",
     "by_suffix",
+    "disk",
     "down_alert",
     "episode",
     "iso",
     "net",
     "note",
+    "titled",
     "watched",
     "watcher_for",
     "webhook",
@@ -158,3 +161,40 @@ def webhook(
         "truncatedAlerts": 0,
     }
     return Notification(at, payload)
+
+
+# --- a warning group of two full filesystems, as the watcher and Slack / email see it ---
+
+DISK = {"alertname": "NodeDiskAlmostFull", "severity": "warning", "component": "node"}
+
+
+def disk(
+    mountpoint: str,
+    starts_at: float,
+    *,
+    last_seen: float | None = None,
+    resolved_at: float | None = None,
+    suppressed_polls: int = 0,
+) -> AlertEpisode:
+    """A NodeDiskAlmostFull episode (no service label) seen from ``starts_at + 0.5``."""
+    return AlertEpisode(
+        fingerprint=f"fp-disk{mountpoint.replace('/', '-')}",
+        labels={**DISK, "instance": "node:9100", "mountpoint": mountpoint},
+        starts_at=starts_at,
+        first_seen=starts_at + 0.5,
+        last_seen=last_seen if last_seen is not None else starts_at + 60.0,
+        ends_at=None,
+        state="suppressed" if suppressed_polls else "active",
+        resolved_at=resolved_at,
+        suppressed_polls=suppressed_polls,
+        active_polls=0 if suppressed_polls else 10,
+    )
+
+
+def titled(at: float, title: str, receiver: str = "slack") -> Notification:
+    """A Slack or email notification whose title / subject is ``title``."""
+    if receiver == "slack":
+        payload: dict[str, Any] = {"attachments": [{"title": title}]}
+    else:
+        payload = {"subject": title, "to": ["team@restaurant.example"], "text": ""}
+    return Notification(at, payload, receiver=receiver, title=title)
