@@ -33,7 +33,7 @@ from assertions.checks.alert_grouping import evaluate_grouping
 from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhibition
 from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
 from assertions.checks.alert_routing import RoutingConfigError, route_for, routed_integrations
-from assertions.checks.alert_watcher import AlertWatcher
+from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.checks.alerts import ExpectedAlert, check_expected_alert, evaluate_noise
 from assertions.checks.slo import FaultWindow
 from assertions.checks.warmup import WarmupBackends
@@ -216,7 +216,9 @@ def run_alert_checks(
         results.append(
             evaluate_inhibition(observations, inhibitions, notifications, sink_error=sink_error)
         )
-    results += _delivery_shape_checks(backends, setup, notifications, sink_error, run_window)
+    results += _delivery_shape_checks(
+        backends, setup, notifications, sink_error, run_window, observations
+    )
     results.append(_quality(runs, checks, observations, windows, profile))
     results.append(_coverage(runs, checks, setup, profile))
     return results
@@ -228,6 +230,7 @@ def _delivery_shape_checks(
     notifications: Sequence[Notification],
     sink_error: str,
     run_window: tuple[float, float],
+    observations: AlertObservations,
 ) -> list[CheckResult]:
     """``alerts.grouping`` and ``alerts.dedup`` under the root route's grouping and timing."""
     if setup.config is None:
@@ -247,7 +250,9 @@ def _delivery_shape_checks(
     except BackendError as exc:
         counters_error = str(exc)
     return [
-        evaluate_grouping(notifications, root.group_by, root.group_wait_s),
+        evaluate_grouping(
+            notifications, root.group_by, root.group_wait_s, observations=observations
+        ),
         evaluate_dedup(
             notifications, root.repeat_interval_s, received, sent, counters_error=counters_error
         ),
@@ -257,7 +262,7 @@ def _delivery_shape_checks(
 def _quality(
     runs: Sequence[ExperimentRun],
     checks: Sequence[CheckResult],
-    observations: Any,
+    observations: AlertObservations,
     windows: Sequence[FaultWindow],
     profile: Profile,
 ) -> CheckResult:
