@@ -17,6 +17,7 @@ __all__ = [
     "Sleep",
     "api_client",
     "api_reason",
+    "list_pods",
     "object_name",
     "read_service",
     "selector_string",
@@ -56,3 +57,13 @@ def read_service(v1: client.CoreV1Api, name: str, ns: str) -> client.V1Service:
         return v1.read_namespaced_service(name, ns)
     except ApiException as exc:
         raise ActivityFailed(f"cannot read Service {name!r} in {ns!r}: {api_reason(exc)}") from None
+
+
+def list_pods(v1: client.CoreV1Api, ns: str, label_selector: str) -> list[client.V1Pod]:
+    """The pods of ``ns`` matching ``label_selector``; ActivityFailed saying why not."""
+    try:
+        return list(v1.list_namespaced_pod(ns, label_selector=label_selector).items)
+    except ApiException as exc:
+        raise ActivityFailed(
+            f"cannot list pods {label_selector!r} in namespace {ns!r}: {api_reason(exc)}"
+        ) from None

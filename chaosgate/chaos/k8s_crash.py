@@ -42,9 +42,14 @@ from typing import Any
 import psutil
 from chaoslib.exceptions import ActivityFailed
 from kubernetes import client
-from kubernetes.client import ApiException
 
-from chaosgate.chaos.k8s_api import Clock, Sleep, api_client, api_reason, object_name
+from chaosgate.chaos.k8s_api import (
+    Clock,
+    Sleep,
+    api_client,
+    list_pods,
+    object_name,
+)
 from chaosgate.k8s.agent.pods import pods_dir
 from chaosgate.k8s.node_config import NodeConfig, NodeConfigError, load_node_config
 from chaosgate.stack.k8s_parts import k8s_files
@@ -107,15 +112,6 @@ def _check_arguments(
             )
 
 
-def _list(v1: client.CoreV1Api, ns: str, label_selector: str) -> list[client.V1Pod]:
-    try:
-        return list(v1.list_namespaced_pod(ns, label_selector=label_selector).items)
-    except ApiException as exc:
-        raise ActivityFailed(
-            f"cannot list pods {label_selector!r} in namespace {ns!r}: {api_reason(exc)}"
-        ) from None
-
-
 def _terminating(pod: client.V1Pod) -> bool:
     return pod.metadata is not None and pod.metadata.deletion_timestamp is not None
 
@@ -123,7 +119,7 @@ def _terminating(pod: client.V1Pod) -> bool:
 def _find_target(
     v1: client.CoreV1Api, ns: str, label_selector: str, container: str | None, node: NodeConfig
 ) -> _Target:
-    pods = [p for p in _list(v1, ns, label_selector) if not _terminating(p)]
+    pods = [p for p in list_pods(v1, ns, label_selector) if not _terminating(p)]
     where = f"pods {label_selector!r} in namespace {ns!r}"
     if not pods:
         raise ActivityFailed(
@@ -209,7 +205,7 @@ def _wait_serving(
     ``restartCount`` of at least ``restarts_at_least``."""
     deadline = clock() + timeout_s
     while True:
-        pods = _list(v1, target.ns, target.label_selector)
+        pods = list_pods(v1, target.ns, target.label_selector)
         pod = next((p for p in pods if p.metadata and p.metadata.uid == target.uid), None)
         if pod is None or _terminating(pod):
             raise ActivityFailed(

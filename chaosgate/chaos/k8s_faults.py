@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 from chaoslib.exceptions import ActivityFailed
 from kubernetes import client
-from kubernetes.client import ApiException
 
-from chaosgate.chaos.k8s_api import api_client, api_reason, object_name
+from chaosgate.chaos.k8s_api import api_client, list_pods, object_name
+from chaosgate.chaos.local_faults import service_error_text
 
 __all__ = [
     "ADMIN_FAULTS_PATH",
@@ -73,15 +73,6 @@ def _ready(pod: client.V1Pod) -> bool:
 
 def _pod_ip(pod: client.V1Pod) -> str | None:
     return str(pod.status.pod_ip) if pod.status is not None and pod.status.pod_ip else None
-
-
-def _list_pods(v1: client.CoreV1Api, label_selector: str, ns: str) -> list[client.V1Pod]:
-    try:
-        return list(v1.list_namespaced_pod(ns, label_selector=label_selector).items)
-    except ApiException as exc:
-        raise ActivityFailed(
-            f"cannot list pods {label_selector!r} in {ns!r}: {api_reason(exc)}"
-        ) from None
 
 
 def _check_selector(label_selector: object, ns: str) -> str:
@@ -136,17 +127,6 @@ def _address(
     return _PodAddress(pod=name, ip=ip, port=port if port is not None else _container_port(pod))
 
 
-def _error_text(response: httpx.Response) -> str:
-    """The service's own error message (``{"error": ...}``), else the body's start."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text[:300]
-    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-        return str(payload["error"])
-    return response.text[:300]
-
-
 def _call(
     http: httpx.Client, method: str, address: _PodAddress, body: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -165,7 +145,7 @@ def _call(
         )
     if not 200 <= response.status_code < 300:
         raise ActivityFailed(
-            f"{where} answered HTTP {response.status_code}: {_error_text(response)}"
+            f"{where} answered HTTP {response.status_code}: {service_error_text(response)}"
         )
     try:
         payload = response.json()
@@ -210,7 +190,7 @@ def set_pod_faults(
         )
     env = os.environ if environ is None else environ
     v1 = client.CoreV1Api(api_client(api, secrets))
-    pods = _list_pods(v1, selector, ns)
+    pods = list_pods(v1, ns, selector)
     ready = [pod for pod in pods if _ready(pod)]
     not_ready = [object_name(pod) for pod in pods if not _ready(pod)]
     if not ready:
@@ -287,7 +267,7 @@ def clear_pod_faults(
     wanted_port = _check_port(port)
     env = os.environ if environ is None else environ
     v1 = client.CoreV1Api(api_client(api, secrets))
-    pods = _list_pods(v1, selector, ns)
+    pods = list_pods(v1, ns, selector)
     no_ip = [object_name(pod) for pod in pods if _pod_ip(pod) is None]
     addresses = [
         _address(pod, ip, wanted_port, env) for pod in pods if (ip := _pod_ip(pod)) is not None
@@ -312,7 +292,7 @@ def clear_pod_faults(
             http_client.close()
     gone: list[dict[str, str]] = []
     if unreachable:
-        now = _list_pods(v1, selector, ns)
+        now = list_pods(v1, ns, selector)
         for name, (address, why) in unreachable.items():
             reason = _gone_why(name, address.ip, now)
             if reason is None:

@@ -16,7 +16,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_stack import service_url
 
-__all__ = ["clear_faults", "set_faults"]
+__all__ = ["clear_faults", "service_error_text", "set_faults"]
 
 _HTTP_TIMEOUT_S = 5.0
 
@@ -44,7 +44,7 @@ def _faults_request(
         )
     if response.status_code >= 300:
         raise ActivityFailed(
-            f"{method} {url} answered HTTP {response.status_code}: {_error_text(response)}"
+            f"{method} {url} answered HTTP {response.status_code}: {service_error_text(response)}"
         )
     try:
         payload = response.json()
@@ -55,7 +55,7 @@ def _faults_request(
     return payload
 
 
-def _error_text(response: httpx.Response) -> str:
+def service_error_text(response: httpx.Response) -> str:
     """The service's own error message (``{"error": ...}``), else the body's start."""
     try:
         payload = response.json()
