@@ -154,7 +154,7 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "nightly": Profile(
         name="nightly",
-        duration_s=1140,  # 20 s + 16 faults of ~35-60 s + 15 x 30 s + a ~60 s tail
+        duration_s=1160,  # 20 s + 16 faults of ~35-80 s + 15 x 30 s + a ~60 s tail
         users=30,
         spawn_rate=5,
         processes=2,

@@ -57,7 +57,7 @@ INHIBITED: dict[str, list[tuple[str, str]]] = {
 
 # deadlines other than the default 30 s, each with its reason in the file's description
 DEADLINES: dict[tuple[str, str], float] = {
-    ("saturate-memory.json", "NodeHighMemory"): 45,
+    ("saturate-memory.json", "NodeHighMemory"): 60,
     ("crash-loop-users.json", "PodRestartingOften"): 45,
     ("crash-loop-users.json", "PodCrashLooping"): 60,
 }
