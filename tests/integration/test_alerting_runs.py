@@ -88,6 +88,7 @@ def _assert_proved(
                 assert f"{prefix}.notified.email" not in checks
 
 
+@pytest.mark.timeout(1200)
 def test_the_gate_proves_every_critical_rule_through_every_receiver(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
@@ -113,6 +114,7 @@ WARNING_FAULTS = (
 )
 
 
+@pytest.mark.timeout(1200)
 def test_every_warning_fault_fires_and_reaches_slack(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:

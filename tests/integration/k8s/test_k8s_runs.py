@@ -87,6 +87,7 @@ K8S_ALERT_FAULTS = (
 )
 
 
+@pytest.mark.timeout(1200)
 def test_kubernetes_faults_fire_their_alerts_and_reach_every_routed_receiver(
     k8s_stack: K8sStack, tmp_path: Path
 ) -> None:
