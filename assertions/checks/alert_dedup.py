@@ -6,7 +6,11 @@ carried the same content and ``repeat_interval_s`` had not passed since: Alertma
 sends a group again when its firing or resolved alerts changed, or the repeat interval is over.
 Group and content are, for a webhook, its ``groupKey`` and its alerts by fingerprint with their
 statuses; for Slack and email (text only), the title without its ``[FIRING:n]`` prefix and the
-title with the text or body. The reduction is ``1 - sent / received`` from Alertmanager's
+title with the text or body. A repeat is not a duplicate when, between the two, an episode of
+the group's alert began or resolved (given the watcher's ``observations``): a text receiver's
+title and body name the same group the same way for every episode, and a webhook's alert
+keeps its fingerprint across episodes, so the same content then reports a new episode. The
+reduction is ``1 - sent / received`` from Alertmanager's
 counters over the run (``alertmanager_notifications_total`` vs
 ``alertmanager_alerts_received_total``), which the caller reads.
 """
@@ -19,6 +23,7 @@ from typing import Any
 
 from assertions.backends.sink import Notification
 from assertions.checks._alert_common import MAX_LISTED, round_s
+from assertions.checks.alert_watcher import AlertObservations
 from assertions.result import CheckResult, Status
 
 __all__ = ["evaluate_dedup"]
@@ -41,6 +46,30 @@ def _text(notification: Notification) -> str:
         parts += [str(a.get("text", "")) for a in attachments if isinstance(a, dict)]
         return "\n".join(parts)
     return str(payload.get("text") or payload.get("html") or payload.get("body") or "")
+
+
+def _alertname(notification: Notification) -> str:
+    if notification.receiver == "webhook":
+        labels = notification.payload.get("groupLabels")
+        return str(labels.get("alertname", "")) if isinstance(labels, dict) else ""
+    words = _PREFIX.sub("", notification.title).split()
+    return words[0] if words else ""
+
+
+def _episode_between(
+    observations: AlertObservations | None, alertname: str, start: float, end: float
+) -> bool:
+    """Whether an episode of ``alertname`` began or resolved between two notifications."""
+    if observations is None or not alertname:
+        return False
+    return any(
+        episode.labels.get("alertname") == alertname
+        and any(
+            moment is not None and start < moment <= end
+            for moment in (episode.starts_at, episode.first_seen, episode.resolved_at)
+        )
+        for episode in observations.episodes
+    )
 
 
 def _content(notification: Notification) -> Hashable:
@@ -105,12 +134,15 @@ def evaluate_dedup(
     sent_total: float | None,
     *,
     counters_error: str = "",
+    observations: AlertObservations | None = None,
 ) -> CheckResult:
     """``alerts.dedup`` over every receiver's ``notifications`` of the run.
 
     ``received_total`` / ``sent_total``: the increases over the run of
     ``alertmanager_alerts_received_total`` and ``alertmanager_notifications_total`` (None
-    when unknown; ``counters_error`` says why). Failed on any duplicate.
+    when unknown; ``counters_error`` says why). ``observations``: the watcher's, so that the
+    same content after a new episode of the alert is not taken for a duplicate. Failed on
+    any duplicate.
     """
     previous: dict[tuple[str, str], Notification] = {}
     duplicates: list[dict[str, Any]] = []
@@ -121,6 +153,9 @@ def evaluate_dedup(
             before is not None
             and _content(before) == _content(note)
             and note.received_at_unix - before.received_at_unix < repeat_interval_s
+            and not _episode_between(
+                observations, _alertname(note), before.received_at_unix, note.received_at_unix
+            )
         ):
             duplicates.append(
                 {

@@ -254,7 +254,12 @@ def _delivery_shape_checks(
             notifications, root.group_by, root.group_wait_s, observations=observations
         ),
         evaluate_dedup(
-            notifications, root.repeat_interval_s, received, sent, counters_error=counters_error
+            notifications,
+            root.repeat_interval_s,
+            received,
+            sent,
+            counters_error=counters_error,
+            observations=observations,
         ),
     ]
 

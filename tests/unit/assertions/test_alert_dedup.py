@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from assertions.backends.sink import Notification
 from assertions.checks.alert_dedup import evaluate_dedup
+from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import Status
 from tests.unit.assertions.alert_support import NET_KEY, net, webhook
 
@@ -101,3 +104,33 @@ def test_the_reduction_is_none_with_its_reason_when_unknown() -> None:
     assert nothing.observed["reduction"] is None
     assert "received 0 alerts" in nothing.observed["reduction_note"]
     assert evaluate_dedup([], HOUR, 3.0, 1.0).observed["reduction"] == 0.6667
+
+
+def test_the_same_text_for_a_new_episode_is_no_duplicate() -> None:
+    # two episodes of one group, 600 s apart, resolve with the very same Slack text
+    title = "[RESOLVED] DatabaseTooManyConnections users (warning)"
+    notes = [slack(1000.0, title), slack(1600.0, title)]
+    assert evaluate_dedup(notes, HOUR, None, None).status is Status.FAILED
+    between = AlertObservations(
+        episodes=(
+            AlertEpisode(
+                fingerprint="fp-users",
+                labels={"alertname": "DatabaseTooManyConnections", "service": "users"},
+                starts_at=1500.0,
+                first_seen=1500.5,
+                last_seen=1580.0,
+                ends_at=None,
+                state="active",
+                resolved_at=1590.0,
+            ),
+        )
+    )
+    assert evaluate_dedup(notes, HOUR, None, None, observations=between).passed
+    # an episode of another alert in between changes nothing
+    other = AlertObservations(
+        episodes=tuple(
+            dataclasses.replace(e, labels={"alertname": "NodeHighCPU"}) for e in between.episodes
+        )
+    )
+    result = evaluate_dedup(notes, HOUR, None, None, observations=other)
+    assert result.status is Status.FAILED
