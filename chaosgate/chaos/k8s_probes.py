@@ -5,8 +5,8 @@ activities (experiments/k8s/); they reach the cluster the way ``k8s_actions`` do
   the rollback step that proves a stress pod is really gone. chaosk8s' ``pod_is_not_available``
   only looks once and ignores pods that are not Running.
 - ``service_has_ready_pods``: the Service selects at least N ready pods, i.e. its clients can
-  reach it. On the local cluster Endpoints cannot hold loopback pod addresses (STACK-NOTES), so
-  this follows the selector to the pods, as the local service proxy does.
+  reach it. On the local cluster Endpoints cannot hold loopback pod addresses (the API server
+  refuses them), so this follows the selector to the pods, as the local service proxy does.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def kubernetes_pods_job(discovery: K8sDiscovery) -> dict[str, object]:
     """One scrape job over the annotated pods of ``discovery.namespace``.
 
     Pods are found with ``role: pod`` (never services or endpoints: their loopback addresses
-    cannot be published as endpoints, see STACK-NOTES); only running pods with
+    cannot be published as endpoints: the API server refuses them); only running pods with
     ``prometheus.io/scrape: "true"`` are kept, scraped at ``<pod IP>:<prometheus.io/port>``.
     ``job`` is the pod's ``app.kubernetes.io/name`` label, so the rules' ``job="users"`` selects
     the same series as on the plain stack; ``namespace`` and ``pod`` are added.

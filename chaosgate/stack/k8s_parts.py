@@ -267,7 +267,7 @@ def build_k8s_parts(
                     f"--service-account-signing-key-file={pki.sa_key}",
                     f"--service-cluster-ip-range={service_cidr}",
                     f"--service-node-port-range={low}-{high}",
-                    # the reconciler refuses a loopback advertise address (STACK-NOTES)
+                    # the reconciler refuses a loopback advertise address
                     "--endpoint-reconciler-type=none",
                     "--profiling=false",
                 ],

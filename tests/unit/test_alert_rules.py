@@ -2,7 +2,7 @@
 
 ``promtool check rules`` validates the file, ``promtool test rules`` runs the unit tests in
 rules.test.yml (synthetic series at 1 s resolution, evaluation every 1 s), and the tests
-below make sure every alert of the DESIGN.md table exists and is covered by those tests.
+below make sure every alert of the platform's design exists and is covered by those tests.
 promtool comes from the Debian ``prometheus`` package that scripts/bootstrap installs; without
 it these tests fail (they never skip).
 """
@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES = REPO_ROOT / "stack" / "prometheus" / "rules.yml"
 RULES_TEST = REPO_ROOT / "stack" / "prometheus" / "rules.test.yml"
 
-# The rules table of DESIGN.md: group -> the alerts that implement its rows.
+# The platform's alert rules by group (README "Alert rules"): group -> its alerts.
 DESIGN_ALERTS: dict[str, tuple[str, ...]] = {
     "gateway": ("GatewayHighErrorRate", "GatewayHighLatency"),
     "users": ("UsersServiceDown", "UsersServiceHighErrorRate"),

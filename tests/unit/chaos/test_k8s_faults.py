@@ -249,7 +249,9 @@ def test_a_refused_pod_list_is_the_api_servers_reason() -> None:
         lambda: clear_pod_faults(SELECTOR, "restaurant", api=fake.client()),
     ]
     for action in actions:
-        with pytest.raises(ActivityFailed, match=r"cannot list pods .* in namespace 'restaurant': 403 pods"):
+        with pytest.raises(
+            ActivityFailed, match=r"cannot list pods .* in namespace 'restaurant': 403 pods"
+        ):
             action()
 
 
