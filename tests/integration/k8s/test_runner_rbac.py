@@ -40,6 +40,11 @@ ACTIVITY_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     # the pods' own admin fault endpoints, found by listing them (pod IPs, HTTP, no API write)
     ("chaosgate.chaos.k8s_faults", "set_pod_faults"): [("list", "pods")],
     ("chaosgate.chaos.k8s_faults", "clear_pod_faults"): [("list", "pods")],
+    # node-level and device faults: the gateway's HTTP API and the node's own filesystems
+    ("chaosgate.chaos.local_actions", "silence_devices"): [],
+    ("chaosgate.chaos.local_actions", "decommission_devices"): [],
+    ("chaosgate.chaos.local_actions", "fill_disk"): [],
+    ("chaosgate.chaos.local_actions", "release_disk"): [],
     ("chaosgate.chaos.k8s_probes", "service_has_ready_pods"): [
         ("get", "services"),
         ("list", "pods"),
