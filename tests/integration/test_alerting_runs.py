@@ -104,12 +104,12 @@ def test_the_gate_proves_every_critical_rule_through_every_receiver(
         print(f"[figure] gate {name}: {json.dumps(checks[name]['observed'])[:400]}")
 
 
+# the new warning faults (gateway-latency, older, is proved by the nightly)
 WARNING_FAULTS = (
     "silence-iot-devices",
     "leak-users-db-connections",
     "drop-users-connections",
     "fill-disk",
-    "gateway-latency",
     "saturate-memory",
 )
 
@@ -119,9 +119,9 @@ def test_every_warning_fault_fires_and_reaches_slack(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
     args = [arg for name in WARNING_FAULTS for arg in ("--experiment", name)]
-    # 20 s of load first, ~35-60 s a fault, 15 s between them, a tail
+    # 20 s of load first, ~35 s a fault (saturate-memory ~75 s), 15 s between them, a tail
     summary = _run(
-        local_stack, tmp_path, "--profile", "smoke", "--duration", "420", *args, timeout_s=1200
+        local_stack, tmp_path, "--profile", "smoke", "--duration", "330", *args, timeout_s=1200
     )
     checks = _checks(summary)
     _assert_proved(checks, [LOCAL / f"{name}.json" for name in WARNING_FAULTS])
