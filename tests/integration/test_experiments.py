@@ -28,7 +28,10 @@ NO_FAULTS = {
     "latency_ms": 0,
     "error_ratio": 0.0,
     "route_prefix": "/api",
+    "methods": None,
     "db_hold_ms": 0,
+    "db_hold_connections": 0,
+    "drop_connection_ratio": 0.0,
     "drop_spans": False,
 }
 
