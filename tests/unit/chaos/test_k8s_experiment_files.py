@@ -57,13 +57,27 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
     "drop-users-connections.json": [
         ("NetworkHighErrorRate", {"upstream": "users", "component": "network"}, 30)
     ],
+    # node-level and device faults through the local provider: the node is this machine
+    "silence-iot-devices.json": [
+        ("IoTDeviceOffline", {"service": "iot", "severity": "warning"}, 30)
+    ],
+    "fill-node-disk.json": [
+        ("NodeDiskAlmostFull", {"component": "node", "severity": "warning", "fstype": "ext4"}, 30),
+        ("NodeDiskAlmostFull", {"component": "node", "severity": "warning", "fstype": "ext4"}, 30),
+    ],
 }
+# local-provider actions a Kubernetes experiment may use: node-level, outside any namespace
+NODE_LEVEL = frozenset(
+    f"chaosgate.chaos.local_actions.{func}"
+    for func in ("silence_devices", "decommission_devices", "fill_disk", "release_disk")
+)
 # resolve deadlines other than the default 60 s: PodRestartingOften counts restarts over 5 m
 RESOLVE_DEADLINES = {"crash-loop-users-container.json": 330}
 # labels a rule takes from the series (label_replace), not from its `labels:`
 SERIES_LABELS = {"PodCrashLooping": {"service"}, "PodRestartingOften": {"service"}}
 # ... and from the series' own labels: the pool rules' service, the gateway's upstream errors'
 SERIES_LABELS.update(
+    NodeDiskAlmostFull={"fstype"},
     DatabasePoolExhausted={"service"},
     DatabaseTooManyConnections={"service"},
     NetworkHighErrorRate={"service", "upstream"},
@@ -118,6 +132,8 @@ def test_experiment_shape_and_namespaces(path: Path) -> None:
         namespaces=("restaurant",), allowlist="built-in target 'local-k8s'",
     )  # fmt: skip
     for activity in activities:
+        if activity.call in NODE_LEVEL:
+            continue  # the node's own filesystems, the platform's gateway: no namespace
         assert activity.namespaces, f"{activity.name} acts on no namespace"
         assert {use.namespace for use in activity.namespaces} == {"restaurant"}
         assert all(not use.via.startswith("no ns") for use in activity.namespaces)
