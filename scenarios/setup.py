@@ -18,6 +18,7 @@ from scenarios.customer import Customer
 from scenarios.fleet import Fleet
 from scenarios.iot import IoTDevice
 from scenarios.kitchen import KitchenStaff
+from scenarios.parent_watch import watch_parent
 from scenarios.recorder import LedgerRecorder, listen
 from scenarios.settings import LoadSettings, load_settings, shape_settings
 from scenarios.shapes import SHAPES, ChaosgateShape
@@ -47,4 +48,6 @@ def configure(env: Mapping[str, str], events: Events) -> type[ChaosgateShape] | 
     listen(events.test_start, start_fleet)
     if settings.ledger_dir is not None:
         LedgerRecorder(settings.ledger_dir).install(events)
+    if settings.run_id:  # started by `chaosgate run`: end with it
+        watch_parent(events)
     return shape

@@ -27,7 +27,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.experiment import run_experiment as chaoslib_run_experiment
 from chaoslib.loader import load_experiment as chaoslib_load_experiment
+from chaoslib.run import RunEventHandler
 
 from chaosgate.chaos.timeline import Clock, Timeline, TimelineHandler
 
@@ -50,6 +51,7 @@ __all__ = [
     "Experiment",
     "ExperimentError",
     "chaosgate_extension",
+    "exception_text",
     "expected_alerts",
     "failed_activities",
     "load_experiment",
@@ -282,7 +284,7 @@ def _with_rollbacks_always(settings: Mapping[str, Any] | None) -> dict[str, Any]
     return merged
 
 
-def _exception_text(exception: object) -> str:
+def exception_text(exception: object) -> str:
     """The last line of chaoslib's formatted exception (a list of lines), on one line."""
     if isinstance(exception, list):
         lines = [line for chunk in exception for line in str(chunk).splitlines() if line.strip()]
@@ -303,7 +305,7 @@ def failed_activities(journal: Mapping[str, Any]) -> list[str]:
                 continue
             activity = run.get("activity")
             name = activity.get("name", "?") if isinstance(activity, dict) else "?"
-            failed.append(f"{phase}: {name}: {_exception_text(run.get('exception'))}")
+            failed.append(f"{phase}: {name}: {exception_text(run.get('exception'))}")
     return failed
 
 
@@ -314,6 +316,7 @@ def run_experiment(
     settings: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     clock: Clock = time.time,
+    event_handlers: Sequence[RunEventHandler] = (),
 ) -> dict[str, Any]:
     """Validate and run the experiment at ``path``; returns chaoslib's journal.
 
@@ -321,8 +324,8 @@ def run_experiment(
     settings chaoslib reads it from, whatever ``settings`` says), and every event is stamped
     onto ``timeline`` with ``clock``. ``configuration`` overrides values of the experiment's
     ``configuration`` block (as ``chaos run --var`` does; keys it does not declare are left
-    out). chaoslib installs signal handlers while it runs, so this must be called from the
-    main thread.
+    out). ``event_handlers`` are further chaoslib event handlers. chaoslib installs signal
+    handlers while it runs, so this must be called from the main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         raise ExperimentError(
@@ -341,7 +344,7 @@ def run_experiment(
         experiment,
         settings=_with_rollbacks_always(settings),
         experiment_vars=(overrides, None),
-        event_handlers=[handler],
+        event_handlers=[handler, *event_handlers],
     )
     if not isinstance(journal, dict):
         raise ExperimentError(f"{path}: chaoslib returned no journal ({journal!r})")

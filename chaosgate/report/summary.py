@@ -20,7 +20,7 @@ def count_statuses(checks: Sequence[CheckResult]) -> dict[str, int]:
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
-    verdict: str  # passed / failed / unhealthy / bad-input
+    verdict: str  # passed / failed / unhealthy / interrupted
     exit_code: int
     started_at: float
     finished_at: float
@@ -29,6 +29,8 @@ class RunSummary:
     checks: Sequence[CheckResult]
     load: Mapping[str, Any]
     artifacts: Mapping[str, str]
+    # the run's fault ledger entries: what it injected and whether each was undone
+    faults: Sequence[Mapping[str, Any]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class RunSummary:
             "timeline": [dict(event) for event in self.timeline],
             "checks": [check.to_dict() for check in self.checks],
             "load": dict(self.load),
+            "faults": [dict(entry) for entry in self.faults],
             "artifacts": dict(self.artifacts),
         }
 

@@ -2,7 +2,10 @@
 
 Observations never raise once the run has started: a backend that fails becomes a check with
 status ``error``. The exit code is the verdict: 0 pass, 1 a check failed or errored,
-3 the target was not healthy enough to test. The phases live in their own modules:
+3 the target was not healthy enough to test, 130 / 143 interrupted by SIGINT / SIGTERM (the
+load stopped, every fault undone, the reports written; see :mod:`chaosgate.run.interrupts`).
+Every fault is written to the target's fault ledger before it is injected
+(:mod:`chaosgate.faults`). The phases live in their own modules:
 :mod:`chaosgate.run.chaos_phase` (experiments beside the load), :mod:`chaosgate.run.judging`
 (alerts, completeness, SLOs) and :mod:`chaosgate.run.reports`.
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.ingest_lag import IngestLagProbe
@@ -18,15 +23,23 @@ from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline
+from chaosgate.faults.recorder import RunFaults
+from chaosgate.faults.undo import undo_entry
 from chaosgate.run.alert_judging import (
     alerting_figures,
     experiment_checks,
     read_alerting,
     run_alert_checks,
 )
-from chaosgate.run.chaos_phase import ExperimentRun, chaostoolkit_log, run_chaos_timeline
+from chaosgate.run.chaos_phase import (
+    ExperimentRun,
+    chaos_environment,
+    chaostoolkit_log,
+    run_chaos_timeline,
+)
+from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.judging import completeness_checks, slo_checks
-from chaosgate.run.load import LoadResult, start_load
+from chaosgate.run.load import LoadProcess, LoadResult, start_load
 from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
 from chaosgate.run.run_plan import RunOutcome, RunPlan
@@ -42,10 +55,22 @@ __all__ = [
 ]
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
+LOAD_STOP_GRACE_S = 2.0  # Locust's own stop, then SIGKILL: an interrupted run ends within 7 s
 
 
 def _verdict(checks: Sequence[CheckResult]) -> tuple[int, str]:
     return (EXIT_PASSED, "passed") if all(c.passed for c in checks) else (EXIT_FAILED, "failed")
+
+
+@dataclass
+class _Live:
+    """What a run has started, so that an interrupted run can stop it."""
+
+    load: LoadProcess | None = None
+    probe: IngestLagProbe | None = None
+    watcher: AlertWatcher | None = None
+    load_started: float | None = None
+    experiment_runs: list[ExperimentRun] = field(default_factory=list)
 
 
 def run_campaign(
@@ -53,12 +78,17 @@ def run_campaign(
     backends: WarmupBackends,
     *,
     progress: Progress,
+    faults: RunFaults,
+    interrupts: Interrupts,
     on_check: Callable[[CheckResult], None] | None = None,
 ) -> RunOutcome:
+    """The run, start to verdict; SIGINT / SIGTERM (``interrupts`` installed by the caller)
+    end it early through :func:`_interrupted`."""
     started = time.time()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline()
     checks: list[CheckResult] = []
+    live = _Live()
 
     def record(results: Sequence[CheckResult]) -> None:
         for result in results:
@@ -67,22 +97,95 @@ def run_campaign(
             if on_check is not None:
                 on_check(result)
 
+    try:
+        return _campaign(plan, backends, progress, faults, interrupts, timeline, record, live,
+                         checks, started)  # fmt: skip
+    except RunInterrupted:
+        return _interrupted(plan, progress, faults, interrupts, timeline, live, checks, started)
+
+
+def _interrupted(
+    plan: RunPlan,
+    progress: Progress,
+    faults: RunFaults,
+    interrupts: Interrupts,
+    timeline: Timeline,
+    live: _Live,
+    checks: list[CheckResult],
+    started: float,
+) -> RunOutcome:
+    """Stop the load, make sure every fault of this run is undone, and say so in the reports.
+    The verdict is ``interrupted``, the exit code 130 (SIGINT) or 143 (SIGTERM); no check is
+    judged after the signal (a verdict from half a run would be a guess)."""
+    name = interrupts.signal_name
+    progress.step(f"interrupted by {name} during {progress.last_step or 'the start'}: "
+                  "undoing faults, stopping the load")  # fmt: skip
+    load_summary: dict[str, Any] = {}
+    if live.load is not None:
+        result = live.load.end(grace_s=LOAD_STOP_GRACE_S)
+        load_summary = {"locust_exit_code": result.exit_code, "started_at": live.load_started,
+                        "ended_at": time.time()}  # fmt: skip
+        faults.settle_load(undone=not live.load.running())
+    for part in (live.probe, live.watcher):
+        if part is not None:
+            part.stop(timeout_s=0.5)
+    for entry in faults.pending():  # an experiment the signal cut off before its rollbacks
+        if entry.kind == "experiment":
+            undone = undo_entry(entry, lambda: chaos_environment(plan.target))
+            faults.settle(entry, undone=undone.undone, detail="; ".join(undone.lines))
+    left = faults.pending()
+    undone_titles = [e.title for e in faults.entries() if e.state == "undone"]
+    reason = (
+        f"interrupted by {name} at +{(interrupts.at or time.time()) - started:.1f} s during "
+        f"{progress.last_step or 'the start'}; undone: {', '.join(undone_titles) or 'nothing'}"
+    )
+    if left:
+        reason += f"; NOT undone (run `chaosgate cleanup`): {', '.join(e.title for e in left)}"
+    checks.append(CheckResult("run.interrupted", Status.ERROR, "the run completes", name,
+                              reason=reason))  # fmt: skip
+    progress.check(checks[-1])
+    code = interrupts.exit_code or EXIT_FAILED
+    path = write_reports(plan, checks, timeline, started, code, "interrupted", load_summary,
+                         faults=faults.as_json())  # fmt: skip
+    faults.forget_undone()
+    return RunOutcome(code, "interrupted", path, tuple(checks))
+
+
+def _campaign(
+    plan: RunPlan,
+    backends: WarmupBackends,
+    progress: Progress,
+    faults: RunFaults,
+    interrupts: Interrupts,
+    timeline: Timeline,
+    record: Callable[[Sequence[CheckResult]], None],
+    live: _Live,
+    checks: list[CheckResult],
+    started: float,
+) -> RunOutcome:
     progress.step(f"warm-up: is {plan.target.name!r} healthy enough to test?")
     record(check_warmup(backends))
     if not all(c.passed for c in checks):
-        path = write_reports(plan, checks, timeline, started, EXIT_UNHEALTHY, "unhealthy", {})
+        with interrupts.protected():
+            path = write_reports(plan, checks, timeline, started, EXIT_UNHEALTHY, "unhealthy",
+                                 {}, faults=faults.as_json())  # fmt: skip
         return RunOutcome(EXIT_UNHEALTHY, "unhealthy", path, tuple(checks))
 
     profile = plan.profile
     alerting = read_alerting(backends)
-    watcher = AlertWatcher(backends.alertmanager).start()
+    watcher = live.watcher = AlertWatcher(backends.alertmanager).start()
     progress.step(
         f"load: {profile.users} users for {profile.duration_s} s ({', '.join(profile.scenarios)})"
     )
-    load_started = time.time()
-    load = start_load(profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id)
+    with interrupts.protected():
+        load_started = live.load_started = time.time()
+        load = live.load = start_load(
+            profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id
+        )
+        interrupts.on_signal(lambda _signum: load.stop())
+        faults.record_load(load.pid)
     deadlines = plan.target.deadlines
-    probe = IngestLagProbe(
+    probe = live.probe = IngestLagProbe(
         LedgerTail(plan.run_dir / "ledger"),
         jaeger=backends.jaeger,
         elasticsearch=backends.elasticsearch,
@@ -91,19 +194,19 @@ def run_campaign(
         logs_deadline_s=deadlines.logs_s,
         seed=profile.seed,
     ).start()
-    experiment_runs: list[ExperimentRun] = []
-    try:
-        # chaoslib must run on the main thread (it installs signal handlers); Locust is a
-        # separate process, so the load goes on while the experiments run here
-        with chaostoolkit_log(plan.run_dir / "chaos" / "chaostoolkit.log"):
-            run_chaos_timeline(plan, timeline, progress, load.running, experiment_runs)
-    finally:
-        load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
+    experiment_runs = live.experiment_runs
+    # chaoslib must run on the main thread (it installs signal handlers); Locust is a
+    # separate process, so the load goes on while the experiments run here
+    with chaostoolkit_log(plan.run_dir / "chaos" / "chaostoolkit.log"):
+        run_chaos_timeline(plan, timeline, progress, load.running, experiment_runs,
+                           faults=faults, interrupts=interrupts)  # fmt: skip
+    interrupts.check()
+    load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
     load_ended = time.time()
+    faults.settle_load(undone=not load.running())
     progress.step(f"load finished (locust exit {load_result.exit_code})")
     probe.stop()
     probe.drain()
-
     entries = read_ledger(plan.run_dir / "ledger")
     statuses = [e.status for e in entries]
     load_summary = {
@@ -169,5 +272,8 @@ def run_campaign(
     record(slo_checks(plan, entries, windows, backends, load_started, load_ended, keeps_slo))
 
     exit_code, verdict = _verdict(checks)
-    path = write_reports(plan, checks, timeline, started, exit_code, verdict, load_summary)
+    with interrupts.protected():
+        path = write_reports(plan, checks, timeline, started, exit_code, verdict, load_summary,
+                             faults=faults.as_json())  # fmt: skip
+        faults.forget_undone()
     return RunOutcome(exit_code, verdict, path, tuple(checks))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,16 @@ from chaosgate.chaos.experiments import (
 )
 from chaosgate.chaos.k8s_env import kubernetes_environment
 from chaosgate.chaos.timeline import Timeline
+from chaosgate.faults.ledger import FaultEntry
+from chaosgate.faults.recorder import RunFaults
+from chaosgate.faults.undo import undo_entry
+from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
+from chaosgate.stack.layout import StackLayout
 from chaosgate.target import Target
 
-__all__ = ["ExperimentRun", "chaostoolkit_log", "run_chaos_timeline"]
+__all__ = ["ExperimentRun", "chaos_environment", "chaostoolkit_log", "run_chaos_timeline"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ def _expected(spec: ExpectedAlertSpec) -> ExpectedAlert:
     )
 
 
-def _chaos_environment(target: Target) -> AbstractContextManager[None]:
+def chaos_environment(target: Target) -> AbstractContextManager[None]:
     """Where chaosk8s finds the cluster while an experiment runs (nothing for local chaos)."""
     if target.chaos == "kubernetes":
         return kubernetes_environment(target.kubernetes)
@@ -105,14 +111,65 @@ def _pause_while(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
+def _overrides(experiment: Mapping[str, Any], target: Target) -> dict[str, Any]:
+    declared = experiment.get("configuration")
+    return {
+        key: value
+        for key, value in _configuration(target).items()
+        if isinstance(declared, dict) and key in declared
+    }
+
+
+def _stack_environment() -> dict[str, str]:
+    """What the local actions' rollbacks need to find the same stack from another process."""
+    return {"CHAOSGATE_STACK_DIR": str(StackLayout.from_env(os.environ).state_dir)}
+
+
+def _rollbacks_played(experiment: Mapping[str, Any], journal: Mapping[str, Any]) -> bool:
+    """Did chaoslib play every rollback the experiment declares (whatever their outcome)?"""
+    declared = experiment.get("rollbacks")
+    played = journal.get("rollbacks")
+    expected = len(declared) if isinstance(declared, list) else 0
+    return expected == 0 or (isinstance(played, list) and len(played) >= expected)
+
+
+def _settle(
+    faults: RunFaults,
+    entry: FaultEntry,
+    target: Target,
+    journal: Mapping[str, Any] | None,
+    failed: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Mark the experiment's ledger entry after chaoslib returned (or raised): undone when its
+    rollbacks all ran and succeeded; otherwise they are played again here, once. Returns the
+    failures of that second attempt (none when it undid the fault)."""
+    rollback_failures = tuple(f for f in failed if f.startswith("rollback: "))
+    if (
+        journal is not None
+        and _rollbacks_played(entry.experiment, journal)
+        and not rollback_failures
+    ):
+        faults.settle(entry, undone=True, detail="rolled back by the experiment")
+        return ()
+    result = undo_entry(entry, lambda: chaos_environment(target))
+    detail = "; ".join(result.lines)
+    faults.settle(entry, undone=result.undone, detail=f"rollbacks played again: {detail}")
+    return () if result.undone else tuple(f"rollback again: {line}" for line in result.lines)
+
+
 def run_chaos_timeline(
     plan: RunPlan,
     timeline: Timeline,
     progress: Progress,
     load_running: Callable[[], bool],
     results: list[ExperimentRun],
+    *,
+    faults: RunFaults,
+    interrupts: Interrupts,
 ) -> None:
-    """Beside the load: wait, then each experiment in turn, with recovery gaps between them."""
+    """Beside the load: wait, then each experiment in turn, with recovery gaps between them.
+    Each experiment is written to the fault ledger before it runs and marked after; a signal
+    (RunInterrupted) ends the experiment through its rollbacks and then ends the phase."""
     if not _pause_while(load_running, plan.profile.chaos_start_s):
         progress.info("chaos: the load ended before the first fault; no experiment ran")
         return
@@ -133,34 +190,50 @@ def run_chaos_timeline(
         journal_path = chaos_dir / f"{index:02d}-{path.stem}.journal.json"
         error = ""
         failed: tuple[str, ...] = ()
+        journal: dict[str, Any] | None = None
+        with interrupts.protected():
+            entry = faults.record_experiment(
+                index,
+                path,
+                experiment,
+                configuration=_overrides(experiment, plan.target),
+                environment=_stack_environment(),
+            )
         try:
-            with _chaos_environment(plan.target):
+            with chaos_environment(plan.target):
                 journal = run_experiment(
-                    path, timeline=timeline, configuration=_configuration(plan.target)
+                    path,
+                    timeline=timeline,
+                    configuration=_configuration(plan.target),
+                    event_handlers=[interrupts.chaoslib_handler()],
                 )
             status = str(journal.get("status", "unknown"))
             failed = tuple(failed_activities(journal))
             journal_path.write_text(json.dumps(journal, indent=2, default=str))
+        except RunInterrupted:
+            status, error = "interrupted", f"interrupted by {interrupts.signal_name}"
         except Exception as exc:  # chaoslib or our provider failed: record, never crash the run
             status, error = "error", f"{type(exc).__name__}: {exc}"
-        window = timeline.window(title)
-        results.append(
-            ExperimentRun(
-                path=path,
-                title=title,
-                expected=expected,
-                resolve_deadline_s=extension.resolve_deadline_s,
-                journal_path=journal_path,
-                inject_at=window.inject_at if window else None,
-                rollback_at=window.rollback_at if window else None,
-                status=status,
-                error=error,
-                keeps_slo=extension.keeps_slo,
-                failed=failed,
-                inhibited=inhibited,
+        with interrupts.protected():  # a signal now waits until the fault is known undone
+            failed += _settle(faults, entry, plan.target, journal, failed)
+            window = timeline.window(title)
+            results.append(
+                ExperimentRun(
+                    path=path,
+                    title=title,
+                    expected=expected,
+                    resolve_deadline_s=extension.resolve_deadline_s,
+                    journal_path=journal_path,
+                    inject_at=window.inject_at if window else None,
+                    rollback_at=window.rollback_at if window else None,
+                    status=status,
+                    error=error,
+                    keeps_slo=extension.keeps_slo,
+                    failed=failed,
+                    inhibited=inhibited,
+                )
             )
-        )
-        problems = "; ".join(filter(None, [error, *failed]))
-        progress.info(f"chaos: {path.stem} {status}{': ' + problems if problems else ''}")
+            problems = "; ".join(filter(None, [error, *failed]))
+            progress.info(f"chaos: {path.stem} {status}{': ' + problems if problems else ''}")
         if index < len(plan.experiments) - 1:
             _pause_while(load_running, plan.profile.recovery_s)

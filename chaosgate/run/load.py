@@ -7,8 +7,10 @@ imports locust.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,8 +98,25 @@ class LoadProcess:
         return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
 
     def stop(self) -> None:
+        """Ask Locust to stop (it stops its users and writes its stats on SIGTERM); returns at
+        once, so it is safe in a signal handler."""
         if self._proc.poll() is None:
-            self._proc.terminate()  # Locust stops its users and writes its stats on SIGTERM
+            with suppress(ProcessLookupError):
+                self._proc.terminate()
+
+    def end(self, grace_s: float) -> LoadResult:
+        """Stop now: SIGTERM, then after ``grace_s`` SIGKILL to Locust's whole process group
+        (its ``--processes`` workers too)."""
+        self.stop()
+        try:
+            code = self._proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            code = self._proc.wait(timeout=5)
+        with suppress(ProcessLookupError):  # workers that outlived their master
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
 
 
 def start_load(profile: Profile, host: str, run_dir: Path, *, run_id: str) -> LoadProcess:
@@ -112,6 +131,9 @@ def start_load(profile: Profile, host: str, run_dir: Path, *, run_id: str) -> Lo
             stderr=subprocess.STDOUT,
             env=load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id),
             cwd=LOCUSTFILE.parent,
+            # its own process group: a Ctrl-C in the terminal reaches the runner only (which
+            # stops Locust itself), and the group ends together
+            start_new_session=True,
         )
     return LoadProcess(proc, csv_prefix, log)
 

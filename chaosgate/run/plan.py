@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -13,8 +14,12 @@ from rich.console import Console
 
 from chaosgate.chaos.experiments import chaosgate_extension, load_experiment
 from chaosgate.chaos.k8s_namespaces import ActivityInfo, experiment_activities
+from chaosgate.faults.ledger import ProcessRef
+from chaosgate.faults.recorder import RunFaults
+from chaosgate.faults.target_ledger import target_ledger
 from chaosgate.run.backends import build_backends
 from chaosgate.run.campaign import RunOutcome, RunPlan, run_campaign
+from chaosgate.run.interrupts import Interrupts
 from chaosgate.run.profiles import Profile
 from chaosgate.run.progress import Progress
 from chaosgate.target import Target
@@ -109,16 +114,30 @@ def describe_plan(plan: RunPlan) -> str:
     return "\n".join(lines)
 
 
-def execute_plan(plan: RunPlan, console: Console) -> RunOutcome:
+def execute_plan(
+    plan: RunPlan, console: Console, *, env: Mapping[str, str] = os.environ
+) -> RunOutcome:
+    """Run the plan on the main thread, with SIGINT / SIGTERM turned into an interrupted run
+    and every fault recorded in the target's fault ledger."""
     es = plan.target.elasticsearch
     timeout = httpx.Timeout(10.0)
+    faults = RunFaults(
+        target_ledger(plan.target, env),
+        run_id=plan.run_id,
+        target=plan.target.name,
+        runner=ProcessRef.of(os.getpid()),
+    )
+    interrupts = Interrupts()
     with (
+        interrupts.installed(),
         httpx.Client(timeout=timeout) as http,
         httpx.Client(timeout=timeout, verify=es.verify_tls) as es_http,
         requests.Session() as session,
     ):
         backends = build_backends(plan.target, http, es_http, session)
-        outcome = run_campaign(plan, backends, progress=Progress(console))
+        outcome = run_campaign(
+            plan, backends, progress=Progress(console), faults=faults, interrupts=interrupts
+        )
     console.print(
         f"verdict: [bold]{outcome.verdict}[/] (exit {outcome.exit_code}); "
         f"{sum(1 for c in outcome.checks if c.passed)}/{len(outcome.checks)} checks passed; "

@@ -27,6 +27,7 @@ class Progress:
         self._clock = clock
         self._started = clock()
         self._lock = threading.Lock()
+        self.last_step = ""  # what the run was doing (an interrupted run's report says it)
 
     def _print(self, text: str) -> None:
         with self._lock:
@@ -35,6 +36,7 @@ class Progress:
             )
 
     def step(self, message: str) -> None:
+        self.last_step = message
         self._print(f"[bold]>[/] {message}")
 
     def info(self, message: str) -> None:

@@ -1,7 +1,9 @@
-"""A run's reports: junit.xml, allure-results/ and summary.json, from the same checks."""
+"""A run's reports: junit.xml, allure-results/, summary.json and faults.json (the run's fault
+ledger entries), from the same checks."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -26,6 +28,8 @@ def write_reports(
     exit_code: int,
     verdict: str,
     load: dict[str, Any],
+    *,
+    faults: Sequence[dict[str, Any]] = (),
 ) -> Path:
     finished = time.time()
     allure_dir = plan.run_dir / "allure-results"
@@ -60,7 +64,9 @@ def write_reports(
         ],
         checks=checks,
         load=load,
+        faults=faults,
         artifacts={
+            "fault_ledger": "faults.json",
             "junit": "junit.xml",
             "allure_results": "allure-results/",
             "ledger": "ledger/",
@@ -68,6 +74,7 @@ def write_reports(
             "locust_stats": "locust/locust_stats.csv",
         },
     )
+    (plan.run_dir / "faults.json").write_text(json.dumps(list(faults), indent=2))
     path = plan.run_dir / "summary.json"
     write_summary(summary, path)
     return path

@@ -1,0 +1,55 @@
+"""A load started by a runner ends when the runner is SIGKILLed: a real Locust (the suite's
+locustfile, headless, against a closed loopback port) under a stand-in runner process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# the stand-in runner: starts Locust as `chaosgate run` does, prints its pid, then waits
+RUNNER = """
+import os, subprocess, sys, time
+env = dict(os.environ, CHAOSGATE_RUN_ID="parent-watch-test", CHAOSGATE_LEDGER_DIR=sys.argv[1])
+proc = subprocess.Popen(
+    [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "--host",
+     "http://127.0.0.1:9", "--users", "1", "--spawn-rate", "1", "--run-time", "120s",
+     "--only-summary", "Customer"],
+    env=env, stdout=subprocess.DEVNULL, stderr=open(sys.argv[2], "wb"),
+)
+print(proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_locust_quits_soon_after_its_runner_is_killed(tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(tmp_path / "ledger"), str(tmp_path / "locust.log")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert runner.stdout is not None
+    locust = psutil.Process(int(runner.stdout.readline()))
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("ledger/*")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # Locust is up and sending when its ledger appears
+        assert locust.is_running(), (tmp_path / "locust.log").read_text()[-2000:]
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+        killed_at = time.monotonic()
+        locust.wait(timeout=15)
+        took = time.monotonic() - killed_at
+    finally:
+        if locust.is_running():
+            locust.kill()
+    assert took < 8, f"Locust outlived its runner by {took:.1f} s"
+    assert "the runner" in (tmp_path / "locust.log").read_text()
