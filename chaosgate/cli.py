@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosgate.chaos.experiments import ExperimentError
+from chaosgate.faults.command import pending_lines, refuse_pending_faults, run_cleanup
 from chaosgate.receivers.cli import sink_app
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.stack.builds import BuildError, ensure_builds, ensure_k8s_builds
@@ -194,6 +195,7 @@ def stack_status_command(
         else:
             out.print(f"no stack is running (state dir {layout.state_dir})")
         raise typer.Exit(EXIT_FAILED)
+    faults = _stack_faults()
     if as_json:
         parts = [
             {
@@ -206,11 +208,27 @@ def stack_status_command(
             }
             for s in statuses
         ]
-        out.print_json(json.dumps({"running": True, "parts": parts}))
+        out.print_json(json.dumps({"running": True, "parts": parts, "faults_not_undone": faults}))
     else:
         out.print(_status_table(statuses))
-    if not all(status.healthy for status in statuses):
+        for line in faults:
+            out.print(f"fault not undone: {line}", markup=False, highlight=False)
+        if faults:
+            out.print("undo them with `chaosgate cleanup` (add --target local-k8s for [local-k8s])")
+    if not all(status.healthy for status in statuses) or faults:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _stack_faults() -> list[str]:
+    """Faults recorded and not undone on the stack's built-in targets."""
+    lines = []
+    for name in ("local", "local-k8s"):
+        try:
+            target = _load_target(name, None)
+        except TargetError:
+            continue
+        lines += [f"[{name}] {line}" for line in pending_lines(target)]
+    return lines
 
 
 @stack_app.command("build")
@@ -234,6 +252,29 @@ def target_show_command(target: TargetOption = None, port: PortOption = None) ->
     """Print the resolved target (file + environment), credentials redacted."""
     resolved = _load_target(target, port)
     out.print_json(json.dumps(resolved.redacted_dict()))
+
+
+@app.command("cleanup")
+def cleanup_command(
+    target: TargetOption = None,
+    port: PortOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be undone; undo nothing.")
+    ] = False,
+) -> None:
+    """Undo every fault still recorded for the target (a cancelled or killed run's) and stop
+    a load it left running; exit 0 when nothing is left, 1 naming what could not be undone."""
+    resolved = _load_target(target, port)
+    outcome = run_cleanup(
+        resolved,
+        dry_run=dry_run,
+        report=lambda line: out.print(line, markup=False, highlight=False),
+    )
+    if not outcome.clean:
+        left = [r.entry.title for r in outcome.failed] + [e.title for e in outcome.live]
+        left += [str(bad.path) for bad in outcome.unreadable]
+        err.print(f"chaosgate: error: not undone: {'; '.join(left)}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("validate")
@@ -283,6 +324,7 @@ def run_command(
     )
     paths = _validate_experiments(plan_profile, resolved)
     _validate_scenarios(plan_profile)
+    refuse_pending_faults(resolved.target)
     plan = build_plan(resolved.target, plan_profile, paths, reports_dir, command=sys.argv)
     out.print(describe_plan(plan))
     if dry_run:
