@@ -1,0 +1,241 @@
+"""Runs that are cancelled or killed leave nothing behind (the real stack, real signals).
+
+One experiment injects a fault of every local kind at once (a fault switch on the gateway,
+connections held in the users service's pool, a stopped rsyslog, stress-ng, a full loop
+filesystem, silent registered devices) and then holds them. A run of it is
+
+- SIGTERM'd or SIGINT'd during the fault: it exits 143 / 130 within 7 s, with verdict
+  ``interrupted``, every fault undone (seen through the services' own endpoints, supervisord,
+  the process table and the mount table) and no Locust left;
+- SIGKILL'd during the fault: the faults stay (``stack status`` lists them, ``run`` refuses to
+  start), Locust ends by itself, and ``chaosgate cleanup`` undoes every one.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from chaosgate.chaos.local_disk import mounted
+from tests.integration.conftest import LocalStack
+from tests.integration.support import chaosgate_env, poll
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / "experiments" / "local"
+# the last action before the hold: once the gateway fails, every fault is in place
+KINDS = (
+    "silence-iot-devices",
+    "fill-disk",
+    "saturate-cpu",
+    "stop-log-shipper",
+    "leak-users-db-connections",
+    "gateway-error-ratio",
+)
+NO_FAULTS = {
+    "latency_ms": 0,
+    "error_ratio": 0.0,
+    "route_prefix": "/api",
+    "methods": None,
+    "db_hold_ms": 0,
+    "db_hold_connections": 0,
+    "drop_connection_ratio": 0.0,
+    "drop_spans": False,
+}
+
+
+def _say(message: str) -> None:
+    print(f"[figure] {message}", flush=True)
+
+
+def _every_kind_experiment(path: Path) -> Path:
+    method: list[dict[str, Any]] = []
+    rollbacks: list[dict[str, Any]] = []
+    for name in KINDS:
+        doc = json.loads((LOCAL / f"{name}.json").read_text())
+        for action in doc["method"]:
+            method.append({k: v for k, v in action.items() if k != "pauses"})
+        rollbacks += doc["rollbacks"]
+    method[-1]["pauses"] = {"after": 120}  # hold every fault until the signal
+    path.write_text(
+        json.dumps(
+            {
+                "version": "1.0.0",
+                "title": "every local fault kind at once",
+                "description": "the interrupted-run tests: one fault of each kind, held",
+                "method": method,
+                "rollbacks": rollbacks,
+                "extensions": [{"name": "chaosgate", "expected_alerts": []}],
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def env(local_stack: LocalStack, tmp_path: Path) -> dict[str, str]:
+    values = chaosgate_env(local_stack.ports, local_stack.layout.state_dir)
+    values["CHAOSGATE_STATE_DIR"] = str(tmp_path / "state")  # this test's own fault ledger
+    return values
+
+
+@pytest.fixture
+def experiment(tmp_path: Path) -> Path:
+    return _every_kind_experiment(tmp_path / "every-kind.json")
+
+
+def _start_run(env: dict[str, str], experiment: Path, reports: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "chaosgate", "run", "--profile", "smoke", "--duration", "150",
+         "--experiment", str(experiment), "--reports", str(reports)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_the_faults(http: httpx.Client, stack: LocalStack, run: subprocess.Popen[str]) -> None:
+    def injected() -> bool | None:
+        if run.poll() is not None:
+            raise AssertionError(f"the run ended early ({run.returncode})")
+        faults = http.get(f"{stack.urls['gateway']}/admin/faults").json()
+        return True if faults.get("error_ratio") == 0.5 else None
+
+    assert poll(injected, timeout_s=120, interval_s=0.5), "the faults were never injected"
+    time.sleep(2)  # into the hold
+
+
+def _locusts(reports: Path) -> list[psutil.Process]:
+    """Locust processes of this run (their command line names the run's folder)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "locust" in cmdline and str(reports) in cmdline:
+            found.append(process)
+    return found
+
+
+def _stress_processes() -> list[psutil.Process]:
+    return [
+        p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("stress-ng")
+    ]
+
+
+def _program_running(stack: LocalStack, env: dict[str, str], name: str) -> bool:
+    code = (
+        "import sys\nfrom chaosgate.chaos.local_probes import program_running\n"
+        f"sys.exit(0 if program_running({name!r}) else 1)"
+    )
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT).returncode == 0
+
+
+def _nothing_left(
+    http: httpx.Client, stack: LocalStack, env: dict[str, str], reports: Path
+) -> None:
+    for service in ("gateway", "users"):
+        assert http.get(f"{stack.urls[service]}/admin/faults").json() == NO_FAULTS, service
+    assert _stress_processes() == []
+    assert _program_running(stack, env, "rsyslog")
+    chaos_run = stack.layout.state_dir / "run" / "chaos"
+    assert not any(mounted(chaos_run / f"disk-fill-{i}") for i in range(2))
+    devices = http.get(f"{stack.urls['iot']}/api/iot/devices").json()["devices"]
+    assert not [d for d in devices if str(d.get("id", "")).startswith("chaosgate-silent")
+                and not d.get("decommissioned")], devices  # fmt: skip
+    assert poll(lambda: True if not _locusts(reports) else None, timeout_s=10), "Locust lives"
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10.0) as client:
+        yield client
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_during_the_faults_undoes_them_and_exits_within_7_s(
+    local_stack: LocalStack, http: httpx.Client, env: dict[str, str], experiment: Path,
+    tmp_path: Path, signum: int, code: int,
+) -> None:  # fmt: skip
+    reports = tmp_path / "reports"
+    run = _start_run(env, experiment, reports)
+    try:
+        _wait_for_the_faults(http, local_stack, run)
+        sent = time.monotonic()
+        run.send_signal(signum)
+        output, _ = run.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            run.kill()
+    _say(f"{signal.Signals(signum).name} to exit: {took:.2f} s (exit {run.returncode})")
+    assert run.returncode == code, output[-3000:]
+    assert took <= 7.0, output[-3000:]
+    (summary_path,) = reports.glob("*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["verdict"] == "interrupted" and summary["exit_code"] == code
+    interrupted = next(c for c in summary["checks"] if c["name"] == "run.interrupted")
+    assert "every local fault kind at once" in interrupted["reason"], interrupted
+    assert [(e["kind"], e["state"]) for e in summary["faults"]] == [
+        ("load", "undone"),
+        ("experiment", "undone"),
+    ]
+    assert (summary_path.parent / "junit.xml").is_file()
+    _nothing_left(http, local_stack, env, reports)
+    assert not list((tmp_path / "state").glob("faults/*/*.json"))  # the ledger is clean
+
+
+@pytest.mark.timeout(400)
+def test_sigkill_leaves_faults_that_cleanup_undoes(
+    local_stack: LocalStack, http: httpx.Client, env: dict[str, str], experiment: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    reports = tmp_path / "reports"
+    run = _start_run(env, experiment, reports)
+    try:
+        _wait_for_the_faults(http, local_stack, run)
+        locusts = _locusts(reports)
+        run.kill()
+        run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert locusts, "no Locust was running"
+    gone = psutil.wait_procs(locusts, timeout=10)[1]
+    assert not gone, f"Locust outlived its SIGKILLed runner: {gone}"
+    assert http.get(f"{local_stack.urls['gateway']}/admin/faults").json()["error_ratio"] == 0.5
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chaosgate", *args],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+
+    status = cli("stack", "status")
+    assert status.returncode == 1 and "fault not undone: [local] experiment every-kind" in (
+        status.stdout
+    ), status.stdout
+    refused = cli("run", "--dry-run", "--experiment", "gateway-error-ratio")
+    assert refused.returncode == 2, refused.stderr
+    assert "chaosgate cleanup" in refused.stderr and len(refused.stderr.splitlines()) == 1
+
+    started = time.monotonic()
+    cleaned = cli("cleanup")
+    took = time.monotonic() - started
+    _say(f"cleanup to a clean stack: {took:.2f} s")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    for rollback in ("clear-gateway-faults", "start-rsyslog", "stop-stress", "release-filesystems",
+                     "decommission-silent-devices", "clear-users-faults"):  # fmt: skip
+        assert f"rollback {rollback}: done" in cleaned.stdout, cleaned.stdout
+    _nothing_left(http, local_stack, env, reports)
+    again = cli("cleanup")
+    assert again.returncode == 0 and "nothing to undo" in again.stdout, again.stdout
+    assert cli("stack", "status").returncode == 0
