@@ -8,8 +8,10 @@ in a `finally`, so later tests see a healthy stack.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +31,11 @@ pytestmark = pytest.mark.integration
 RUN_SECONDS = 50  # enough for warm-up load, the kill experiment (~20 s) and a tail
 
 
-def _run_smoke(stack: LocalStack, reports: Path) -> tuple[int, dict[str, Any]]:
+def _run_smoke(
+    stack: LocalStack, reports: Path, extra_env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     env = chaosgate_env(stack.ports, stack.layout.state_dir)
+    env.update(extra_env or {})
     proc = subprocess.run(
         [
             sys.executable, "-m", "chaosgate", "run",
@@ -55,9 +60,45 @@ def _failed(summary: dict[str, Any]) -> set[str]:
     return set(summary["failed_checks"])
 
 
+def _files_containing(roots: list[Path], needle: bytes, *, since: float) -> list[Path]:
+    """Files under ``roots`` written since ``since`` that contain ``needle``."""
+    return [
+        path
+        for root in roots
+        for path in root.rglob("*")
+        if path.is_file()
+        and not path.is_symlink()
+        and path.stat().st_mtime >= since
+        and needle in path.read_bytes()
+    ]
+
+
 def test_smoke_run_passes_on_a_healthy_stack(local_stack: LocalStack, tmp_path: Path) -> None:
-    code, summary = _run_smoke(local_stack, tmp_path)
+    """Also: a credential given through the environment (the log store's password; the local
+    OpenSearch ignores it) appears in no report, ledger, journal or log the run writes."""
+    canary = f"canary-{secrets.token_hex(8)}"
+    state = tmp_path / "state"
+    started = time.time()
+    code, summary = _run_smoke(
+        local_stack,
+        tmp_path / "reports",
+        {
+            "CHAOSGATE_ELASTICSEARCH__AUTH__USERNAME": "chaosgate",
+            "CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD_ENV": "CANARY_ES_PASSWORD",
+            "CANARY_ES_PASSWORD": canary,
+            "CHAOSGATE_STATE_DIR": str(state),
+        },
+    )
     assert (code, summary["verdict"]) == (0, "passed"), summary["failed_checks"]
+    assert summary["settings"]["target"]["elasticsearch"]["auth"]["username"] == "chaosgate"
+    layout = local_stack.layout
+    leaks = _files_containing(
+        [tmp_path / "reports", state, layout.log_dir, layout.service_log_dir],
+        canary.encode(),
+        since=started,
+    )
+    assert leaks == [], f"the credential was written to {leaks}"
+    tmp_path = tmp_path / "reports"
     names = {check["name"] for check in summary["checks"]}
     assert {"traces.completeness", "logs.trace_id.completeness", "alerts.noise"} <= names
     assert any(
