@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosgate.chaos.experiments import ExperimentError
+from chaosgate.cli_errors import is_help_request, print_error, usage_message
 from chaosgate.faults.command import pending_lines, refuse_pending_faults, run_cleanup
 from chaosgate.receivers.cli import sink_app
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
@@ -103,6 +104,11 @@ def _resolve_target(spec: str | None, port_overrides: list[str] | None) -> Resol
     """The target and where each of its values came from."""
     ports = resolve_ports(os.environ, port_overrides or [])
     return resolve_target(spec, env=os.environ, local_ports=ports)
+
+
+def _plain(text: str) -> None:
+    """Print ``text`` on stdout as it is: user values such as ``[x]`` or ``:x:`` are no markup."""
+    out.print(text, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def _report(message: str) -> None:
@@ -292,10 +298,10 @@ def validate_command(
     )
     paths = _validate_experiments(plan_profile, resolved)
     _validate_scenarios(plan_profile)
-    out.print(f"target {resolved.target.name!r}: ok ({resolved.target.chaos} chaos)")
-    out.print(f"profile {plan_profile.name!r}: ok ({', '.join(plan_profile.scenarios)})")
+    _plain(f"target {resolved.target.name!r}: ok ({resolved.target.chaos} chaos)")
+    _plain(f"profile {plan_profile.name!r}: ok ({', '.join(plan_profile.scenarios)})")
     for path in paths:
-        out.print(f"experiment {path.name}: ok")
+        _plain(f"experiment {path.name}: ok")
 
 
 @app.command("run")
@@ -326,7 +332,7 @@ def run_command(
     _validate_scenarios(plan_profile)
     refuse_pending_faults(resolved.target)
     plan = build_plan(resolved.target, plan_profile, paths, reports_dir, command=sys.argv)
-    out.print(describe_plan(plan))
+    _plain(describe_plan(plan))
     if dry_run:
         return
     outcome = execute_plan(plan, out)
@@ -392,26 +398,28 @@ def _validate_scenarios(profile: Profile) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: map expected errors to one line and an exit code."""
+    """Entry point: map expected errors to one plain line (:func:`print_error`) and an exit
+    code; the option parser's usage errors are bad input too."""
     try:
         # without standalone mode, typer returns the code of a `typer.Exit` instead of exiting
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="chaosgate", standalone_mode=False)
     except (TargetError, PortError, ProfileError, ExperimentError) as exc:
-        err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     except (StackError, BuildError) as exc:
-        err.print(f"chaosgate: error: {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         return EXIT_FAILED
     except typer.Abort:
         err.print("chaosgate: aborted")
         return EXIT_FAILED
-    except typer.TyperException as exc:  # usage errors: unknown command or option, bad value
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            err.print(f"chaosgate: error: {exc}")
-        return EXIT_BAD_INPUT
+    except typer.TyperException as exc:  # the parser: unknown command or option, bad value
+        if is_help_request(exc):  # a bare `chaosgate` or `chaosgate stack`: the help
+            show = getattr(exc, "show", None)
+            if callable(show):
+                show()
+            return EXIT_BAD_INPUT
+        print_error(usage_message(exc, sys.argv[1:] if argv is None else argv))
+        return EXIT_BAD_INPUT if exc.exit_code == EXIT_BAD_INPUT else EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK
 
 
