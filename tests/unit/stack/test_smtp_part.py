@@ -1,5 +1,6 @@
-"""The sink's SMTP receiver as a part of its own: its port, its program, its health check (a
-real SMTP NOOP against aiosmtpd)."""
+"""The sink's SMTP receiver as a part of its own: its port, its program (with the receivers'
+token file, as the sink's), its health check (a real SMTP NOOP against aiosmtpd requiring
+AUTH: NOOP needs none)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from chaosgate.receivers.smtp import HttpRecorder, RecordingHandler
+from chaosgate.receivers.credential import Credential
+from chaosgate.receivers.smtp import HttpRecorder, RecordingHandler, smtp_options
 from chaosgate.stack.builds import SYSTEM_BINARIES, BuildOutputs
 from chaosgate.stack.configs import write_configs
 from chaosgate.stack.health import PartRow, probe_parts
@@ -22,6 +24,7 @@ from chaosgate.stack.ports import DEFAULT_PORTS, PORT_OWNERS, find_taken_ports, 
 
 REPO = Path(__file__).resolve().parents[3]
 RUNNING = {"statename": "RUNNING", "pid": os.getpid()}
+CREDENTIAL = Credential(source="test", _token="smtp-part-token-0123456789")
 
 
 def _free_port() -> int:
@@ -36,8 +39,10 @@ def smtp_port() -> Iterator[int]:
     port = _free_port()
     ok = httpx.MockTransport(lambda request: httpx.Response(200))
     with httpx.Client(transport=ok) as http:
-        handler = RecordingHandler(HttpRecorder(http, "http://sink.test"))
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        handler = RecordingHandler(HttpRecorder(http, "http://sink.test", CREDENTIAL))
+        controller = Controller(
+            handler, hostname="127.0.0.1", port=port, **smtp_options(CREDENTIAL)
+        )
         controller.start()
         try:
             yield port
@@ -74,14 +79,23 @@ def test_the_smtp_part_runs_the_sinks_smtp_receiver_after_the_sink(tmp_path: Pat
     builds = BuildOutputs(jaeger_binary=tmp_path / "jaeger", opensearch_dir=tmp_path, results=())
     binaries = {name: tmp_path / name for name in SYSTEM_BINARIES}
     for k8s in (False, True):
-        parts = build_parts(layout, ports, builds, binaries, write_configs(layout, ports), k8s=k8s)
+        configs = write_configs(layout, ports)
+        parts = build_parts(layout, ports, builds, binaries, configs, k8s=k8s)
         names = [part.name for part in parts]
         assert names.index("smtp") == names.index("sink") + 1
-        smtp = parts[names.index("smtp")]
+        smtp, sink = parts[names.index("smtp")], parts[names.index("sink")]
+        token = str(tmp_path / "run" / "sink-token")
+        assert configs.sink_token == tmp_path / "run" / "sink-token"
         assert smtp.program.command[1:] == [
             "-m", "chaosgate", "sink", "smtp", "--host", "127.0.0.1", "--port", "19025",
-            "--sink-url", "http://127.0.0.1:19095",
+            "--sink-url", "http://127.0.0.1:19095", "--token-file", token,
         ]  # fmt: skip
+        assert sink.program.command[-2:] == ["--token-file", token]
+        # the token itself is on no command line and in no environment
+        secret = configs.sink_token.read_text()
+        for part in parts:
+            assert secret not in " ".join(part.program.command), part.name
+            assert secret not in " ".join(part.program.env.values()), part.name
         assert (smtp.url, smtp.health_url) == ("smtp://127.0.0.1:19025", "smtp://127.0.0.1:19025")
 
 
