@@ -169,6 +169,8 @@ def resolve_target(
     ``local_ports`` moves the built-in targets' ports (see :func:`local_target`).
     Raises :class:`TargetError` on any problem.
     """
+    builtin = spec is None or str(spec) in BUILTIN_TARGETS
+    named = True
     if spec is None or str(spec) == "local":
         source = BUILTIN_SOURCE
         raw: dict[Any, Any] = local_target(local_ports).redacted_dict()
@@ -177,11 +179,14 @@ def resolve_target(
         raw = local_k8s_target(local_ports, env=env).redacted_dict()
     else:
         source = f"target file {str(spec)!r}"
-        raw = read_target_file(Path(spec), source)
+        raw = read_target_file(str(spec), source)
+        named = "name" in raw
         raw.setdefault("name", Path(spec).stem)
         raw.setdefault("chaos", "kubernetes")
     sources: Sources = {}
     record_sources(raw, source, sources)
+    if not builtin and not named:
+        sources[("name",)] = f"{source} (its file name; or set name: in the file)"
     overrides, problems = parse_env_overrides(Target, env)
     apply_overrides(raw, overrides, sources)
     problems += reject_literal_secrets(raw, sources)

@@ -7,42 +7,32 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import SecretStr
 
+from chaosgate.input_files import InputFileError, read_input_text
+from chaosgate.safe_yaml import YamlError, load_yaml
 from chaosgate.target_env import Sources, quote, source_of
 from chaosgate.target_models import CREDENTIAL_REFS, Target, TargetError
 
 __all__ = ["read_credential", "read_target_file"]
 
 
-def read_target_file(path: Path, source: str) -> dict[Any, Any]:
-    """The mapping at the top of the YAML file ``path``; ``source`` names it in errors."""
+def read_target_file(path: str | Path, source: str) -> dict[Any, Any]:
+    """The mapping at the top of the YAML file ``path``; ``source`` names it in errors.
+
+    The file is read without blocking and at most MAX_INPUT_BYTES of it
+    (:func:`read_input_text`), and parsed with the bounded loader (:func:`load_yaml`)."""
     how = "give the path of a target YAML file, or 'local' or 'local-k8s' for a built-in target"
+    if not str(path):
+        raise TargetError(f"{source}: is an empty path; {how}")
     try:
-        if not path.exists():
-            raise TargetError(f"{source}: does not exist; {how}")
-        if path.is_dir():
-            raise TargetError(f"{source}: is a directory; {how}")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise TargetError(f"{source}: is not UTF-8 text; save it as UTF-8 YAML") from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise TargetError(
-            f"{source}: cannot be read ({reason}); check the path and its permissions"
-        ) from None
+        text = read_input_text(path)
+    except InputFileError as exc:
+        raise TargetError(f"{source}: {exc.message(how)}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "syntax error"
-        raise TargetError(
-            f"{source}: {where}invalid YAML ({problem}); fix the YAML syntax there"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise TargetError(f"{source}: invalid YAML ({exc}); fix the YAML syntax") from None
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise TargetError(f"{source}: {exc}") from None
     example = "write 'key: value' lines such as 'gateway_url: http://host:8080'"
     if data is None:
         raise TargetError(f"{source}: is empty; {example}")
@@ -71,15 +61,10 @@ def read_credential(target: Target, env: Mapping[str, str], sources: Sources) ->
             raise TargetError(f"{head}: environment variable {named!r} is empty; set it")
     else:
         try:
-            secret = Path(named).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
+            secret = read_input_text(Path(named).expanduser()).rstrip("\r\n")
+        except InputFileError as exc:
             raise TargetError(
-                f"{head}: {named!r} is not UTF-8 text; save the secret as UTF-8"
-            ) from None
-        except OSError as exc:
-            raise TargetError(
-                f"{head}: {named!r} cannot be read ({exc.strerror or exc}); "
-                f"check the path and its permissions, or use {secret_kind}_env"
+                f"{head}: {named!r} {exc.message()}, or use {secret_kind}_env"
             ) from None
         if not secret:
             raise TargetError(f"{head}: {named!r} is empty; write the {secret_kind} into it")

@@ -296,7 +296,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     message = error_of(str(tmp_path))
-    assert message.startswith(f"{file_source(tmp_path)}: is a directory; ")
+    assert message.startswith(f"{file_source(tmp_path)}: is a directory, not a regular file; ")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of their mode")
@@ -318,7 +318,8 @@ def test_file_that_fails_to_read() -> None:
 def test_file_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    assert error_of(str(path)).startswith(f"{file_source(path)}: is not UTF-8 text; ")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: is not UTF-8 text (byte 9 is not); ")
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
@@ -339,6 +340,53 @@ def test_top_level_not_a_mapping(tmp_path: Path, text: str, shown: str) -> None:
     assert message.startswith(f"{file_source(path)}: the top level is {shown}, not a mapping; ")
 
 
+@pytest.mark.timeout(10)
+def test_a_fifo_or_a_device_is_refused_without_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert error_of(str(fifo)).startswith(
+        f"{file_source(fifo)}: is a FIFO (named pipe), not a regular file; give the path of a "
+        "target YAML file"
+    )
+    assert error_of("/dev/zero").startswith(
+        "target file '/dev/zero': is a character device, not a regular file; "
+    )
+
+
+def test_an_empty_path_and_a_file_over_the_bound(tmp_path: Path) -> None:
+    assert error_of("").startswith("target file '': is an empty path; ")
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(2 << 20)
+    assert error_of(str(big)) == (
+        f"{file_source(big)}: is {2 << 20} bytes, more than the 1 MiB an input file may hold; "
+        "give a smaller file"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a: " + "[" * 1000 + "]" * 1000 + "\n", "nested more than 64 levels deep"),
+        ("kubernetes: &a {namespaces: *a}\n", "alias *a refers to the value that contains it"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
+                for i in range(6)
+            ),
+            "more than 100000 values once its aliases are expanded",
+        ),
+    ],
+)
+def test_deep_recursive_or_exploding_yaml_is_one_line(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    path = write(tmp_path, text)
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: line ") and reason in message
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = write(tmp_path, "# nothing\n")
     assert error_of(str(path)).startswith(f"{file_source(path)}: is empty; ")
@@ -347,7 +395,10 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_bad_name_from_the_file_stem(tmp_path: Path) -> None:
     path = write(tmp_path, "gateway_url: http://gw:8080\n", name="my target.yaml")
     message = error_of(str(path))
-    assert message.startswith(f"{file_source(path)}: name: 'my target' is not a target name")
+    assert message.startswith(
+        f"{file_source(path)} (its file name; or set name: in the file): "
+        "name: 'my target' is not a target name"
+    )
 
 
 # --- environment overrides ---
@@ -570,7 +621,29 @@ def test_unusable_credential_file(tmp_path: Path, kind: str) -> None:
     message = error_of(str(path))
     assert message.startswith(f"{file_source(path)}: elasticsearch.auth.password_file: ")
     assert repr(str(secret_file)) in message
-    assert ("is empty" if kind == "empty" else "cannot be read") in message
+    reason = {"missing": "does not exist", "directory": "is a directory", "empty": "is empty"}
+    assert reason[kind] in message
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_credential_file_is_read_without_blocking_and_bounded(tmp_path: Path, kind: str) -> None:
+    secret_file = tmp_path / "es-password"
+    if kind == "fifo":
+        os.mkfifo(secret_file)
+    elif kind == "huge":
+        with secret_file.open("wb") as handle:
+            handle.truncate(2 << 20)
+    named = "/dev/zero" if kind == "device" else str(secret_file)
+    path = auth_file(tmp_path, f"{{username: elastic, password_file: '{named}'}}")
+    message = error_of(str(path))
+    assert message.startswith(f"{file_source(path)}: elasticsearch.auth.password_file: {named!r} ")
+    expected = {
+        "fifo": "is a FIFO (named pipe), not a regular file",
+        "device": "is a character device, not a regular file",
+        "huge": "more than the 1 MiB an input file may hold",
+    }
+    assert expected[kind] in message and message.endswith(", or use password_env")
 
 
 def test_secret_absent_from_errors_about_something_else(tmp_path: Path) -> None:
