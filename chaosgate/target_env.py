@@ -7,13 +7,10 @@ The rule (``load_target`` applies it to the environment it is given):
   ``CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD_ENV``. Lists are comma-separated
   (``CHAOSGATE_KUBERNETES__NAMESPACES=restaurant,payments``); an empty value sets an optional
   field to null (``CHAOSGATE_KUBERNETES__CONTEXT=``). Environment values beat file values.
-- Variables that belong to other parts are never looked at: ``CHAOSGATE_PORT_*``,
-  ``CHAOSGATE_STACK_*``, ``CHAOSGATE_HOME``, ``CHAOSGATE_CACHE``.
-- Any other ``CHAOSGATE_`` variable that looks like a target field (its name after the prefix
-  contains ``__``, or its first ``_``-separated word is the first word of a top-level field:
-  NAME, GATEWAY, JAEGER, ELASTICSEARCH, PROMETHEUS, ALERTMANAGER, SINK, KUBERNETES, DEADLINES)
-  must name an existing field, or loading fails: a typo is never silently ignored.
-  ``CHAOSGATE_LOG_LEVEL`` and the like are left alone.
+- Every other variable whose name starts with ``CHAOSGATE_``, in any case, must be one the
+  suite knows (:mod:`chaosgate.env_names`: ``CHAOSGATE_PORT_<NAME>``, the stack's, the fault
+  ledger's, the load's and the tests' variables), or loading fails naming the closest known
+  variable: a typo is never silently ignored, and names are upper case.
 - Secrets are never target values: ``CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD`` is an error;
   name the variable that holds the password with ``..._PASSWORD_ENV`` instead.
 
@@ -33,10 +30,10 @@ from typing import Any, NamedTuple, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from chaosgate.env_names import ENV_PREFIX, SUITE_ENV_PREFIXES, SUITE_ENV_VARS, closest_env_name
+
 __all__ = [
     "ENV_PREFIX",
-    "RESERVED_ENV_NAMES",
-    "RESERVED_ENV_PREFIXES",
     "EnvOverride",
     "KeyPath",
     "Leaf",
@@ -55,10 +52,9 @@ __all__ = [
     "unwrap_optional",
 ]
 
-ENV_PREFIX = "CHAOSGATE_"
-RESERVED_ENV_PREFIXES = ("CHAOSGATE_PORT_", "CHAOSGATE_STACK_")
-RESERVED_ENV_NAMES = ("CHAOSGATE_HOME", "CHAOSGATE_CACHE")
-_RESERVED_TEXT = "CHAOSGATE_PORT_*, CHAOSGATE_STACK_*, CHAOSGATE_HOME and CHAOSGATE_CACHE"
+_KNOWN_TEXT = (
+    "a target field, CHAOSGATE_PORT_<NAME>, or a variable of the suite listed in the README"
+)
 
 # words that make a key a secret when it holds the value itself (not its *_env / *_file name)
 _SECRET_WORDS = ("password", "passwd", "api_key", "apikey", "token", "secret", "credential")
@@ -152,41 +148,41 @@ def _convert(text: str, leaf: Leaf) -> object:
 
 
 def _unknown_var(var: str, leaves: Mapping[str, Leaf]) -> str:
-    dotted_path = ".".join(var.removeprefix(ENV_PREFIX).lower().split("__"))
-    head = f"environment variable {var}: {dotted_path}"
+    upper = var.upper()
+    dotted_path = ".".join(upper.removeprefix(ENV_PREFIX).lower().split("__"))
+    head = f"environment variable {var}"
+    if var != upper:
+        close = closest_env_name(upper, [*leaves, *SUITE_ENV_VARS])
+        hint = f"did you mean {close}?" if close else "unset it"
+        return f"{head}: environment variable names of chaosgate are upper case; {hint}"
     if is_secret_key(dotted_path.rsplit(".", 1)[-1]):
         named = f"{var}_ENV"
         how = f"set {named}=NAME" if named in leaves else "name it with a *_ENV or *_FILE field"
         return (
-            f"{head}: a secret cannot be given as a target value; put it in its own "
-            f"environment variable and {how}"
+            f"{head}: {dotted_path}: a secret cannot be given as a target value; put it in its "
+            f"own environment variable and {how}"
         )
-    close = difflib.get_close_matches(var, list(leaves), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}?" if close else "unset it or fix its name"
-    return (
-        f"{head}: {var!r} is not a target field; {hint} ({_RESERVED_TEXT} are left to other parts)"
-    )
+    close = closest_env_name(var, [*leaves, *SUITE_ENV_VARS])
+    hint = f"did you mean {close}?" if close else "unset it or fix its name"
+    return f"{head}: not a variable chaosgate knows ({_KNOWN_TEXT}); {hint}"
 
 
 def parse_env_overrides(
     model: type[BaseModel], env: Mapping[str, str]
 ) -> tuple[list[EnvOverride], list[str]]:
-    """The overrides ``env`` holds for ``model``, and one problem line per unknown variable."""
+    """The overrides ``env`` holds for ``model``, and one problem line per ``CHAOSGATE_``
+    variable (in any case) that is neither a field of ``model`` nor one of the suite's own
+    (:mod:`chaosgate.env_names`)."""
     leaves = env_leaves(model)
-    top_words = {name.split("_")[0].upper() for name in model.model_fields}
     overrides: list[EnvOverride] = []
     problems: list[str] = []
     for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV_NAMES:
-            continue
-        if var.startswith(RESERVED_ENV_PREFIXES):
+        if not var.upper().startswith(ENV_PREFIX):
             continue
         leaf = leaves.get(var)
         if leaf is not None:
             overrides.append(EnvOverride(var, leaf.path, _convert(env[var], leaf)))
-            continue
-        rest = var.removeprefix(ENV_PREFIX)
-        if "__" in rest or rest.split("_")[0] in top_words:
+        elif var not in SUITE_ENV_VARS and not var.startswith(tuple(SUITE_ENV_PREFIXES)):
             problems.append(_unknown_var(var, leaves))
     return overrides, problems
 

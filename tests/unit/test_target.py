@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from pydantic import SecretStr, ValidationError
 
+from chaosgate.env_names import SUITE_ENV_PREFIXES, SUITE_ENV_VARS
 from chaosgate.target import (
     DEFAULT_LOCAL_K8S_PORTS,
     DEFAULT_LOCAL_PORTS,
@@ -27,6 +29,7 @@ from chaosgate.target import (
     local_target,
     resolve_target,
 )
+from chaosgate.target_env import env_leaves
 
 SECRET = "s3cr3t-Hunter2"
 
@@ -460,31 +463,94 @@ def test_bad_env_value_names_the_variable(
     [
         ("CHAOSGATE_ELASTICSEARCH__URLL", "CHAOSGATE_ELASTICSEARCH__URL"),
         ("CHAOSGATE_GATEWAY_URLL", "CHAOSGATE_GATEWAY_URL"),
+        ("CHAOSGATE_GATWAY_URL", "CHAOSGATE_GATEWAY_URL"),
         ("CHAOSGATE_SINK_URL", "CHAOSGATE_SINK__URL"),
+        ("CHAOSGATE_ELASTICSEARCH_URL", "CHAOSGATE_ELASTICSEARCH__URL"),
         ("CHAOSGATE_DEADLINES__ALERT_S", "CHAOSGATE_DEADLINES__ALERTS_S"),
+        ("CHAOSGATE_DEADLINE__ALERTS_S", "CHAOSGATE_DEADLINES__ALERTS_S"),
+        ("CHAOSGATE_ALERTS_S", "CHAOSGATE_DEADLINES__ALERTS_S"),
+        ("CHAOSGATE_TRACES_S", "CHAOSGATE_DEADLINES__TRACES_S"),
+        ("CHAOSGATE_NAMESPACES", "CHAOSGATE_KUBERNETES__NAMESPACES"),
         ("CHAOSGATE_KUBERNETES_NAMESPACES", "CHAOSGATE_KUBERNETES__NAMESPACES"),
+        ("CHAOSGATE_CONTEXT", "CHAOSGATE_KUBERNETES__CONTEXT"),
+        ("CHAOSGATE_VERIFY_TLS", "CHAOSGATE_ELASTICSEARCH__VERIFY_TLS"),
+        ("CHAOSGATE_STACKDIR", "CHAOSGATE_STACK_DIR"),
+        ("CHAOSGATE_STATEDIR", "CHAOSGATE_STATE_DIR"),
+        ("CHAOSGATE_USER", "CHAOSGATE_USERS"),
+        ("CHAOSGATE_STACK__ANYTHING", "CHAOSGATE_STACK_DIR"),
     ],
 )
 def test_env_typo_is_an_error(var: str, suggestion: str) -> None:
     message = error_of(None, {var: "http://x:1"})
-    assert message.startswith(f"environment variable {var}: ")
-    assert f"did you mean {suggestion}?" in message
-    assert "CHAOSGATE_PORT_*" in message  # says which variables are left alone
+    assert message == (
+        f"environment variable {var}: not a variable chaosgate knows (a target field, "
+        "CHAOSGATE_PORT_<NAME>, or a variable of the suite listed in the README); "
+        f"did you mean {suggestion}?"
+    )
 
 
-def test_env_variables_of_other_parts_are_left_alone() -> None:
+@pytest.mark.parametrize(
+    ("var", "suggestion"),
+    [
+        ("chaosgate_gateway_url", "CHAOSGATE_GATEWAY_URL"),
+        ("Chaosgate_Sink__Url", "CHAOSGATE_SINK__URL"),
+        ("chaosgate_stack_dir", "CHAOSGATE_STACK_DIR"),
+    ],
+)
+def test_env_names_are_upper_case(var: str, suggestion: str) -> None:
+    assert error_of(None, {var: "x"}) == (
+        f"environment variable {var}: environment variable names of chaosgate are upper case; "
+        f"did you mean {suggestion}?"
+    )
+
+
+def test_a_chaosgate_variable_nothing_resembles_says_unset_it() -> None:
+    message = error_of(None, {"CHAOSGATE_ZZZZZZZZZZZZZZZZZZZZZZZZZZ": "1"})
+    assert message.endswith("; unset it or fix its name")
+
+
+def test_env_variables_of_the_suite_are_accepted() -> None:
     env = {
         "CHAOSGATE_PORT_GATEWAY": "18080",
-        "CHAOSGATE_PORT_NOT__A_FIELD": "x",
+        "CHAOSGATE_PORT_NOT__A_FIELD": "x",  # the stack's port table judges CHAOSGATE_PORT_*
         "CHAOSGATE_HOME": "/tmp/home",
         "CHAOSGATE_CACHE": "/tmp/cache",
         "CHAOSGATE_STACK_DIR": "/tmp/stack",
-        "CHAOSGATE_STACK__ANYTHING": "1",
-        "CHAOSGATE_LOG_LEVEL": "debug",
+        "CHAOSGATE_STATE_DIR": "/tmp/state",
         "CHAOSGATE_ADMIN_FAULTS": "1",
+        "CHAOSGATE_LEDGER_DIR": "/tmp/ledger",
+        "CHAOSGATE_RUN_ID": "r1",
+        "CHAOSGATE_SEED": "3",
+        "CHAOSGATE_SHAPE": "steady",
+        "CHAOSGATE_USERS": "3",
+        "CHAOSGATE_IOT_DEVICES": "3",
+        "CHAOSGATE_KEEP_STACK": "1",
         "GATEWAY_URL": "ftp://ignored",
     }
     assert load_target(None, env=env) == local_target()
+
+
+def test_every_chaosgate_variable_in_the_tree_is_known() -> None:
+    """A part that reads or sets a new CHAOSGATE_ variable registers it in env_names (the
+    two modules of the rule quote misspelt names as examples)."""
+    root = Path(__file__).resolve().parents[2]
+    rule = {root / "chaosgate" / "env_names.py", root / "chaosgate" / "target_env.py"}
+    known = {*env_leaves(Target), *SUITE_ENV_VARS}
+    pattern = re.compile(r"\bCHAOSGATE_[A-Z0-9_]*[A-Z0-9]\b")
+    found: dict[str, str] = {}
+    for folder in ("chaosgate", "scenarios", "stack", "scripts", "manifests", "tests/integration"):
+        for path in (root / folder).rglob("*"):
+            if not path.is_file() or path.suffix == ".pyc" or path in rule:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for name in pattern.findall(text):
+                found.setdefault(name, str(path.relative_to(root)))
+    unknown = {
+        name: where
+        for name, where in found.items()
+        if name not in known and not name.startswith(tuple(SUITE_ENV_PREFIXES))
+    }
+    assert unknown == {}
 
 
 # --- secrets ---
