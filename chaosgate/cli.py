@@ -7,9 +7,11 @@ Expected errors print one line, ``chaosgate: error: ...``, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,7 @@ from chaosgate.cli_errors import is_help_request, print_error, usage_message
 from chaosgate.faults.command import pending_lines, refuse_pending_faults, run_cleanup
 from chaosgate.receivers.cli import sink_app
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
+from chaosgate.run.reports_dir import check_reports_dir
 from chaosgate.stack.builds import BuildError, ensure_builds, ensure_k8s_builds
 from chaosgate.stack.health import PartStatus
 from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
@@ -328,6 +331,7 @@ def run_command(
     plan_profile = _resolve_profile(
         profile, experiment, scenario, users, duration, seed, resolved.target
     )
+    check_reports_dir(reports_dir)
     paths = _validate_experiments(plan_profile, resolved)
     _validate_scenarios(plan_profile)
     refuse_pending_faults(resolved.target)
@@ -372,7 +376,7 @@ def _validate_experiments(profile: Profile, resolved: ResolvedTarget) -> list[Pa
     for path in paths:
         if not path.is_file():
             raise ProfileError(f"profile {profile.name!r}: experiment file {path} does not exist")
-        experiment = validate_experiment(path)
+        experiment = validate_experiment(path, target=target.name, chaos=target.chaos)
         check_kubernetes_scope(
             experiment,
             source=str(path),
@@ -384,11 +388,17 @@ def _validate_experiments(profile: Profile, resolved: ResolvedTarget) -> list[Pa
     return paths
 
 
+@functools.cache
+def _user_classes(lister: Callable[[], list[str]]) -> tuple[str, ...]:
+    """Locust's answer, asked once per process (it starts Locust in a process of its own)."""
+    return tuple(lister())
+
+
 def _validate_scenarios(profile: Profile) -> None:
     """Ask Locust itself (in its own process) which user classes the locustfile exports."""
     from chaosgate.run.load import list_user_classes
 
-    available = list_user_classes()
+    available = _user_classes(list_user_classes)
     missing = [name for name in profile.scenarios if name not in available]
     if missing:
         raise ProfileError(

@@ -14,7 +14,13 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["MAX_INPUT_BYTES", "InputFileError", "is_regular_file", "read_input_text"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "InputFileError",
+    "file_kind",
+    "is_regular_file",
+    "read_input_text",
+]
 
 MAX_INPUT_BYTES = 1 << 20
 """The most a target, password or experiment file may hold (1 MiB)."""
@@ -116,7 +122,16 @@ def read_input_text(path: str | os.PathLike[str], *, limit: int = MAX_INPUT_BYTE
 
 def is_regular_file(path: str | Path) -> bool:
     """True when ``path`` names a regular file (following links); never raises."""
+    return file_kind(path) == "a regular file"
+
+
+def file_kind(path: str | Path) -> str | None:
+    """What ``path`` names: "a regular file", "a directory", "a FIFO (named pipe)", ...;
+    None when nothing is there (or the path cannot name a file). Never raises."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except (OSError, ValueError):
-        return False
+        return None
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")

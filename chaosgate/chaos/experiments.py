@@ -12,9 +12,12 @@ A fault the service is built to survive (one pod of a replicated Deployment kill
 ``"keeps_slo": true``: the runner then judges its fault window with the profile's steady-state
 SLO bounds instead of the looser in-fault ones.
 
-``validate_experiment`` runs chaoslib's own validation (which imports each python activity and
-binds its arguments to the function's signature) and checks that extension; every problem is
-one ``ExperimentError`` whose message names the file. ``run_experiment`` runs the experiment
+``validate_experiment`` reads the file bounded (``experiment_files``), checks every field's JSON
+type and the bounds of its numbers (``experiment_schema``), the kind of chaos of each activity
+against the target's (``experiment_kinds``), then runs chaoslib's own validation (which imports
+each python activity and binds its arguments to the function's signature), the types and sizes
+of the arguments (``experiment_arguments``) and that extension; every problem is one
+``ExperimentError`` whose message names the file. ``run_experiment`` runs the experiment
 through chaoslib with the rollbacks always played, stamping its events onto a ``Timeline``;
 ``failed_activities`` lists what failed in a journal (chaoslib records a failed rollback
 but still calls the run completed).
@@ -35,10 +38,15 @@ from typing import Any
 from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.experiment import run_experiment as chaoslib_run_experiment
-from chaoslib.loader import load_experiment as chaoslib_load_experiment
 from chaoslib.run import RunEventHandler
 
+from chaosgate.chaos.experiment_arguments import check_arguments
+from chaosgate.chaos.experiment_errors import ExperimentError
+from chaosgate.chaos.experiment_files import read_experiment_file
+from chaosgate.chaos.experiment_kinds import check_chaos_kind
+from chaosgate.chaos.experiment_schema import MAX_SECONDS, check_structure
 from chaosgate.chaos.timeline import Clock, Timeline, TimelineHandler
+from chaosgate.target_values import ChaosKind
 
 __all__ = [
     "DEFAULT_DEADLINE_S",
@@ -81,10 +89,6 @@ _INHIBITION_KEYS = (*_ALERT_KEYS, "inhibited_by")
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Failed|Timeout): )+")
 
 
-class ExperimentError(Exception):
-    """An experiment file cannot be loaded, is invalid, or its chaosgate extension is wrong."""
-
-
 @dataclass(frozen=True)
 class ExpectedAlertSpec:
     """An alert the experiment's fault must raise: name, labels it must carry, deadline."""
@@ -113,24 +117,20 @@ class ChaosgateExtension:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """The experiment in the JSON or YAML file ``path`` (chaoslib's loader)."""
-    source = Path(path)
-    if not source.is_file():
-        raise ExperimentError(f"{source}: no such experiment file; give the path of a .json file")
-    try:
-        experiment = chaoslib_load_experiment(str(source))
-    except (ChaosException, ValueError, OSError) as exc:
-        raise ExperimentError(f"{source}: cannot be read as an experiment: {exc}") from exc
-    if not isinstance(experiment, dict):
-        raise ExperimentError(f"{source}: an experiment is a JSON object, got {experiment!r:.80}")
-    return experiment
+    """The experiment in the JSON or YAML file ``path``, read without blocking and bounded
+    (:func:`read_experiment_file`), every field of the JSON type chaoslib expects
+    (:func:`check_structure`)."""
+    return check_structure(read_experiment_file(path), source=str(path))
 
 
 def _deadline(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ExperimentError(f"{where}: {value!r} is not a number of seconds; give e.g. 30")
-    if value <= 0:
-        raise ExperimentError(f"{where}: {value!r} must be a positive number of seconds")
+    if not 0 < value <= MAX_SECONDS:
+        raise ExperimentError(
+            f"{where}: {value!r} must be a number of seconds > 0 and <= {MAX_SECONDS:g} (the "
+            "target's deadlines stop there too)"
+        )
     return float(value)
 
 
@@ -265,15 +265,29 @@ def expected_alerts(
     return list(chaosgate_extension(experiment, source=source).expected_alerts)
 
 
-def validate_experiment(path: str | Path) -> Experiment:
-    """Load ``path`` and check it (chaoslib's validation, then our extension); no side effects
-    beyond importing the activities' modules. Returns the experiment."""
+def validate_experiment(
+    path: str | Path, *, target: str | None = None, chaos: ChaosKind | None = None
+) -> Experiment:
+    """Load ``path`` and check it: its structure, the kind of chaos of its activities when
+    ``chaos`` (the kind of the target named ``target``) is given, chaoslib's validation, the
+    types and sizes of the activities' arguments, then our extension. No side effects beyond
+    importing the activities' modules. Returns the experiment."""
+    source = str(path)
     experiment = load_experiment(path)
+    if chaos is not None:
+        check_chaos_kind(experiment, source=source, target=target or "?", chaos=chaos)
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as exc:
         raise ExperimentError(f"{path}: invalid experiment: {exc}") from exc
-    chaosgate_extension(experiment, source=str(path))
+    except Exception as exc:  # chaoslib tripping over a value it did not expect
+        reason = " ".join(str(exc).split())[:200]
+        raise ExperimentError(
+            f"{path}: invalid experiment: chaoslib cannot validate it ({type(exc).__name__}: "
+            f"{reason}); fix the value it names"
+        ) from exc
+    check_arguments(experiment, source=source)
+    chaosgate_extension(experiment, source=source)
     return experiment
 
 

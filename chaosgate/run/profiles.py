@@ -15,16 +15,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from chaosgate.target import ChaosKind
+from chaosgate.input_files import file_kind
+from chaosgate.target_env import quote
+from chaosgate.target_values import ChaosKind
 
 __all__ = [
     "EXPERIMENT_DIRS",
     "KUBERNETES_PROFILES",
+    "MAX_DURATION_S",
+    "MAX_SEED",
+    "MAX_USERS",
+    "MIN_DURATION_S",
     "PROFILES",
     "AlertCoverage",
     "Profile",
     "ProfileError",
     "SloBounds",
+    "experiment_path",
     "profiles_for",
     "resolve_profile",
 ]
@@ -36,6 +43,10 @@ EXPERIMENT_DIRS: Mapping[ChaosKind, Path] = {
 }
 EXPERIMENTS_DIR = EXPERIMENT_DIRS["local"]
 SCENARIOS = ("Customer", "KitchenStaff", "IoTDevice")
+MAX_USERS = 10_000  # concurrent Locust users a run may ask for
+MIN_DURATION_S = 10
+MAX_DURATION_S = 86_400  # a day of load
+MAX_SEED = 2**63 - 1
 
 
 AlertCoverage = Literal["all"] | tuple[str, ...]
@@ -258,39 +269,58 @@ def resolve_profile(
     available = profiles_for(chaos)
     if name not in available:
         raise ProfileError(
-            f"--profile {name!r}: unknown profile; choose one of {', '.join(available)}"
+            f"--profile {quote(name)}: unknown profile; choose one of {', '.join(available)}"
         )
     directory = EXPERIMENT_DIRS[chaos] if directory is None else directory
     profile = available[name]
     if users is not None:
-        if users < 1:
-            raise ProfileError(f"--users {users}: give at least 1 user")
+        _within("--users", users, 1, MAX_USERS, "a number of users")
         profile = replace(profile, users=users)
     if duration_s is not None:
-        if duration_s < 10:
-            raise ProfileError(f"--duration {duration_s}: give at least 10 seconds of load")
+        _within("--duration", duration_s, MIN_DURATION_S, MAX_DURATION_S, "seconds of load")
         profile = replace(profile, duration_s=duration_s)
     if seed is not None:
+        _within("--seed", seed, 0, MAX_SEED, "a seed")
         profile = replace(profile, seed=seed)
     if scenarios:
         unknown = [s for s in scenarios if s not in SCENARIOS]
         if unknown:
             raise ProfileError(
-                f"--scenario {unknown[0]!r}: unknown scenario; choose from {', '.join(SCENARIOS)}"
+                f"--scenario {quote(unknown[0])}: unknown scenario; choose from "
+                f"{', '.join(SCENARIOS)}"
             )
         profile = replace(profile, scenarios=tuple(scenarios))
     if experiments:
-        names = []
-        for item in experiments:
-            path = Path(item)
-            if not path.suffix:
-                path = path.with_suffix(".json")
-            candidate = path if path.is_file() else directory / path.name
-            if not candidate.is_file():
-                raise ProfileError(
-                    f"--experiment {item!r}: no such experiment file; give a path or a name from "
-                    f"{directory} ({', '.join(sorted(p.stem for p in directory.glob('*.json')))})"
-                )
-            names.append(str(candidate.resolve()))
+        names = [str(experiment_path(item, directory).resolve()) for item in experiments]
         profile = replace(profile, experiments=tuple(names))
     return profile
+
+
+def _within(option: str, value: int, low: int, high: int, what: str) -> None:
+    if not low <= value <= high:
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+        raise ProfileError(f"{option} {shown}: out of range; give {what} from {low} to {high}")
+
+
+def experiment_path(item: str, directory: Path) -> Path:
+    """The experiment file ``--experiment item`` names: a path to a regular file, or the name
+    of one in ``directory`` (``.json`` added when it has no suffix)."""
+    names = sorted(p.stem for p in directory.glob("*.json"))
+    how = f"give a path or a name from {directory} ({', '.join(names)})"
+    head = f"--experiment {quote(item)}"
+    if not item.strip():
+        raise ProfileError(f"{head}: is empty; {how}")
+    kind = file_kind(item)
+    if kind == "a regular file":
+        return Path(item)
+    if kind is not None:
+        raise ProfileError(f"{head}: is {kind}, not an experiment file; {how}")
+    path = Path(item)
+    if path.name in ("", ".", ".."):
+        raise ProfileError(f"{head}: no such experiment file; {how}")
+    if not path.suffix:
+        path = path.with_suffix(".json")
+    candidate = directory / path.name
+    if file_kind(candidate) != "a regular file":
+        raise ProfileError(f"{head}: no such experiment file; {how}")
+    return candidate

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from chaosgate.chaos.experiments import chaosgate_extension, load_experiment
 from chaosgate.run.profiles import (
     EXPERIMENT_DIRS,
     KUBERNETES_PROFILES,
+    MAX_DURATION_S,
+    MAX_USERS,
     PROFILES,
     Profile,
     ProfileError,
     profiles_for,
     resolve_profile,
 )
+from chaosgate.run.reports_dir import check_reports_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,6 +73,62 @@ def test_bad_overrides_name_the_option(kwargs: dict[str, object], fragment: str)
     name = str(kwargs.pop("name"))
     with pytest.raises(ProfileError, match=fragment):
         resolve_profile(name, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"users": 0}, "--users 0: out of range; give a number of users from 1 to 10000"),
+        ({"users": 10**23}, "--users 100000000000000000000000: out of range; give a number of"),
+        ({"duration_s": 10**12}, "--duration 1000000000000: out of range; give seconds of load"),
+        ({"seed": -5}, "--seed -5: out of range; give a seed from 0 to 9223372036854775807"),
+        ({"seed": 10**60}, "--seed 1000000000000000000000000000000000000...: out of range"),
+    ],
+)
+def test_numbers_have_bounds_and_the_error_names_them(kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        resolve_profile("smoke", **kwargs)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+    assert resolve_profile("smoke", users=MAX_USERS, duration_s=MAX_DURATION_S).users == MAX_USERS
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ("", "is empty"),
+        (" ", "is empty"),
+        (".", "is a directory, not an experiment file"),
+        ("/", "is a directory, not an experiment file"),
+        ("..", "is a directory, not an experiment file"),
+        ("/dev/zero", "is a character device, not an experiment file"),
+        ("FIFO", "is a FIFO (named pipe), not an experiment file"),
+        ("nul\x00.json", "no such experiment file"),
+        ("[/x]", "no such experiment file"),
+    ],
+)
+def test_an_experiment_that_names_no_file(tmp_path: Path, item: str, reason: str) -> None:
+    if item == "FIFO":
+        item = str(tmp_path / "pipe.json")
+        os.mkfifo(item)
+    with pytest.raises(ProfileError) as info:
+        resolve_profile("smoke", experiments=[item])
+    assert str(info.value).startswith(f"--experiment {item!r}: {reason}; give a path or a name")
+
+
+def test_reports_must_be_a_writable_directory(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert check_reports_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # the check creates nothing
+    with pytest.raises(ProfileError, match=r"is a regular file, not a directory; give a dir"):
+        check_reports_dir(afile)
+    with pytest.raises(ProfileError, match=r"is inside '.*afile', which is a regular file"):
+        check_reports_dir(afile / "sub")
+    with pytest.raises(ProfileError, match=r"'/dev/null': is a character device, not a dir"):
+        check_reports_dir(Path("/dev/null"))
+    with pytest.raises(ProfileError, match=r"'/proc/x': cannot write in '/proc' \("):
+        check_reports_dir(Path("/proc/x"))
 
 
 # --- Kubernetes profiles ---------------------------------------------------------------------
