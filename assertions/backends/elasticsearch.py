@@ -135,7 +135,7 @@ class ElasticsearchBackend:
             answer = self._call("POST", "_search", params=_INDEX_OPTIONS, body=body)
             try:
                 found.update(_parse_buckets(answer, set(batch)))
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise self._malformed("_search", f"{type(exc).__name__}: {exc}") from exc
         return found
 
@@ -145,7 +145,10 @@ class ElasticsearchBackend:
         value = answer.get("count") if isinstance(answer, dict) else None
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._malformed("_count", "no integer 'count'")
-        _check_shards(answer)
+        try:
+            _check_shards(answer)
+        except (TypeError, ValueError) as exc:
+            raise self._malformed("_count", str(exc)) from exc
         return value
 
 
@@ -179,6 +182,8 @@ def _check_shards(answer: Mapping[str, Any]) -> None:
     if answer.get("timed_out") is True:
         raise ValueError("the search timed out on the server (partial results)")
     shards = answer.get("_shards")
+    if shards is not None and not isinstance(shards, dict):
+        raise TypeError(f"'_shards' is {type(shards).__name__}, not an object")
     if isinstance(shards, dict) and shards.get("failed"):
         failures = shards.get("failures") or []
         first = failures[0].get("reason") if failures and isinstance(failures[0], dict) else ""
@@ -190,12 +195,16 @@ def _parse_buckets(answer: Any, wanted: set[str]) -> dict[str, LogSummary]:
         raise TypeError(f"expected a JSON object, got {type(answer).__name__}")
     _check_shards(answer)
     aggregations = answer.get("aggregations")
-    if aggregations is None and answer.get("_shards", {}).get("total") == 0:
+    shards = answer.get("_shards")
+    if aggregations is None and isinstance(shards, dict) and shards.get("total") == 0:
         return {}  # no index matched the pattern: the answer has no aggregations
     if not isinstance(aggregations, dict):
         raise TypeError("'aggregations' is not an object")
+    buckets = aggregations["ids"]["buckets"]
+    if not isinstance(buckets, list):
+        raise TypeError(f"'aggregations.ids.buckets' is {type(buckets).__name__}, not a list")
     found: dict[str, LogSummary] = {}
-    for bucket in aggregations["ids"]["buckets"]:
+    for bucket in buckets:
         key = str(bucket["key"])
         if key not in wanted:
             continue

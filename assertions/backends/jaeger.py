@@ -142,7 +142,12 @@ def _parse(body: Any) -> dict[str, TraceSummary]:
         message = error.get("msg") if isinstance(error, dict) else error
         if message != _NOT_FOUND:
             raise ValueError(f"jaeger reported {message!r}")
-    data = body["data"] if body.get("data") is not None else []
+    if "data" not in body:
+        # Jaeger always sends "data" (null when nothing is found): an answer without it is not
+        # /api/traces' (a proxy's or another service's JSON), and reading it as "no trace found"
+        # would turn a broken backend into missing traces
+        raise ValueError(f"no 'data' field (keys: {sorted(body)[:10]!r})")
+    data = body["data"] if body["data"] is not None else []
     if not isinstance(data, list):
         raise TypeError("'data' is not a list")
     spans_by_id: dict[str, list[tuple[str, dict[str, Any]]]] = {}

@@ -142,13 +142,19 @@ class PrometheusBackend:
         except PrometheusApiClientException as exc:
             status = _status_of(str(exc))
             raise BackendError(NAME, url, str(exc)[:300], status=status) from exc
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        except requests.JSONDecodeError as exc:
+            raise BackendError(NAME, url, f"answer is not JSON: {exc}"[:300]) from exc
+        except requests.RequestException as exc:
             raise BackendError(NAME, url, f"{type(exc).__name__}: {exc}"[:300]) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # the client's parsing
+            raise BackendError(
+                NAME, url, f"malformed answer: {type(exc).__name__}: {exc}"[:300]
+            ) from exc
 
     def _parse(self, endpoint: str, result: Any, parse: Callable[[Any], _T]) -> _T:
         try:
             return parse(result)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise BackendError(
                 NAME,
                 join_url(self._url, endpoint),
