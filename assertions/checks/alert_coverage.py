@@ -4,7 +4,9 @@ A rule is *proved* when the run expected its alert and every check of every expe
 passed (``alert.<title>.fired``, every ``.notified.*``, ``.resolved``), *exercised* when an
 experiment named it (expected or inhibited) without that proof. :func:`rule_outcomes` derives
 the outcomes from the run's results by name. The check fails when a required rule is not
-proved, or when an experiment names an alert no loaded rule raises.
+proved, when an experiment names an alert no loaded rule raises, or when every loaded rule is
+required and Prometheus has none loaded (nothing proved is no coverage). A required rule kept
+from proof only by checks that errored (a backend could not be read) makes it an error.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ class RuleOutcome:
 
     state: str
     unproved: tuple[str, ...] = ()  # "alert.X.fired failed: why", "no alert.X.resolved check"
+    unobserved: bool = False  # every check keeping it from proof was an error, none failed
 
 
-def _problems(title: str, checks: Sequence[CheckResult]) -> list[str]:
+def _problems(title: str, checks: Sequence[CheckResult]) -> tuple[list[str], bool]:
+    """What keeps ``title`` from proof, and whether all of it is errors (nothing failed)."""
     prefix = f"alert.{title}."
     own = [c for c in checks if c.name.startswith(prefix) and _SUFFIX.match(c.name[len(prefix) :])]
     suffixes = [c.name[len(prefix) :] for c in own]
@@ -41,12 +45,14 @@ def _problems(title: str, checks: Sequence[CheckResult]) -> list[str]:
         for suffix in ("fired", "notified", "resolved")
         if not any(s == suffix or s.startswith(f"{suffix}.") for s in suffixes)
     ]
+    only_errors = not problems
     problems += [
         f"{c.name} {c.status.value}" + (f": {c.reason}" if c.reason else "")
         for c in own
         if not c.passed
     ]
-    return problems
+    only_errors = only_errors and all(c.status is Status.ERROR for c in own if not c.passed)
+    return problems, only_errors
 
 
 def rule_outcomes(
@@ -55,10 +61,15 @@ def rule_outcomes(
     """Per alertname of ``expectations``: proved when every check of every expectation of it
     (found by name, ``alert.<ExpectedAlert.title>.<suffix>``) exists and passed."""
     problems: dict[str, list[str]] = {}
+    errors_only: dict[str, bool] = {}
     for title, alertname in dict.fromkeys((e.title, e.alertname) for e in expectations):
-        problems.setdefault(alertname, []).extend(_problems(title, checks))
+        found, only_errors = _problems(title, checks)
+        problems.setdefault(alertname, []).extend(found)
+        errors_only[alertname] = errors_only.get(alertname, True) and only_errors
     return {
-        name: RuleOutcome(EXERCISED, tuple(found)) if found else RuleOutcome(PROVED)
+        name: RuleOutcome(EXERCISED, tuple(found), unobserved=errors_only[name])
+        if found
+        else RuleOutcome(PROVED)
         for name, found in problems.items()
     }
 
@@ -96,6 +107,12 @@ def evaluate_coverage(
         f"{name} (expected by {', '.join(sorted(named[name]))}) is not loaded in Prometheus"
         for name in sorted(set(named) - set(loaded))
     ]
+    if required == "all" and not loaded:
+        problems.append(
+            "prometheus reports no alerting rule loaded, so none can be proved; check that "
+            "its configuration loads the rule files (rule_files) and that they parse"
+        )
+    unknown: list[str] = []  # required rules kept from proof only by errors
     for name in must:
         if name in proved:
             continue
@@ -107,9 +124,8 @@ def evaluate_coverage(
             problems.append(f"{name} is not named by any experiment of the run")
         else:
             why = "; ".join(outcome.unproved) if outcome and outcome.unproved else "only inhibited"
-            problems.append(
-                f"{name} was exercised by {', '.join(sorted(named[name]))} but not proved: {why}"
-            )
+            line = f"{name} was exercised by {', '.join(sorted(named[name]))} but not proved: {why}"
+            (unknown if outcome is not None and outcome.unobserved else problems).append(line)
     observed = {
         "loaded": len(loaded),
         "proved": [n for n in proved if n in loaded],
@@ -129,12 +145,13 @@ def evaluate_coverage(
         },
         "unhealthy": sorted(name for name, rule in loaded.items() if rule.health != "ok"),
     }
+    status = Status.FAILED if problems else Status.ERROR if unknown else Status.PASSED
     return CheckResult(
         "alerts.coverage",
-        Status.FAILED if problems else Status.PASSED,
+        status,
         expected,
         observed,
-        "; ".join(problems),
+        "; ".join(problems or unknown),
         attempts=1,
         evidence=evidence,
     )

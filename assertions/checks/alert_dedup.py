@@ -13,6 +13,10 @@ keeps its fingerprint across episodes, so the same content then reports a new ep
 reduction is ``1 - sent / received`` from Alertmanager's
 counters over the run (``alertmanager_notifications_total`` vs
 ``alertmanager_alerts_received_total``), which the caller reads.
+
+What cannot be observed is an error, not a pass: counters that could not be read, and a
+repeat that would be a duplicate unless an episode began or resolved in a stretch the watcher
+could not poll. A duplicate found fails the check all the same.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = ["evaluate_dedup"]
 
 _PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 _MAX_COUNTS = 50
+_TAIL_SLACK_S = 5.0  # the watcher stops just before the run-level checks
 
 
 def _group(notification: Notification) -> str:
@@ -54,6 +59,16 @@ def _alertname(notification: Notification) -> str:
         return str(labels.get("alertname", "")) if isinstance(labels, dict) else ""
     words = _PREFIX.sub("", notification.title).split()
     return words[0] if words else ""
+
+
+def _blind_between(observations: AlertObservations | None, start: float, end: float) -> bool:
+    """Whether the watcher went unpolled somewhere between two notifications."""
+    if observations is None:
+        return False
+    last = observations.last_poll_at
+    return observations.longest_gap_within(start, end)[0] > 0 or (
+        last is not None and last < end - _TAIL_SLACK_S
+    )
 
 
 def _episode_between(
@@ -146,6 +161,7 @@ def evaluate_dedup(
     """
     previous: dict[tuple[str, str], Notification] = {}
     duplicates: list[dict[str, Any]] = []
+    undecided: list[dict[str, Any]] = []  # duplicates unless the watcher missed an episode
     for note in sorted(notifications, key=lambda n: n.received_at_unix):
         key = (note.receiver, _group(note))
         before = previous.get(key)
@@ -157,7 +173,8 @@ def evaluate_dedup(
                 observations, _alertname(note), before.received_at_unix, note.received_at_unix
             )
         ):
-            duplicates.append(
+            blind = _blind_between(observations, before.received_at_unix, note.received_at_unix)
+            (undecided if blind else duplicates).append(
                 {
                     "integration": note.receiver,
                     "group": key[1],
@@ -171,6 +188,7 @@ def evaluate_dedup(
     observed: dict[str, Any] = {
         "notifications": len(notifications),
         "duplicates": len(duplicates),
+        "undecided": len(undecided),
         "received_total": received_total,
         "sent_total": sent_total,
         "reduction": reduction,
@@ -180,20 +198,35 @@ def evaluate_dedup(
     counts = _counts(notifications)
     evidence = {
         "duplicates": duplicates[:MAX_LISTED],
+        "undecided": undecided[:MAX_LISTED],
         "counts": counts[:_MAX_COUNTS],
         "counts_listed": f"{min(len(counts), _MAX_COUNTS)} of {len(counts)}",
     }
-    reason = ""
+    reason, status = "", Status.PASSED
     if duplicates:
         first = duplicates[0]
+        status = Status.FAILED
         reason = (
             f"{len(duplicates)} duplicate notification(s) within the repeat interval of "
             f"{repeat_interval_s:g} s; first: {first['integration']} got group {first['group']} "
             f"again {first['after_s']} s after the same notification"
         )
+    else:
+        unknown = []
+        if undecided:
+            assert observations is not None
+            unknown.append(
+                f"{len(undecided)} repeated notification(s) cannot be told from duplicates: "
+                f"{observations.source} could not be polled between them, so a new episode may "
+                f"have begun unseen; last error: {observations.last_error()}"
+            )
+        if counters_error:
+            unknown.append(f"the reduction is unknown: {counters_error}")
+        if unknown:
+            status, reason = Status.ERROR, "; ".join(unknown)
     return CheckResult(
         name="alerts.dedup",
-        status=Status.FAILED if duplicates else Status.PASSED,
+        status=status,
         expected={"duplicates": 0, "repeat_interval_s": repeat_interval_s},
         observed=observed,
         reason=reason,

@@ -15,7 +15,9 @@ or anew after a notification in which none of its alerts was firing (the group e
 Slack and email carry text: with the watcher's episodes, the alerts of a group that started
 together when the group's earlier alerts had all resolved must be counted in the ``[FIRING:N]``
 of its first firing title on each receiver; alerts ever seen suppressed are not required, nor
-those started after that notification or last seen before it (resolved by then).
+those started after that notification or last seen before it (resolved by then). That part
+needs the watcher to have seen the whole run: when it did not (Alertmanager failing or
+hanging for a while), the check is an error unless a problem was found anyway.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 from assertions.backends.alertmanager import parse_timestamp
 from assertions.backends.sink import Notification
-from assertions.checks._alert_common import MAX_LISTED, round_s
+from assertions.checks._alert_common import MAX_LISTED, round_s, unwatched
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
 
@@ -241,14 +243,18 @@ def evaluate_grouping(
     *,
     slack_s: float = 1.0,
     observations: AlertObservations | None = None,
+    window: tuple[float, float] | None = None,
+    coverage_slack_s: float = 5.0,
 ) -> CheckResult:
     """``alerts.grouping`` over the webhook ``notifications`` of the run, for the route's
     ``group_by`` and ``group_wait_s`` (:class:`~assertions.checks.alert_routing.Route`).
 
     With the watcher's ``observations`` also the Slack and email ones, by the count in their
     title only (Alertmanager's default title); a group without a text notification is listed
-    in the evidence, not judged (delivery checks judge absence). Passes with ``exercised``
-    false, and a note, when no group of two or more alerts was judged.
+    in the evidence, not judged (delivery checks judge absence); given the run's ``window``
+    too, an error when the watcher did not observe all of it (give or take
+    ``coverage_slack_s``). Passes with ``exercised`` false, and a note, when no group of two
+    or more alerts was judged.
     """
     together_s = max(group_wait_s - slack_s, 0.0)
     expected = {"group_by": list(group_by), "group_wait_s": group_wait_s}
@@ -297,6 +303,21 @@ def evaluate_grouping(
             expected,
             observed,
             f"{len(problems)} grouping problem(s); first: {problems[0]}",
+            attempts=1,
+            evidence=evidence,
+        )
+    blind = (
+        unwatched(observations, window[0], window[1], coverage_slack_s)
+        if observations is not None and window is not None
+        else ""
+    )
+    if blind:
+        return CheckResult(
+            "alerts.grouping",
+            Status.ERROR,
+            expected,
+            observed,
+            f"the Slack and email grouping cannot be judged: {blind}",
             attempts=1,
             evidence=evidence,
         )

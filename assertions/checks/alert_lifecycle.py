@@ -4,11 +4,14 @@
 (latency measured two ways: first seen by polling, which decides, and Prometheus'
 ``startsAt``); already firing at inject is an error. ``resolved``: every episode of this fault
 (firing after inject, started by the rollback) resolved within the resolve deadline of the
-rollback. Absence is concluded only from a window the watcher observed without failed polls.
+rollback. Absence is concluded only from a window the watcher observed without failed polls,
+and lateness only when no poll failed before the alert was first seen (it may have fired
+unseen): otherwise the result is an error, never a pass.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +67,19 @@ def judge_fired(judge: Judge) -> CheckResult:
             "starts_at_after_s": round_s(episode.starts_at - inject_at),
         }
         late = latency > deadline
+        blind = judge.observations.errors_between(inject_at, episode.first_seen)
+        if late and blind:
+            return judge.result(
+                "fired",
+                Status.ERROR,
+                expected_view,
+                observed,
+                f"{expected.title} was first seen {latency:.1f} s after inject, past "
+                f"{deadline:g} s, but {len(blind)} polls of {judge.observations.source} failed "
+                f"before that, so it may have fired in time unseen; last: {blind[-1][1]}",
+                latency=latency,
+                evidence={"episode": episode_view(episode)},
+            )
         return judge.result(
             "fired",
             Status.FAILED if late else Status.PASSED,
@@ -147,13 +163,19 @@ def judge_resolved(
                 f"{title} was still firing {resolve_deadline_s:g} s after rollback",
                 evidence=evidence,
             )
+        failing = observations.errors_between(last_poll or 0.0, math.inf)
+        why = (
+            f"{observations.source} could not be polled after that; last error: {failing[-1][1]}"
+            if failing
+            else f"the watcher stopped polling {observations.source} too early"
+        )
         return judge.result(
             "resolved",
             Status.ERROR,
             expected_view,
             {"resolved": False},
             f"{title} was still firing at the last successful poll ({last_poll}), before "
-            "the resolve deadline: the watcher stopped too early",
+            f"the resolve deadline: {why}",
             evidence=evidence,
         )
     resolved_at = max(ep.resolved_at for ep in relevant if ep.resolved_at is not None)

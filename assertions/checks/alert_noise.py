@@ -4,7 +4,9 @@ An unexpected episode Alertmanager inhibited (its ``inhibitedBy`` held something
 that reached no receiver is no noise: nobody was paged. It is listed apart, as ``inhibited``.
 "Reached" is judged generously, so that noise is not missed: a firing webhook notification
 carrying that very alert, or a Slack or email notification whose title names its alertname,
-received between its ``startsAt`` and its resolution.
+received between its ``startsAt`` and its resolution. When the receivers could not be read,
+whether an inhibited episode reached one is unknown: the check is then an error, not a pass
+and not a failure (an unexpected episode that was not inhibited fails it all the same).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 from collections.abc import Sequence
 
 from assertions.backends.sink import Notification
-from assertions.checks._alert_common import MAX_LISTED, episode_view
+from assertions.checks._alert_common import MAX_LISTED, episode_view, unwatched
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
@@ -37,15 +39,18 @@ def evaluate_noise(
     window: tuple[float, float],
     *,
     notifications: Sequence[Notification] | None = None,
+    sink_error: str = "",
     severity: str = "critical",
     coverage_slack_s: float = 5.0,
 ) -> CheckResult:
     """``alerts.noise``: alerts of ``severity`` active in ``window`` that no expectation names.
 
-    ``notifications`` are every receiver's; without them (None) an inhibited episode counts
-    as noise like any other. Passing needs the watcher to have polled from the window's start
-    to its end (give or take ``coverage_slack_s``); unexpected alerts fail the check whatever
-    the coverage.
+    ``notifications`` are every receiver's; None when they could not be read (``sink_error``
+    says why): an unexpected episode Alertmanager inhibited then makes the check an error,
+    since whether it paged anyone is unknown. Passing needs the watcher to have polled from
+    the window's start to its end with no stretch of failed polls longer than
+    ``coverage_slack_s`` (:func:`~assertions.checks._alert_common.unwatched`); unexpected
+    alerts that were not inhibited fail the check whatever the coverage.
     """
     start, end = window
     candidates = [
@@ -55,19 +60,23 @@ def evaluate_noise(
         and ep.active_during(start, end)
         and not any(item.matches(ep.labels) for item in expected_all)
     ]
-    silenced = [
-        ep
-        for ep in candidates
-        if notifications is not None and ep.inhibited_by and not _reached(ep, notifications)
-    ]
-    unexpected = [ep for ep in candidates if ep not in silenced]
+    if notifications is None:
+        silenced, unknown = [], [ep for ep in candidates if ep.inhibited_by]
+    else:
+        silenced = [ep for ep in candidates if ep.inhibited_by and not _reached(ep, notifications)]
+        unknown = []
+    unexpected = [ep for ep in candidates if ep not in silenced and ep not in unknown]
 
     def result(status: Status, reason: str = "") -> CheckResult:
         return CheckResult(
             name="alerts.noise",
             status=status,
             expected={"unexpected": 0, "severity": severity, "window": [start, end]},
-            observed={"unexpected": len(unexpected), "inhibited": len(silenced)},
+            observed={
+                "unexpected": len(unexpected),
+                "inhibited": len(silenced),
+                "inhibited_delivery_unknown": len(unknown),
+            },
             reason=reason,
             attempts=observations.polls,
             evidence={
@@ -75,6 +84,10 @@ def evaluate_noise(
                 "inhibited": [
                     {**episode_view(ep), "inhibited_by": list(ep.inhibited_by)}
                     for ep in silenced[:MAX_LISTED]
+                ],
+                "inhibited_delivery_unknown": [
+                    {**episode_view(ep), "inhibited_by": list(ep.inhibited_by)}
+                    for ep in unknown[:MAX_LISTED]
                 ],
             },
         )
@@ -86,17 +99,17 @@ def evaluate_noise(
             f"{len(unexpected)} unexpected {severity} alert episode(s) in the window: "
             + ", ".join(names),
         )
-    first, last = observations.first_poll_at, observations.last_poll_at
-    if (
-        first is None
-        or last is None
-        or first > start + coverage_slack_s
-        or last < end - coverage_slack_s
-    ):
-        last_error = observations.errors[-1][1] if observations.errors else "none"
-        return result(
-            Status.ERROR,
-            f"the watcher did not observe the whole window (successful polls from {first} "
-            f"to {last}); last error: {last_error}",
+    problems = []
+    if unknown:
+        muted = ", ".join(sorted({ep.labels.get("alertname", "?") for ep in unknown}))
+        problems.append(
+            f"{len(unknown)} unexpected {severity} alert episode(s) were inhibited ({muted}), "
+            "but whether they reached a receiver is unknown: the receivers could not be read: "
+            f"{sink_error or 'no notifications given'}"
         )
+    why = unwatched(observations, start, end, coverage_slack_s)
+    if why:
+        problems.append(why)
+    if problems:
+        return result(Status.ERROR, "; ".join(problems))
     return result(Status.PASSED)

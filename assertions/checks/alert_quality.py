@@ -1,10 +1,11 @@
 """``alerts.quality``: recall and precision of the alerting over the run's faults (pure).
 
 Recall is the share of expected alerts whose ``alert.<title>.fired`` passed (the caller says
-which did). Precision is the share of alert episodes first seen inside a fault window (any
-severity) that an expectation or an expected inhibition of that window names; the others are
-the unexpected alerts the faults raised. Windows are taken as given: a caller that wants the
-alerts a fault raises after its rollback counted passes windows that end later.
+which did, and which could not be observed: a recall that falls short only through those is an
+error, not a failure). Precision is the share of alert episodes first seen inside a fault
+window (any severity) that an expectation or an expected inhibition of that window names; the
+others are the unexpected alerts the faults raised. Windows are taken as given: a caller that
+wants the alerts a fault raises after its rollback counted passes windows that end later.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assertions.checks._alert_common import MAX_LISTED, episode_view
+from assertions.checks._alert_common import MAX_LISTED, episode_view, unwatched
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.checks.slo import FaultWindow
@@ -34,6 +35,7 @@ class QualityExpectation:
     alert: ExpectedAlert
     fired_in_time: bool = False  # its alert.<title>.fired passed
     inhibited: bool = False
+    unobserved: bool = False  # its alert.<title>.fired was an error: nobody knows whether
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -60,7 +62,9 @@ def evaluate_quality(
 ) -> CheckResult:
     """``alerts.quality``: failed when recall is below ``min_recall`` or precision below
     ``min_precision``; an error when the watcher did not observe every window (give or take
-    ``coverage_slack_s``). A ratio with nothing to count is None and not judged."""
+    ``coverage_slack_s``, :func:`~assertions.checks._alert_common.unwatched`), or when recall
+    falls short only through expectations whose firing could not be observed. A ratio with
+    nothing to count is None and not judged."""
     counted = [e for e in expectations if not e.inhibited]
     fired = [e for e in counted if e.fired_in_time]
     inside = [
@@ -79,7 +83,8 @@ def evaluate_quality(
         "episodes_in_windows": len(inside),
         "named_episodes": len(named),
         "unexpected_alerts": sorted({ep.labels.get("alertname", "?") for ep in unexpected}),
-        "missed": [e.alert.title for e in counted if not e.fired_in_time],
+        "missed": [e.alert.title for e in counted if not e.fired_in_time and not e.unobserved],
+        "unobserved": [e.alert.title for e in counted if e.unobserved],
     }
     expected = {"min_recall": min_recall, "min_precision": min_precision}
     evidence = {"unexpected": [episode_view(ep) for ep in unexpected[:MAX_LISTED]]}
@@ -95,12 +100,19 @@ def evaluate_quality(
             evidence=evidence,
         )
 
-    problems = []
+    problems, unknown = [], []
     if recall is not None and recall < min_recall:
-        problems.append(
-            f"recall {recall:g} is below {min_recall:g} (did not fire in time: "
-            f"{', '.join(observed['missed'])})"
-        )
+        best = _ratio(len(fired) + len(observed["unobserved"]), len(counted)) or 0.0
+        if best < min_recall:  # short even if every unobserved one fired in time
+            problems.append(
+                f"recall {recall:g} is below {min_recall:g} (did not fire in time: "
+                f"{', '.join(observed['missed'])})"
+            )
+        else:
+            unknown.append(
+                f"recall {recall:g} is below {min_recall:g} only through alerts whose firing "
+                f"could not be observed ({', '.join(observed['unobserved'])})"
+            )
     if precision is not None and precision < min_precision:
         problems.append(
             f"precision {precision:g} is below {min_precision:g} (unexpected in fault windows: "
@@ -108,21 +120,19 @@ def evaluate_quality(
         )
     if problems:
         return result(Status.FAILED, "; ".join(problems))
-    first, last = observations.first_poll_at, observations.last_poll_at
-    unwatched = [
-        w.name or f"[{w.start}, {w.end}]"
+    blind = {
+        w.name or f"[{w.start}, {w.end}]": why
         for w in windows
-        if first is None
-        or last is None
-        or first > w.start + coverage_slack_s
-        or last < w.end - coverage_slack_s
-    ]
-    if unwatched:
-        return result(
-            Status.ERROR,
-            f"the watcher did not observe the fault window(s) {', '.join(unwatched)} "
-            f"(successful polls from {first} to {last}), so precision cannot be judged",
+        if (why := unwatched(observations, w.start, w.end, coverage_slack_s))
+    }
+    if blind:
+        name, why = next(iter(blind.items()))
+        unknown.append(
+            f"the fault window(s) {', '.join(blind)} were not fully observed, so precision "
+            f"cannot be judged ({name}: {why})"
         )
+    if unknown:
+        return result(Status.ERROR, "; ".join(unknown))
     if recall is None and precision is None:
         observed["note"] = "no expected alert and no alert in a fault window: nothing to judge"
     return result(Status.PASSED)

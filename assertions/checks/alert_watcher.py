@@ -4,8 +4,10 @@ An :class:`AlertWatcher` polls Alertmanager (every 0.5 s by default, in its own 
 and records each firing *episode*, an alert fingerprint with one ``startsAt``: when polling
 first saw it, Prometheus' ``startsAt``, when it was last seen, and when a successful poll first
 no longer listed it (resolved: Alertmanager drops an alert as soon as it resolves; seen on
-0.25). Failed polls are recorded with their time, never raised. :meth:`observations` hands out
-an immutable snapshot for the pure judging in :mod:`assertions.checks.alerts`.
+0.25). Failed polls are recorded with their time, never raised, and so is each *gap*: the
+stretch from the last successful poll before a failure to the next successful one, in which
+the watcher saw nothing. :meth:`observations` hands out an immutable snapshot for the pure
+judging in :mod:`assertions.checks.alerts`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from assertions.backends.errors import BackendError
 __all__ = ["AlertEpisode", "AlertObservations", "AlertWatcher"]
 
 _MAX_ERRORS = 200
+_MAX_GAPS = 200
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class AlertObservations:
     last_poll_at: float | None = None  # last successful poll
     polls: int = 0  # every poll, failed ones included
     errors: tuple[tuple[float, str], ...] = ()  # (time, BackendError message)
+    # stretches without a successful poll: (the last success before the failures, or the
+    # first failure when nothing had succeeded yet; the next success, None while failing)
+    gaps: tuple[tuple[float, float | None], ...] = ()
+    source: str = "alertmanager"  # what was polled, for messages: "alertmanager at <url>"
 
     def observed_until(self, moment: float) -> bool:
         return (
@@ -61,6 +68,20 @@ class AlertObservations:
 
     def errors_between(self, start: float, end: float) -> list[tuple[float, str]]:
         return [(at, message) for at, message in self.errors if start <= at <= end]
+
+    def last_error(self) -> str:
+        return self.errors[-1][1] if self.errors else "none recorded (a poll may be waiting)"
+
+    def longest_gap_within(self, start: float, end: float) -> tuple[float, float, float | None]:
+        """The longest stretch of ``[start, end]`` without a successful poll, as (seconds,
+        gap start, gap end); (0, start, start) when there is none."""
+        best: tuple[float, float, float | None] = (0.0, start, start)
+        for gap_start, gap_end in self.gaps:
+            stop = end if gap_end is None else min(gap_end, end)
+            length = stop - max(gap_start, start)
+            if length > best[0]:
+                best = (length, gap_start, gap_end)
+        return best
 
 
 class AlertWatcher:
@@ -87,6 +108,9 @@ class AlertWatcher:
         self._last_poll_at: float | None = None
         self._polls = 0
         self._errors: list[tuple[float, str]] = []
+        self._gaps: list[tuple[float, float | None]] = []
+        self._gap_start: float | None = None
+        self._source = f"{backend.name} at {backend.url}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -127,6 +151,10 @@ class AlertWatcher:
             if self._first_poll_at is None:
                 self._first_poll_at = now
             self._last_poll_at = now
+            if self._gap_start is not None:
+                self._gaps.append((self._gap_start, now))
+                del self._gaps[:-_MAX_GAPS]
+                self._gap_start = None
 
     def _record_error(self, message: str) -> None:
         at = self._clock()
@@ -134,6 +162,8 @@ class AlertWatcher:
             self._polls += 1
             self._errors.append((at, message))
             del self._errors[:-_MAX_ERRORS]
+            if self._gap_start is None:
+                self._gap_start = self._last_poll_at if self._last_poll_at is not None else at
 
     def observations(self) -> AlertObservations:
         """A consistent snapshot; safe to call while the thread runs."""
@@ -145,6 +175,12 @@ class AlertWatcher:
                 last_poll_at=self._last_poll_at,
                 polls=self._polls,
                 errors=tuple(self._errors),
+                gaps=(
+                    tuple(self._gaps)
+                    if self._gap_start is None
+                    else (*self._gaps, (self._gap_start, None))
+                ),
+                source=self._source,
             )
 
     def _run(self) -> None:

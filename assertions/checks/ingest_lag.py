@@ -4,7 +4,8 @@ The completeness checks run after the load and can only bound the lag from above
 already there at the first poll). This probe runs *during* the load: it tails the ledger,
 samples a few new requests each round, and polls Jaeger and Elasticsearch for the sampled ids
 until each is found or its deadline passes. Lag = the poll that first found it minus the
-request's end, so its resolution is the poll interval.
+request's end, so its resolution is the poll interval. An id whose deadline passed while polls
+of its backend failed was not observed missing: it makes the check an error, never a failure.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from scenarios.ledger import LedgerEntry, LedgerTail
 
 __all__ = ["IngestLagProbe", "LagObservation", "LagSample", "evaluate_ingest_lag"]
 
+_MAX_ERRORS = 200
+
 
 @dataclass
 class LagObservation:
@@ -31,6 +34,8 @@ class LagObservation:
 
     lags_s: list[float] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)  # ids not found within the deadline
+    # ids whose deadline passed while polls failed: nobody knows whether they were there
+    unobserved: list[str] = field(default_factory=list)
     pending: int = 0  # ids still being polled when the probe stopped (not judged)
     errors: list[str] = field(default_factory=list)
     polls: int = 0
@@ -42,17 +47,27 @@ class LagSample:
     key: str
     ended: float  # the request's end, unix seconds
     lag_s: float | None  # None: not found within the deadline
+    unobserved: bool = False  # not found, but a poll failed while it was waited for
 
 
 def evaluate_ingest_lag(
     observation: LagObservation, *, name: str, deadline_s: float
 ) -> CheckResult:
-    """Passed when every sampled id was found within the deadline; the latency is the p95."""
+    """Passed when every sampled id was found within the deadline; the latency is the p95.
+    Failed when one was not; an error when nothing was judged or some ids could not be looked
+    up (their backend failed while they were waited for)."""
     stats = summary(observation.lags_s)
-    sampled = len(observation.lags_s) + len(observation.missed)
-    observed = {"sampled": sampled, "found": len(observation.lags_s), "lag_s": stats}
+    unobserved = len(observation.unobserved)
+    sampled = len(observation.lags_s) + len(observation.missed) + unobserved
+    observed = {
+        "sampled": sampled,
+        "found": len(observation.lags_s),
+        "unobserved": unobserved,
+        "lag_s": stats,
+    }
     evidence = {
         "missed": observation.missed[:20],
+        "unobserved": observation.unobserved[:20],
         "pending_at_stop": observation.pending,
         "excluded_in_fault_windows": observation.in_faults,
         "errors": observation.errors[:5],
@@ -65,6 +80,19 @@ def evaluate_ingest_lag(
         )
         return CheckResult(
             name, Status.ERROR, expected, observed, reason, None, observation.polls, evidence
+        )
+    if unobserved and not observation.missed:
+        last = observation.errors[-1] if observation.errors else "unknown"
+        return CheckResult(
+            name,
+            Status.ERROR,
+            expected,
+            observed,
+            f"{unobserved} of {sampled} sampled requests could not be looked up within "
+            f"{deadline_s:g} s: the backend failed: {last}",
+            stats["p95"],
+            observation.polls,
+            evidence,
         )
     if observation.missed:
         return CheckResult(
@@ -90,6 +118,7 @@ class _Tracker:
         self.pending: dict[str, float] = {}  # id -> request end (unix)
         self.samples: list[LagSample] = []
         self.errors: list[str] = []
+        self.failed_at: list[float] = []  # when polls failed
         self.polls = 0
 
     def poll(self, now: float) -> None:
@@ -100,13 +129,16 @@ class _Tracker:
             found = self._find(list(self.pending))
         except BackendError as exc:
             self.errors.append(str(exc))
+            self.failed_at.append(now)
+            del self.errors[:-_MAX_ERRORS], self.failed_at[:-_MAX_ERRORS]
             found = set()
         for key in found & set(self.pending):
             ended = self.pending.pop(key)
             self.samples.append(LagSample(key, ended, max(0.0, now - ended)))
         for key, ended in list(self.pending.items()):
             if now - ended > self._deadline_s:
-                self.samples.append(LagSample(key, ended, None))
+                blind = any(ended <= at <= now for at in self.failed_at)
+                self.samples.append(LagSample(key, ended, None, unobserved=blind))
                 del self.pending[key]
 
     def observation(self, windows: Sequence[tuple[float, float]], grace_s: float) -> LagObservation:
@@ -118,7 +150,8 @@ class _Tracker:
         judged = [sample for sample in self.samples if not in_fault(sample)]
         return LagObservation(
             lags_s=[s.lag_s for s in judged if s.lag_s is not None],
-            missed=[s.key for s in judged if s.lag_s is None],
+            missed=[s.key for s in judged if s.lag_s is None and not s.unobserved],
+            unobserved=[s.key for s in judged if s.lag_s is None and s.unobserved],
             pending=len(self.pending),
             errors=list(self.errors),
             polls=self.polls,

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from tenacity import Retrying, retry_if_exception_type
 
 from assertions.backends.errors import BackendError
 from assertions.backends.prometheus import PrometheusBackend
@@ -185,7 +187,12 @@ def prometheus_slo(
 
 
 def _judge(
-    observation: SloObservation, side: Side, bounds: SloBounds, reason_if_error: str = ""
+    observation: SloObservation,
+    side: Side,
+    bounds: SloBounds,
+    reason_if_error: str = "",
+    *,
+    evidence: Mapping[str, Any] | None = None,
 ) -> CheckResult:
     stats = observation.inside if side == "inside" else observation.outside
     name = f"slo.{observation.source}.{side}_faults"
@@ -207,6 +214,7 @@ def _judge(
             reason=reason,
             latency_s=observed["p95_s"],
             attempts=observation.attempts,
+            evidence=dict(evidence or {}),
         )
 
     if reason_if_error:
@@ -252,33 +260,46 @@ def check_prometheus_slo(
 ) -> list[CheckResult]:
     """Query Prometheus once it has scraped past ``end`` (``settle_s``), retrying failures.
 
-    Gives up after ``deadline_s``: every judged side is then an error naming the last failure.
+    Gives up after ``deadline_s`` (tenacity: no attempt starts after it, so a hanging
+    Prometheus costs the deadline plus one request timeout): every judged side is then an
+    error naming the last failure, with ``backend_failed`` in its evidence. ``deadline_s`` 0
+    makes one attempt.
     """
     give_up = clock() + deadline_s
     wait = end + settle_s - clock()
     if wait > 0:
         sleep(min(wait, deadline_s))
+    retrying = Retrying(
+        retry=retry_if_exception_type(BackendError),
+        stop=lambda _state: clock() >= give_up,
+        wait=lambda _state: max(0.0, min(retry_interval_s, give_up - clock())),
+        sleep=sleep,
+        reraise=True,
+    )
     attempts = 0
-    while True:
+
+    def attempt() -> SloObservation:
+        nonlocal attempts
         attempts += 1
-        try:
-            observation = prometheus_slo(
-                backend, start=start, end=end, windows=windows, selector=selector
+        return prometheus_slo(backend, start=start, end=end, windows=windows, selector=selector)
+
+    try:
+        observation = retrying(attempt)
+    except BackendError as exc:
+        failed = SloObservation("prometheus", SloStats(0, 0, None), SloStats(0, 0, None), attempts)
+        sides: list[tuple[Side, SloBounds | None]] = [
+            ("outside", expected.outside),
+            ("inside", expected.inside),
+        ]
+        return [
+            _judge(
+                failed,
+                side,
+                bounds,
+                f"prometheus could not be read within {deadline_s:g} s: {exc}",
+                evidence={"backend_failed": True, "attempts": attempts},
             )
-            return evaluate_slo(observation, expected)
-        except BackendError as exc:
-            remaining = give_up - clock()
-            if remaining <= 0:
-                failed = SloObservation(
-                    "prometheus", SloStats(0, 0, None), SloStats(0, 0, None), attempts
-                )
-                sides: list[tuple[Side, SloBounds | None]] = [
-                    ("outside", expected.outside),
-                    ("inside", expected.inside),
-                ]
-                return [
-                    _judge(failed, side, bounds, f"prometheus could not be read: {exc}")
-                    for side, bounds in sides
-                    if bounds is not None
-                ]
-            sleep(min(retry_interval_s, remaining))
+            for side, bounds in sides
+            if bounds is not None
+        ]
+    return evaluate_slo(observation, expected)

@@ -37,6 +37,7 @@ def test_a_lifecycle_without_repeats_passes_with_counts_and_the_reduction() -> N
     assert result.observed == {
         "notifications": 6,
         "duplicates": 0,
+        "undecided": 0,
         "received_total": 40.0,
         "sent_total": 6.0,
         "reduction": 0.85,
@@ -97,7 +98,9 @@ def test_text_receivers_compare_title_and_text_per_group() -> None:
 
 def test_the_reduction_is_none_with_its_reason_when_unknown() -> None:
     unknown = evaluate_dedup([], HOUR, None, 3.0, counters_error="prometheus at x: HTTP 503")
-    assert unknown.passed
+    # counters that could not be read leave the check unobserved: an error naming prometheus
+    assert unknown.status is Status.ERROR
+    assert unknown.reason == "the reduction is unknown: prometheus at x: HTTP 503"
     assert unknown.observed["reduction"] is None
     assert unknown.observed["reduction_note"] == "prometheus at x: HTTP 503"
     nothing = evaluate_dedup([], HOUR, 0.0, 0.0)

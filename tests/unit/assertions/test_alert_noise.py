@@ -47,7 +47,7 @@ def test_an_inhibited_alert_that_reached_nobody_is_not_noise() -> None:
     seen = watched(inhibited("IoTServiceDown", "src"))
     result = evaluate_noise(seen, [DOWN], RUN, notifications=[note(1006.0)])  # DOWN's only
     assert result.passed
-    assert result.observed == {"unexpected": 0, "inhibited": 1}
+    assert result.observed == {"unexpected": 0, "inhibited": 1, "inhibited_delivery_unknown": 0}
     (listed,) = result.evidence["inhibited"]
     assert listed["labels"]["alertname"] == "IoTServiceDown" and listed["inhibited_by"] == ["src"]
 
@@ -71,9 +71,17 @@ def test_an_inhibited_alert_that_reached_a_receiver_is_noise() -> None:
     assert evaluate_noise(seen, [DOWN], RUN, notifications=[after]).passed
 
 
-def test_without_notifications_or_inhibition_it_counts() -> None:
-    assert evaluate_noise(watched(inhibited("IoTServiceDown", "src")), [DOWN], RUN).status is (
-        Status.FAILED
+def test_unreadable_receivers_leave_inhibited_noise_unknown_and_the_rest_counts() -> None:
+    # receivers unreadable: whether the inhibited episode paged anyone is unknown, an error
+    unknown = evaluate_noise(
+        watched(inhibited("IoTServiceDown", "src")),
+        [DOWN],
+        RUN,
+        sink_error="sink at http://sink.test/notifications: HTTP 503: 'down'",
     )
+    assert unknown.status is Status.ERROR
+    assert "inhibited (IoTServiceDown)" in unknown.reason
+    assert "sink at http://sink.test/notifications: HTTP 503" in unknown.reason
+    assert unknown.observed["inhibited_delivery_unknown"] == 1
     not_inhibited = watched(inhibited("IoTServiceDown"))
     assert evaluate_noise(not_inhibited, [DOWN], RUN, notifications=[]).status is Status.FAILED

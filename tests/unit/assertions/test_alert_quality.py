@@ -36,6 +36,7 @@ def test_every_alert_expected_and_fired_passes() -> None:
         "named_episodes": 2,
         "unexpected_alerts": [],
         "missed": [],
+        "unobserved": [],
     }
 
 

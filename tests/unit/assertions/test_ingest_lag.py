@@ -90,5 +90,8 @@ def test_probe_samples_new_ledger_lines_and_leaves_fault_windows_out(tmp_path: P
     assert traces.observed["sampled"] == 2
     assert traces.evidence["missed"] == [lost]
     assert traces.evidence["excluded_in_fault_windows"] == 1
-    assert logs.status is Status.FAILED
+    # the log store failed every poll: its ids were never seen missing, so an error, not a fail
+    assert logs.status is Status.ERROR
+    assert logs.observed["unobserved"] == 2 and logs.evidence["missed"] == []
+    assert "elasticsearch at http://es.test/logs-*/_field_caps: ConnectError" in logs.reason
     assert "refused" in logs.evidence["errors"][0]
