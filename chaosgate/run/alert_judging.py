@@ -14,6 +14,10 @@ inhibitions, ``alerts.grouping``, ``alerts.dedup``, ``alerts.quality``, ``alerts
 Integrations the target's sink cannot read (``sink.receivers``) are judged from
 Alertmanager's own ``alertmanager_notifications_total`` / ``_failed_total`` counters, which
 its Prometheus scrapes.
+
+Whatever a backend does in the check phase (refuses, hangs, answers 5xx or garbage), a check
+that needs it is an error naming it, never a pass; a judgement that raises anyway becomes an
+error result (:func:`~chaosgate.run.judging.judged`), so the run still writes its reports.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from assertions.checks.slo import FaultWindow
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
 from chaosgate.run.chaos_phase import ExperimentRun
+from chaosgate.run.judging import judged
 from chaosgate.run.profiles import Profile
 
 __all__ = [
@@ -141,28 +146,41 @@ def experiment_checks(
         return [ran]
     checks = [ran]
     counters = alertmanager_counters(backends.prometheus)
+    inject_at = run.inject_at
     for expected in run.expected:
         labels = setup.labels_of(expected)
         routed: tuple[str, ...] = ()
         group_by: Sequence[str] | None = None
+        config_error = setup.config_error
         if setup.config is not None:
-            routed = routed_integrations(setup.config, labels)
-            group_by = route_for(setup.config, labels).group_by
-        results = check_expected_alert(
-            watcher,
-            expected,
-            backend=backends.sink,
-            inject_at=run.inject_at,
-            rollback_at=run.rollback_at,
-            resolve_deadline_s=run.resolve_deadline_s,
-            routed=routed,
-            readable=tuple(readable),
-            counters=counters,
-            group_by=group_by,
-        )
-        if setup.config is None:
+            try:
+                routed = routed_integrations(setup.config, labels)
+                group_by = route_for(setup.config, labels).group_by
+            except RoutingConfigError as exc:
+                config_error = f"alertmanager's route tree cannot route {labels}: {exc}"
+
+        def judge(
+            expected: ExpectedAlert = expected,
+            routed: tuple[str, ...] = routed,
+            group_by: Sequence[str] | None = group_by,
+        ) -> list[CheckResult]:
+            return check_expected_alert(
+                watcher,
+                expected,
+                backend=backends.sink,
+                inject_at=inject_at,
+                rollback_at=run.rollback_at,
+                resolve_deadline_s=run.resolve_deadline_s,
+                routed=routed,
+                readable=tuple(readable),
+                counters=counters,
+                group_by=group_by,
+            )
+
+        results = judged([f"alert.{expected.title}.fired"], judge)
+        if config_error:
             results = [
-                dataclasses.replace(r, status=Status.ERROR, reason=setup.config_error)
+                dataclasses.replace(r, status=Status.ERROR, reason=config_error)
                 if r.name == f"alert.{expected.title}.notified"
                 else r
                 for r in results
@@ -198,14 +216,18 @@ def run_alert_checks(
         sink_error = str(exc)
     expected_all = [alert for run in runs for alert in run.expected]
     inhibited_all = [alert for run in runs for alert, _source in run.inhibited]
-    results = [
-        evaluate_noise(
-            observations,
-            [*expected_all, *inhibited_all],
-            run_window,
-            notifications=None if sink_error else notifications,
-        )
-    ]
+    results = judged(
+        ["alerts.noise"],
+        lambda: [
+            evaluate_noise(
+                observations,
+                [*expected_all, *inhibited_all],
+                run_window,
+                notifications=None if sink_error else notifications,
+                sink_error=sink_error,
+            )
+        ],
+    )
     inhibitions = [
         ExpectedInhibition(alert, source, run.inject_at, run.rollback_at or end)
         for run in runs
@@ -213,14 +235,22 @@ def run_alert_checks(
         for alert, source in run.inhibited
     ]
     if inhibitions:
-        results.append(
-            evaluate_inhibition(observations, inhibitions, notifications, sink_error=sink_error)
+        results += judged(
+            ["alerts.inhibition"],
+            lambda: [
+                evaluate_inhibition(observations, inhibitions, notifications, sink_error=sink_error)
+            ],
         )
-    results += _delivery_shape_checks(
-        backends, setup, notifications, sink_error, run_window, observations
+    results += judged(
+        ["alerts.grouping", "alerts.dedup"],
+        lambda: _delivery_shape_checks(
+            backends, setup, notifications, sink_error, run_window, observations
+        ),
     )
-    results.append(_quality(runs, checks, observations, windows, profile))
-    results.append(_coverage(runs, checks, setup, profile))
+    results += judged(
+        ["alerts.quality"], lambda: [_quality(runs, checks, observations, windows, profile)]
+    )
+    results += judged(["alerts.coverage"], lambda: [_coverage(runs, checks, setup, profile)])
     return results
 
 
@@ -251,7 +281,11 @@ def _delivery_shape_checks(
         counters_error = str(exc)
     return [
         evaluate_grouping(
-            notifications, root.group_by, root.group_wait_s, observations=observations
+            notifications,
+            root.group_by,
+            root.group_wait_s,
+            observations=observations,
+            window=run_window,
         ),
         evaluate_dedup(
             notifications,
@@ -272,9 +306,13 @@ def _quality(
     profile: Profile,
 ) -> CheckResult:
     passed = {check.name for check in checks if check.passed}
+    errored = {check.name for check in checks if check.status is Status.ERROR}
     expectations = [
         QualityExpectation(
-            run.path.stem, alert, fired_in_time=f"alert.{alert.title}.fired" in passed
+            run.path.stem,
+            alert,
+            fired_in_time=f"alert.{alert.title}.fired" in passed,
+            unobserved=f"alert.{alert.title}.fired" in errored,
         )
         for run in runs
         if run.inject_at is not None

@@ -2,13 +2,21 @@
 :mod:`chaosgate.run.alert_judging`).
 
 Every function here turns observations into :class:`CheckResult`s and never raises for a
-backend failure. A fault the service is built to survive (``keeps_slo`` in its extension) has
-its window judged with the steady-state SLO bounds, on its own (``slo.<source>.<experiment>``).
+backend failure; :func:`judged` turns anything else a judgement raises into an error result, so
+the run always completes with its reports. A fault the service is built to survive
+(``keeps_slo`` in its extension) has its window judged with the steady-state SLO bounds, on its
+own (``slo.<source>.<experiment>``).
+
+A backend is waited for once per phase: when a check gave up on it at the end of its deadline
+(Jaeger for ``traces.completeness``, Prometheus for an SLO judgement), the next checks of the
+same function that need it do not wait a whole deadline again (``traces.completeness.in_faults``
+is not polled; the later Prometheus judgements make one attempt), so a hanging backend costs
+one deadline plus a request timeout per check, not a deadline per check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +26,7 @@ from assertions.checks.slo import SloBounds as SloSide
 from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_slo, ledger_slo
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends
-from assertions.result import CheckResult
+from assertions.result import CheckResult, Status
 from chaosgate.run.profiles import SloBounds
 from chaosgate.run.run_plan import RunPlan
 from scenarios.ledger import LedgerEntry
@@ -26,9 +34,30 @@ from scenarios.ledger import LedgerEntry
 __all__ = [
     "SloJudgement",
     "completeness_checks",
+    "judged",
     "slo_checks",
     "slo_judgements",
 ]
+
+PROMETHEUS_SLO_DEADLINE_S = 30.0
+
+
+def judged(names: Sequence[str], judge: Callable[[], list[CheckResult]]) -> list[CheckResult]:
+    """``judge()``, or one error result per name in ``names`` when it raises: a malformed
+    observation that slipped past a backend's checks must not crash the run (its reports
+    would be lost); the reason names the exception, for a bug report."""
+    try:
+        return judge()
+    except Exception as exc:
+        reason = (
+            f"chaosgate could not judge this check: {type(exc).__name__}: {exc}"[:500]
+            + " (a bug in chaosgate or an answer it does not understand; please report it)"
+        )
+        return [CheckResult(name, Status.ERROR, None, None, reason=reason) for name in names]
+
+
+def _backend_failed(result: CheckResult) -> bool:
+    return result.status is Status.ERROR and bool(result.evidence.get("backend_failed"))
 
 
 @dataclass(frozen=True)
@@ -68,27 +97,54 @@ def slo_checks(
     start: float,
     end: float,
     keeps_slo: frozenset[str] = frozenset(),
+    *,
+    prometheus_deadline_s: float = PROMETHEUS_SLO_DEADLINE_S,
 ) -> list[CheckResult]:
-    """Each of :func:`slo_judgements`, from the ledger and from Prometheus."""
+    """Each of :func:`slo_judgements`, from the ledger and from Prometheus (each Prometheus
+    judgement retried for ``prometheus_deadline_s``). Once Prometheus could not be read for a
+    whole deadline, the later judgements make one attempt each."""
     checks: list[CheckResult] = []
+    deadline_s = prometheus_deadline_s
     for judgement in slo_judgements(windows, plan.profile.slo, keeps_slo):
-        results = [
-            *evaluate_slo(ledger_slo(entries, judgement.windows), judgement.expected),
-            *check_prometheus_slo(
-                judgement.windows,
-                judgement.expected,
-                backend=backends.prometheus,
-                start=start,
-                end=end,
-                deadline_s=30.0,
-            ),
-        ]
+        names = _slo_names(judgement)
+
+        def judge(
+            judgement: SloJudgement = judgement, deadline_s: float = deadline_s
+        ) -> list[CheckResult]:
+            return [
+                *evaluate_slo(ledger_slo(entries, judgement.windows), judgement.expected),
+                *check_prometheus_slo(
+                    judgement.windows,
+                    judgement.expected,
+                    backend=backends.prometheus,
+                    start=start,
+                    end=end,
+                    deadline_s=deadline_s,
+                ),
+            ]
+
+        results = judged(names, judge)
+        if any(_backend_failed(r) for r in results):
+            deadline_s = 0.0
         if judgement.name is not None:
             results = [
                 replace(r, name=f"slo.{r.name.split('.')[1]}.{judgement.name}") for r in results
             ]
         checks += results
     return checks
+
+
+def _slo_names(judgement: SloJudgement) -> list[str]:
+    """The names :func:`evaluate_slo` gives a judgement's results (before renaming)."""
+    sides = [
+        side
+        for side, bounds in (
+            ("outside", judgement.expected.outside),
+            ("inside", judgement.expected.inside),
+        )
+        if bounds is not None
+    ]
+    return [f"slo.{source}.{side}_faults" for source in ("ledger", "prometheus") for side in sides]
 
 
 def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) -> bool:
@@ -124,28 +180,53 @@ def completeness_checks(
         "sample_size": profile.trace_sample,
         "seed": profile.seed,
     }
-    checks = [
-        check_traces(
-            outside, backend=backends.jaeger, deadline_s=target.deadlines.traces_s, **common
-        )
-    ]
+    traces_s = target.deadlines.traces_s
+    checks = judged(
+        ["traces.completeness"],
+        lambda: [check_traces(outside, backend=backends.jaeger, deadline_s=traces_s, **common)],
+    )
     if inside:
-        in_faults = check_traces(
-            inside,
-            backend=backends.jaeger,
-            deadline_s=target.deadlines.traces_s,
-            downstream_by_prefix={},
-            **common,
-        )
-        checks.append(replace(in_faults, name="traces.completeness.in_faults"))
-    checks.append(
-        check_logs(
-            entries,
-            backend=backends.elasticsearch,
-            deadline_s=target.deadlines.logs_s,
-            field=target.elasticsearch.trace_id_field,
-            timestamp_field=target.elasticsearch.timestamp_field,
-            **common,
-        )
+        if _backend_failed(checks[0]):
+            checks.append(_not_polled("traces.completeness.in_faults", checks[0], traces_s))
+        else:
+            in_faults = judged(
+                ["traces.completeness"],
+                lambda: [
+                    check_traces(
+                        inside,
+                        backend=backends.jaeger,
+                        deadline_s=traces_s,
+                        downstream_by_prefix={},
+                        **common,
+                    )
+                ],
+            )
+            checks += [replace(c, name="traces.completeness.in_faults") for c in in_faults]
+    checks += judged(
+        ["logs.trace_id.completeness"],
+        lambda: [
+            check_logs(
+                entries,
+                backend=backends.elasticsearch,
+                deadline_s=target.deadlines.logs_s,
+                field=target.elasticsearch.trace_id_field,
+                timestamp_field=target.elasticsearch.timestamp_field,
+                **common,
+            )
+        ],
     )
     return [replace(check, latency_s=None) for check in checks]
+
+
+def _not_polled(name: str, failed: CheckResult, deadline_s: float) -> CheckResult:
+    """``name``, not polled because its backend was still failing when ``failed`` gave up."""
+    errors = failed.evidence.get("errors") or ["unknown"]
+    return CheckResult(
+        name,
+        Status.ERROR,
+        failed.expected,
+        None,
+        reason=f"not polled: the backend was still failing when {failed.name} gave up after "
+        f"{deadline_s:g} s: {errors[-1]}",
+        evidence={"backend_failed": True, "errors": list(errors)[-5:]},
+    )
