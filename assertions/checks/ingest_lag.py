@@ -133,7 +133,7 @@ class _Tracker:
             del self.errors[:-_MAX_ERRORS], self.failed_at[:-_MAX_ERRORS]
             found = set()
         for key in found & set(self.pending):
-            ended = self.pending.pop(key)
+            ended = self.pending.pop(key)  # only one thread polls (drain joins the probe's)
             self.samples.append(LagSample(key, ended, max(0.0, now - ended)))
         for key, ended in list(self.pending.items()):
             if now - ended > self._deadline_s:
@@ -217,7 +217,14 @@ class IngestLagProbe:
             self._thread.join(timeout_s)
 
     def drain(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """After :meth:`stop`: keep polling the sampled ids until each is found or expires."""
+        """After :meth:`stop`: keep polling the sampled ids until each is found or expires.
+
+        First waits for the probe's thread to finish the poll it may be in (a hanging backend
+        keeps it there up to a request timeout per backend, longer than :meth:`stop` waits),
+        so that the trackers are never polled by two threads at once.
+        """
+        if self._thread is not None:
+            self._thread.join()
         while self._traces.pending or self._logs.pending:
             sleep(self._interval_s)
             now = self._clock()

@@ -7,12 +7,14 @@ socket that accepts and never answers) and real clients with short timeouts.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import requests
 from pytest_httpserver import HTTPServer
 
 from assertions.backends.alertmanager import AlertmanagerBackend
+from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.jaeger import JaegerBackend
 from assertions.backends.prometheus import AlertRule, PrometheusBackend
 from assertions.backends.sink import SinkBackend
@@ -23,9 +25,11 @@ from assertions.checks.alert_noise import evaluate_noise
 from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
+from assertions.checks.ingest_lag import IngestLagProbe
 from assertions.checks.slo import FaultWindow, SloBounds, SloExpected, check_prometheus_slo
 from assertions.checks.traces import check_traces
 from assertions.result import CheckResult, Status
+from scenarios.ledger import LedgerTail, LedgerWriter
 from tests.unit.assertions.alert_support import (
     AM,
     DOWN,
@@ -275,3 +279,30 @@ def test_a_watcher_of_a_hanging_alertmanager_records_timeouts_not_resolutions() 
     assert seen.first_poll_at is None and seen.episodes == ()
     assert seen.gaps == ((100.0, None),)
     assert seen.errors[0][1].startswith(f"alertmanager at {base}/api/v2/alerts: timed out")
+
+
+def test_the_ingest_probe_drains_after_its_thread_left_a_hanging_poll(tmp_path: Path) -> None:
+    writer = LedgerWriter(tmp_path)
+    writer.write(entry(1, started_at=time.time(), latency_s=0.01))
+    writer.close()
+    with hanging_server_url() as base, httpx.Client(timeout=TIMEOUT_S) as client:
+        probe = IngestLagProbe(
+            LedgerTail(tmp_path),
+            jaeger=JaegerBackend(client, base),
+            elasticsearch=ElasticsearchBackend(client, base, "logs-*"),
+            trace_id_field="trace_id",
+            traces_deadline_s=0.5,
+            logs_deadline_s=0.5,
+            interval_s=0.05,
+        ).start()
+        time.sleep(0.1)  # the thread is waiting on the hanging backend now
+        probe.stop(timeout_s=0.01)  # gives up waiting for it, as a run's stop may
+        started = time.monotonic()
+        probe.drain()
+        took = time.monotonic() - started
+    traces, logs = probe.results(traces_deadline_s=0.5, logs_deadline_s=0.5)
+    for result, name in ((traces, "jaeger"), (logs, "elasticsearch")):
+        assert result.status is Status.ERROR, result
+        assert f"the backend failed: {name} at {base}" in result.reason
+        assert "timed out" in result.reason
+    assert took < 0.5 + 4 * TIMEOUT_S, took
