@@ -293,7 +293,7 @@ def test_memory_stress_takes_what_is_available_minus_what_it_leaves(tmp_path: Pa
     expected = [m["MemAvailable"] - m["MemTotal"] * 5 // 100 for m in (before, after)]
     assert min(expected) - 262144 <= taken_kb <= max(expected) + 262144  # 256 MB of drift
     assert args[args.index("--timeout") + 1] == "75s"
-    assert {"--vm-populate", "--vm-keep", "--oomable"} <= set(args)
+    assert {"--vm-madvise", "hugepage", "--vm-keep", "--oomable"} <= set(args)
     assert args[args.index("--vm-hang") + 1] == "0"
     if STRESS_NG is not None:  # and stress-ng itself accepts them
         check = subprocess.run(
