@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from assertions.result import CheckResult, Status
 
@@ -44,7 +45,8 @@ class Progress:
 
     def check(self, result: CheckResult) -> None:
         latency = f" ({result.latency_s:.1f} s)" if result.latency_s is not None else ""
-        line = f"{_MARKS[result.status]} {result.name}{latency}"
+        # names and reasons carry what backends answered ("[/x]" would be a closing tag)
+        line = f"{_MARKS[result.status]} {escape(result.name)}{latency}"
         if not result.passed:
-            line += f": {result.reason}"
+            line += f": {escape(result.reason)}"
         self._print(line)
