@@ -30,11 +30,18 @@ def _line(entry: FaultEntry) -> str:
     return f"{entry.title}, run {entry.run_id}, {_age(entry)} ago: {state}{runner}"
 
 
+def _ended_load(entry: FaultEntry) -> bool:
+    """A load whose process has ended leaves nothing to undo (cleanup just forgets it)."""
+    return entry.kind == "load" and (entry.process is None or not entry.process.alive())
+
+
 def pending_lines(target: Target, env: Mapping[str, str] = os.environ) -> list[str]:
     """One line per fault still recorded for ``target`` (and per unreadable ledger file)."""
     ledger = target_ledger(target, env)
     entries, unreadable = ledger.read()
-    lines = [_line(entry) for entry in entries if entry.state != "undone"]
+    pending = [entry for entry in entries if entry.state != "undone" and not _ended_load(entry)]
+    pending.sort(key=lambda entry: entry.kind != "experiment")  # the faults first
+    lines = [_line(entry) for entry in pending]
     lines += [f"unreadable ledger file {bad.path}: {bad.reason}" for bad in unreadable]
     return lines
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,17 @@ def test_a_signal_during_the_faults_undoes_them_and_exits_within_7_s(
     assert not list((tmp_path / "state").glob("faults/*/*.json"))  # the ledger is clean
 
 
+def _refused_until_cleanup(cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    status = cli("stack", "status")
+    assert status.returncode == 1 and "fault not undone: [local] experiment every-kind" in (
+        status.stdout
+    ), status.stdout
+    refused = cli("run", "--dry-run", "--experiment", "gateway-error-ratio")
+    assert refused.returncode == 2, refused.stderr
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "experiment every-kind" in refused.stderr and "chaosgate cleanup" in refused.stderr
+
+
 @pytest.mark.timeout(400)
 def test_sigkill_leaves_faults_that_cleanup_undoes(
     local_stack: LocalStack, http: httpx.Client, env: dict[str, str], experiment: Path,
@@ -219,16 +230,11 @@ def test_sigkill_leaves_faults_that_cleanup_undoes(
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
         )  # fmt: skip
 
-    status = cli("stack", "status")
-    assert status.returncode == 1 and "fault not undone: [local] experiment every-kind" in (
-        status.stdout
-    ), status.stdout
-    refused = cli("run", "--dry-run", "--experiment", "gateway-error-ratio")
-    assert refused.returncode == 2, refused.stderr
-    assert "chaosgate cleanup" in refused.stderr and len(refused.stderr.splitlines()) == 1
-
-    started = time.monotonic()
-    cleaned = cli("cleanup")
+    try:
+        _refused_until_cleanup(cli)
+    finally:
+        started = time.monotonic()
+        cleaned = cli("cleanup")  # whatever failed above, the stack is whole again after it
     took = time.monotonic() - started
     _say(f"cleanup to a clean stack: {took:.2f} s")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
