@@ -48,7 +48,11 @@ def _check_url(value: str) -> str:
     fix = "write it as http://host:port"
     if not value.strip() or any(char.isspace() for char in value):
         reject(f"is not an http(s) URL (it is empty or has spaces); {fix}")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.hostname  # noqa: B018  (a bracketed host that is no IPv6 address raises here)
+    except ValueError:
+        reject(f"is not an http(s) URL (its host is no name or [IPv6] address); {fix}")
     if parts.scheme not in ("http", "https"):
         reject(f"is not an http(s) URL; {fix}")
     if "@" in parts.netloc:

@@ -285,12 +285,14 @@ def _reason(error: ErrorDetails) -> str:
     return f"is not valid ({message[:1].lower()}{message[1:]}); fix the value"
 
 
-def _non_finite(node: object, path: tuple[int | str, ...] = ()) -> Iterator[tuple[Any, ...]]:
+def _non_finite(
+    node: object, path: tuple[int | str, ...] = ()
+) -> Iterator[tuple[tuple[int | str, ...], float]]:
     stack: list[tuple[object, tuple[int | str, ...]]] = [(node, path)]
     while stack:
         value, where = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
-            yield where
+            yield where, value
         elif isinstance(value, dict):
             stack.extend((child, (*where, str(key))) for key, child in value.items())
         elif isinstance(value, list):
@@ -305,10 +307,10 @@ def check_structure(document: object, *, source: str) -> dict[str, Any]:
             f"{source}: the top level is {quote(document)}, not an object; an experiment is a "
             'JSON object {"title": ..., "description": ..., "method": [...]}'
         )
-    for where in _non_finite(document):
+    for where, value in _non_finite(document):
         raise ExperimentError(
-            f"{source}: {dotted(where)}: is not a finite number (NaN or infinity); write a "
-            "number such as 30"
+            f"{source}: {dotted(where)}: {value!r} is not a finite number; write a number such "
+            "as 30"
         )
     try:
         ExperimentShape.model_validate(document)
