@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from chaosgate.input_files import InputFileError, read_input_text
 from chaosgate.stack.layout import StackLayout
 
 __all__ = ["SpecError", "load_spec_documents", "resolve_spec_path"]
@@ -52,9 +53,9 @@ def resolve_spec_path(
 def load_spec_documents(path: Path) -> list[dict[str, Any]]:
     """The objects in a ``.json`` file or a (multi-document) ``.yaml``/``.yml`` file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {str(path)!r} cannot be read: {exc}") from None
+        text = read_input_text(path)  # a regular file, read without blocking, at most 1 MiB
+    except InputFileError as exc:
+        raise SpecError(f"spec file {str(path)!r} {exc}") from None
     try:
         if path.suffix == ".json":
             documents: list[Any] = [json.loads(text)]
@@ -66,6 +67,8 @@ def load_spec_documents(path: Path) -> list[dict[str, Any]]:
             )
     except (ValueError, yaml.YAMLError) as exc:
         raise SpecError(f"spec file {str(path)!r} is not valid JSON/YAML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"spec file {str(path)!r} is nested too deep; flatten it") from None
     if not documents:
         raise SpecError(f"spec file {str(path)!r} is empty; write a Kubernetes object in it")
     for index, doc in enumerate(documents):
