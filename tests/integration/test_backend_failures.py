@@ -180,14 +180,16 @@ class _Breakage:
     stopped: list[str] = field(default_factory=list)
     frozen: dict[str, int] = field(default_factory=dict)  # part -> SIGSTOPped pid
 
-    def apply(self, modes: Mapping[str, str], runner: subprocess.Popen[str]) -> None:
-        """Switch the proxies with the runner paused, then stop or freeze the real parts."""
+    def apply(self, modes: Mapping[str, str], runner: subprocess.Popen[str]) -> float:
+        """Switch the proxies with the runner paused, then stop or freeze the real parts.
+        Returns the moment of the break (unix time): every read after it sees it."""
         proxy_modes = {"stopped": Mode.REFUSE, "hang": Mode.HANG, "5xx": Mode.ERROR,
                        "garbage": Mode.GARBAGE}  # fmt: skip
         runner.send_signal(signal.SIGSTOP)
         try:
             for part, mode in modes.items():  # what chaosgate sees changes for all five
                 self.proxies[part].set_mode(proxy_modes[mode])
+            broke_at = time.time()
         finally:
             runner.send_signal(signal.SIGCONT)
         supervisor = SupervisorClient(self.stack.layout.supervisor_socket)
@@ -200,6 +202,7 @@ class _Breakage:
             elif mode == "stopped":
                 self.stopped.append(part)
                 supervisor.stop(part)
+        return broke_at
 
     def restore(self) -> list[str]:
         """SIGCONT, start, forward, each whatever the others did; then every part healthy.
@@ -328,8 +331,7 @@ def test_backends_failing_in_the_check_phase_make_their_checks_errors(
     try:
         finished_load = output.wait_for("load finished", timeout_s=300)
         assert finished_load is not None, output.text()[-4000:]
-        broke_at = time.time()
-        breakage.apply(modes, run)
+        broke_at = breakage.apply(modes, run)
         _say(f"broke {modes} {time.monotonic() - finished_load:.2f} s after 'load finished'")
         code = run.wait(timeout=CHECK_PHASE_BOUND_S + 120)
         check_phase_s = time.monotonic() - finished_load
