@@ -176,6 +176,12 @@ def _notification(item: Any) -> Notification:
     title = item.get("title", "")
     if not isinstance(title, str):
         raise TypeError(f"title {title!r} is not a string")
+    alerts = payload.get("alerts", [])
+    if receiver == "webhook" and not (
+        isinstance(alerts, list)
+        and all(isinstance(a, dict) and isinstance(a.get("labels", {}), dict) for a in alerts)
+    ):
+        raise TypeError("a webhook payload's 'alerts' is not a list of alerts with labels")
     return Notification(
         received_at_unix=float(received), payload=payload, receiver=receiver, title=title
     )

@@ -59,8 +59,20 @@ def test_failures_become_one_backend_error(kind: str) -> None:
         {"notifications": [{"payload": {}}]},
         {"notifications": [{"received_at_unix": "soon", "payload": {}}]},
         {"notifications": [{"received_at_unix": 1.0, "payload": []}]},
+        {"notifications": [{"received_at_unix": 1.0, "payload": {"alerts": 5}}]},
+        {"notifications": [{"received_at_unix": 1.0, "payload": {"alerts": "abc"}}]},
+        {"notifications": [{"received_at_unix": 1.0, "payload": {"alerts": [{"labels": 1}]}}]},
     ],
-    ids=["list", "object", "no-time", "time-string", "payload-list"],
+    ids=[
+        "list",
+        "object",
+        "no-time",
+        "time-string",
+        "payload-list",
+        "alerts-number",
+        "alerts-text",
+        "labels-number",
+    ],  # fmt: skip
 )
 def test_wrong_shapes_are_backend_errors(body: Any) -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json=body))
