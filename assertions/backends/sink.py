@@ -179,9 +179,12 @@ def _notification(item: Any) -> Notification:
     alerts = payload.get("alerts", [])
     if receiver == "webhook" and not (
         isinstance(alerts, list)
-        and all(isinstance(a, dict) and isinstance(a.get("labels", {}), dict) for a in alerts)
+        and all(isinstance(a.get("labels", {}), dict) for a in alerts if isinstance(a, dict))
     ):
-        raise TypeError("a webhook payload's 'alerts' is not a list of alerts with labels")
+        # (an item that is no object is skipped where alerts are read, as before)
+        raise TypeError(
+            "a webhook payload's 'alerts' is not a list, or an alert's labels no object"
+        )
     return Notification(
         received_at_unix=float(received), payload=payload, receiver=receiver, title=title
     )

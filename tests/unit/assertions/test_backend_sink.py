@@ -72,7 +72,7 @@ def test_failures_become_one_backend_error(kind: str) -> None:
         "alerts-number",
         "alerts-text",
         "labels-number",
-    ],  # fmt: skip
+    ],
 )
 def test_wrong_shapes_are_backend_errors(body: Any) -> None:
     recorder = Recorder(lambda request: httpx.Response(200, json=body))
