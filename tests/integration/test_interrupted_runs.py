@@ -245,3 +245,52 @@ def test_sigkill_leaves_faults_that_cleanup_undoes(
     again = cli("cleanup")
     assert again.returncode == 0 and "nothing to undo" in again.stdout, again.stdout
     assert cli("stack", "status").returncode == 0
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("phase", "signum", "code"),
+    [
+        ("> warm-up", signal.SIGINT, 130),
+        ("> load:", signal.SIGTERM, 143),
+        ("> checks:", signal.SIGTERM, 143),
+    ],
+    ids=["warm-up", "load", "checks"],
+)
+def test_a_signal_in_any_phase_ends_the_run_promptly_and_honestly(
+    local_stack: LocalStack, env: dict[str, str], tmp_path: Path, phase: str, signum: int,
+    code: int,
+) -> None:  # fmt: skip
+    """No fault in these runs (the load ends before the first one is due), so what is proven is
+    the phase: the signal at the moment the run prints the phase's first line."""
+    reports = tmp_path / "reports"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "chaosgate", "run", "--profile", "smoke", "--duration", "15",
+         "--reports", str(reports)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in run.stdout:
+            seen.append(line)
+            if phase in line:
+                break
+        assert any(phase in line for line in seen), "".join(seen)[-3000:]
+        sent = time.monotonic()
+        run.send_signal(signum)
+        rest, _ = run.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            run.kill()
+    output = "".join(seen) + rest
+    _say(f"{signal.Signals(signum).name} during {phase.strip('> :')} to exit: {took:.2f} s")
+    assert run.returncode == code and took <= 7.0, output[-3000:]
+    (summary_path,) = reports.glob("*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["verdict"] == "interrupted", summary["failed_checks"]
+    interrupted = next(c for c in summary["checks"] if c["name"] == "run.interrupted")
+    assert phase.strip("> :") in interrupted["reason"], interrupted["reason"]
+    assert (summary_path.parent / "junit.xml").is_file()
+    assert poll(lambda: True if not _locusts(reports) else None, timeout_s=10), "Locust lives"
