@@ -129,6 +129,9 @@ def test_every_warning_fault_fires_and_reaches_slack(
     assert summary["verdict"] == "passed", summary["failed_checks"]
 
 
+# in scripts/nightly: scripts/test proves both crash-loop rules through the Kubernetes alert run
+# (crash-loop-users-container, test_k8s_runs), the nightly profile this local experiment too
+@pytest.mark.long
 def test_a_crash_loop_raises_restarting_often_then_crash_looping(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:

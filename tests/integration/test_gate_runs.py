@@ -184,6 +184,7 @@ def _fired_check(summary: dict[str, Any], alert: str) -> dict[str, Any]:
     return fired[0]
 
 
+@pytest.mark.long  # scripts/test proves a removed rule by alerts.coverage (test_alerting_runs)
 def test_a_removed_alert_rule_fails_the_alert_check(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:

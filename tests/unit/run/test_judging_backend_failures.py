@@ -240,8 +240,9 @@ def test_run_level_checks_with_the_sink_and_alertmanager_down_are_errors_naming_
 def test_a_notification_the_checks_cannot_read_is_an_error_and_the_run_goes_on(
     httpserver: HTTPServer, clients: tuple[httpx.Client, requests.Session], tmp_path: Path
 ) -> None:
-    """A sink record whose webhook payload carries ``alerts`` that is not a list passes the
-    sink backend's checks today; judging it raises, which must not crash the run."""
+    """A sink record whose webhook payload carries ``alerts`` that is not a list is a malformed
+    answer of the sink: the checks that read it are errors naming the sink, and the run goes
+    on."""
     payload = {"status": "firing", "groupKey": "k", "groupLabels": {}, "alerts": 5}
     odd = {"received_at_unix": INJECT + 7.0, "receiver": "webhook", "payload": payload}
     httpserver.expect_request("/notifications").respond_with_json({"notifications": [odd]})
@@ -250,8 +251,8 @@ def test_a_notification_the_checks_cannot_read_is_an_error_and_the_run_goes_on(
     backends = build_backends(_target(sink, sink, sink, AM, sink), http, http, session)
     lines = _run_level(backends, _watcher_that_saw_the_alert_and_then_lost_alertmanager(), tmp_path)
     grouping = next(line for line in lines if line.startswith("alerts.grouping"))
-    assert grouping.startswith("alerts.grouping error: chaosgate could not judge this check: ")
-    assert "TypeError" in grouping
+    assert grouping.startswith(f"alerts.grouping error: sink at {sink}/notifications: malformed")
+    assert "'alerts' is not a list" in grouping
 
 
 def test_judged_turns_an_exception_into_one_error_per_name() -> None:
