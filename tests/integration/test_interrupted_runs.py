@@ -29,6 +29,7 @@ import pytest
 from chaosgate.chaos.local_disk import mounted
 from tests.integration.conftest import LocalStack
 from tests.integration.support import chaosgate_env, poll
+from tests.integration.test_experiments import NO_FAULTS
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +44,6 @@ KINDS = (
     "leak-users-db-connections",
     "gateway-error-ratio",
 )
-NO_FAULTS = {
-    "latency_ms": 0,
-    "error_ratio": 0.0,
-    "route_prefix": "/api",
-    "methods": None,
-    "db_hold_ms": 0,
-    "db_hold_connections": 0,
-    "drop_connection_ratio": 0.0,
-    "drop_spans": False,
-}
 
 
 def _say(message: str) -> None:
