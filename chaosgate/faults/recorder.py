@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from chaosgate.faults.ledger import EntryState, FaultEntry, FaultLedger, ProcessRef
 
 __all__ = ["RunFaults"]
@@ -67,7 +69,12 @@ class RunFaults:
             )
         )
 
-    def record_load(self, pid: int) -> FaultEntry:
+    def record_load(self, pid: int) -> FaultEntry | None:
+        """The load process to stop if the runner dies; None if it has already ended."""
+        try:
+            process = ProcessRef.of(pid)
+        except psutil.Error:
+            return None
         return self._write(
             FaultEntry(
                 id=f"{self._run_id}-load",
@@ -77,7 +84,7 @@ class RunFaults:
                 title=f"load (Locust, pid {pid})",
                 recorded_at=self._clock(),
                 runner=self._runner,
-                process=ProcessRef.of(pid),
+                process=process,
             )
         )
 

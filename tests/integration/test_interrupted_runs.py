@@ -144,6 +144,14 @@ def _nothing_left(
     assert poll(lambda: True if not _locusts(reports) else None, timeout_s=10), "Locust lives"
 
 
+def _signal_and_wait(run: subprocess.Popen[str], signum: int) -> tuple[str, float]:
+    """Send ``signum`` to the runner; its remaining output and the seconds until it exited."""
+    sent = time.monotonic()
+    run.send_signal(signum)
+    output, _ = run.communicate(timeout=60)
+    return output, time.monotonic() - sent
+
+
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10.0) as client:
@@ -160,10 +168,7 @@ def test_a_signal_during_the_faults_undoes_them_and_exits_within_7_s(
     run = _start_run(env, experiment, reports)
     try:
         _wait_for_the_faults(http, local_stack, run)
-        sent = time.monotonic()
-        run.send_signal(signum)
-        output, _ = run.communicate(timeout=60)
-        took = time.monotonic() - sent
+        output, took = _signal_and_wait(run, signum)
     finally:
         if run.poll() is None:
             run.kill()
@@ -268,10 +273,7 @@ def test_a_signal_in_any_phase_ends_the_run_promptly_and_honestly(
             if phase in line:
                 break
         assert any(phase in line for line in seen), "".join(seen)[-3000:]
-        sent = time.monotonic()
-        run.send_signal(signum)
-        rest, _ = run.communicate(timeout=60)
-        took = time.monotonic() - sent
+        rest, took = _signal_and_wait(run, signum)
     finally:
         if run.poll() is None:
             run.kill()

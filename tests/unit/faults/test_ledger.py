@@ -122,3 +122,13 @@ def test_a_run_records_settles_and_forgets_only_what_it_undid(tmp_path: Path) ->
     assert "experiment" not in faults.as_json()[0]
     faults.forget_undone()
     assert [e.id for e in ledger.read()[0]] == ["r1-01-b"]  # left for `chaosgate cleanup`
+
+
+def test_a_load_that_already_ended_is_not_recorded(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    faults = RunFaults(
+        FaultLedger(tmp_path), run_id="r", target="local", runner=ProcessRef.of(os.getpid())
+    )
+    assert faults.record_load(proc.pid) is None
+    assert faults.entries() == []
