@@ -1,9 +1,9 @@
 """Were the requests of the ledger found in a backend in time? Shared by traces and logs.
 
 The ledger says which ids to look for (all of them, or a seeded sample); polling asks the
-backend for the ids not yet found, in batches, until every one is found or the deadline passes,
-and stamps each id with the time polling first saw it complete. :func:`evaluate_completeness`
-then judges that observation without any I/O.
+backend for the ids not yet found, in batches, until every counted one (below) is found or the
+deadline passes, and stamps each id with the time polling first saw it complete.
+:func:`evaluate_completeness` then judges that observation without any I/O.
 
 Which requests count. A request that got a response (any status) went through the gateway, so
 its trace and log lines must exist: it counts in the completeness ratio. A request with status
@@ -165,6 +165,12 @@ def poll_for_ids(
 ) -> CompletenessObservation:
     """Poll ``lookup`` for the ids not yet complete until all are or ``deadline_s`` passes.
 
+    Only the counted ids keep the polling going: once every one of them is found, the ids of
+    requests that got no response (which may never have reached the gateway, and so may never
+    appear) are not waited for; each round that runs anyway asks for them too, so
+    ``unanswered_found`` counts those seen by then. Waiting the whole deadline for them would
+    add the deadline to every run whose faults refuse connections.
+
     A round asks for every pending id, batch after batch; the first round is finished even
     past the deadline while the backend answers (a big ledger takes a while), but once the
     deadline has passed a failed batch ends the polling, so a hanging backend costs the
@@ -177,6 +183,7 @@ def poll_for_ids(
     started = clock()
     deadline = started + deadline_s
     wanted = {item.key: item.services for item in expectations}
+    counted = {item.key for item in expectations if item.counted}
     pending = list(wanted)
     found_at: dict[str, float] = {}
     seen: dict[str, frozenset[str]] = {}
@@ -205,7 +212,7 @@ def poll_for_ids(
                     found_at[key] = now
         pending = [key for key in pending if key not in found_at]
         remaining = deadline - clock()
-        if not pending or remaining <= 0:
+        if not any(key in counted for key in pending) or remaining <= 0:
             break
         sleep(min(interval_s, remaining))
     return CompletenessObservation(

@@ -107,6 +107,7 @@ def test_gateway_errors_and_unanswered_requests_need_only_the_gateway() -> None:
     )
     assert result.passed  # the unanswered request (never reached the gateway) does not count
     assert result.observed["unanswered"] == 1 and result.observed["unanswered_found"] == 0
+    assert clock.slept == [] and result.attempts == 1  # and is not waited for
     strict = check_traces(
         entries,
         backend=jaeger(recorder),
@@ -116,6 +117,31 @@ def test_gateway_errors_and_unanswered_requests_need_only_the_gateway() -> None:
         sleep=clock.sleep,
     )
     assert strict.status is Status.FAILED and strict.evidence["missing_ids"] == [trace_id(2)]
+
+
+def test_unanswered_requests_are_looked_for_while_counted_ones_are_awaited() -> None:
+    entries = [entry(1, status=0), entry(2), entry(3, status=0)]
+    fake = FakeJaeger({trace_id(3): ["gateway"]})
+    clock = FakeClock(now=1000.0)
+
+    def arriving(request: httpx.Request) -> httpx.Response:
+        if clock.now >= 1003.0:  # the counted trace and one unanswered trace arrive late
+            fake.traces.update({trace_id(1): ["gateway"], trace_id(2): FULL})
+        return fake(request)
+
+    recorder = Recorder(arriving)
+    result = check_traces(
+        entries,
+        backend=jaeger(recorder),
+        deadline_s=30,
+        poll_interval_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert result.passed
+    assert result.observed["unanswered_found"] == 2
+    assert clock.slept == [1.0, 1.0, 1.0]  # polling ended with the counted trace, not at 30 s
+    assert asked(recorder)[-1] == [trace_id(1), trace_id(2)]
 
 
 def test_ten_thousand_ids_are_asked_in_batches() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from chaosgate.stack.parts import KEEP_ALIVE_S
 from chaosgate.target import Target, load_target
 from chaosgate.target_env import parse_env_overrides
 from tests.unit.manifests.support import (
@@ -150,7 +151,8 @@ def test_every_service_runs_gunicorn_on_its_pod_ip(
         assert command[0] == "gunicorn"
         assert command[command.index("--bind") + 1] == f"$(POD_IP):{port}"
         assert command[-1] == f"restaurant.{name}.app:create_app()"
-        for flag, value in (("--workers", "1"), ("--worker-class", "gthread"), ("--threads", "16")):
+        flags = [("--workers", "1"), ("--worker-class", "gthread"), ("--threads", "16")]
+        for flag, value in [*flags, ("--keep-alive", str(KEEP_ALIVE_S))]:
             assert command[command.index(flag) + 1] == value, f"{name}: {flag}"
         assert "--no-control-socket" in command
         graceful = int(command[command.index("--graceful-timeout") + 1])

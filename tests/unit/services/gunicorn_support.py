@@ -22,6 +22,7 @@ import httpx
 import psutil
 import pytest
 
+from chaosgate.stack.parts import KEEP_ALIVE_S
 from tests.unit.services.support import metric_value
 
 __all__ = ["Served", "Start", "free_port", "start"]
@@ -82,7 +83,8 @@ def start(tmp_path: Path) -> Iterator[Start]:
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{port}",
             "--workers", "1", "--worker-class", "gthread", "--threads", "16",
-            "--graceful-timeout", "1", "--no-control-socket",  # the stack: 5 (quick teardown)
+            "--graceful-timeout", "1",  # the stack: 5 (quick teardown)
+            "--keep-alive", str(KEEP_ALIVE_S), "--no-control-socket",
             f"restaurant.{service}.app:create_app()",
         ]  # fmt: skip
         with stderr.open("wb") as err:
