@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import time
@@ -296,6 +297,12 @@ def stack_up(
     for part in parts:
         (layout.run_dir / f"{part.name}.started").unlink(missing_ok=True)
     (layout.data_dir / "sink").mkdir(parents=True, exist_ok=True)
+    # Alertmanager starts without the last stack's notification log and silences: an alert
+    # still firing when that stack stopped is never resolved in that log, so for an hour
+    # (repeat_interval) Alertmanager would take the next episode with the same labels for one
+    # already notified and send no firing notification (a run's IoTDeviceOffline did exactly
+    # that after a restart, measured); a left-over silence would mute alerts the same way
+    shutil.rmtree(layout.data_dir / "alertmanager", ignore_errors=True)
 
     report("starting supervisord")
     client = start_supervisord(layout, parts)
