@@ -1,0 +1,172 @@
+"""``chaosgate stack up|down|status|build``: the local reference stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chaosgate.cli_common import (
+    EXIT_FAILED,
+    PortOption,
+    http_client,
+    load_target,
+    out,
+    report_progress,
+    stack_layout,
+)
+from chaosgate.faults.command import pending_lines
+from chaosgate.stack.builds import ensure_builds, ensure_k8s_builds
+from chaosgate.stack.health import PartStatus
+from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
+from chaosgate.stack.launcher import stack_down, stack_status, stack_up
+from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
+from chaosgate.stack.ports import resolve_ports
+from chaosgate.target import TargetError
+
+__all__ = ["stack_app"]
+
+stack_app = typer.Typer(
+    help="The local reference stack (real Jaeger, OpenSearch, Prometheus, ...)."
+)
+
+
+def _status_table(statuses: list[PartStatus]) -> Table:
+    table = Table(title="chaosgate local stack")
+    for column in ("part", "url", "state", "pid", "memory", "detail"):
+        table.add_column(column, justify="right" if column == "memory" else "left")
+    colours = {"up": "green", "starting": "yellow", "down": "red"}
+    for status in statuses:
+        table.add_row(
+            status.name,
+            status.url or "-",
+            f"[{colours[status.state]}]{status.state}[/]",
+            str(status.pid or "-"),
+            _megabytes(status.rss_bytes),
+            status.detail,
+        )
+    known = [s.rss_bytes for s in statuses if s.rss_bytes is not None]
+    table.caption = f"memory of all parts: {_megabytes(sum(known))}" if known else None
+    return table
+
+
+def _megabytes(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**20:.0f} MB"
+
+
+@stack_app.command("up")
+def stack_up_command(
+    port: PortOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every part.")] = 300.0,
+    restart_delay: Annotated[
+        int,
+        typer.Option(help="Seconds a killed service stays down before it comes back."),
+    ] = DEFAULT_RESTART_DELAY_S,
+    pod_start_delay: Annotated[
+        int,
+        typer.Option(
+            help="With --k8s: seconds a restaurant pod's container waits before it starts "
+            "(the emulated sandbox and image start of a real node)."
+        ),
+    ] = DEFAULT_POD_START_DELAY_S,
+    k8s: Annotated[
+        bool,
+        typer.Option(
+            "--k8s",
+            help="Add a local Kubernetes control plane and node; the restaurant services run "
+            "as Deployments of manifests/overlays/local (first build: minutes).",
+        ),
+    ] = False,
+) -> None:
+    """Build what is missing, start every part under supervisord, wait until all are healthy."""
+    ports = resolve_ports(os.environ, port or [])
+    with http_client() as http:
+        statuses = stack_up(
+            stack_layout(),
+            ports,
+            http,
+            report=report_progress,
+            timeout_s=timeout,
+            restart_delay_s=restart_delay,
+            k8s=k8s,
+            pod_start_delay_s=pod_start_delay,
+        )
+    out.print(_status_table(statuses))
+
+
+@stack_app.command("down")
+def stack_down_command() -> None:
+    """Stop everything `stack up` started (and nothing else)."""
+    if stack_down(stack_layout(), report=report_progress):
+        out.print("stack stopped")
+    else:
+        out.print("no stack was running")
+
+
+@stack_app.command("status")
+def stack_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show every part's URL and state; exit 1 when a part is down or no stack runs."""
+    layout = stack_layout()
+    with http_client() as http:
+        statuses = stack_status(layout, http)
+    if statuses is None:
+        if as_json:
+            out.print_json(json.dumps({"running": False, "parts": []}))
+        else:
+            out.print(f"no stack is running (state dir {layout.state_dir})")
+        raise typer.Exit(EXIT_FAILED)
+    faults = _stack_faults()
+    if as_json:
+        parts = [
+            {
+                "name": s.name,
+                "url": s.url,
+                "state": s.state,
+                "pid": s.pid,
+                "rss_bytes": s.rss_bytes,
+                "detail": s.detail,
+            }
+            for s in statuses
+        ]
+        out.print_json(json.dumps({"running": True, "parts": parts, "faults_not_undone": faults}))
+    else:
+        out.print(_status_table(statuses))
+        for line in faults:
+            out.print(f"fault not undone: {line}", markup=False, highlight=False)
+        if faults:
+            out.print("undo them with `chaosgate cleanup` (add --target local-k8s for [local-k8s])")
+    if not all(status.healthy for status in statuses) or faults:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _stack_faults() -> list[str]:
+    """Faults recorded and not undone on the stack's built-in targets."""
+    lines = []
+    for name in ("local", "local-k8s"):
+        try:
+            target = load_target(name, None)
+        except TargetError:
+            continue
+        lines += [f"[{name}] {line}" for line in pending_lines(target)]
+    return lines
+
+
+@stack_app.command("build")
+def stack_build_command(
+    k8s: Annotated[
+        bool, typer.Option("--k8s", help="Also build etcd and the Kubernetes control plane.")
+    ] = False,
+) -> None:
+    """Build (or find in the cache) Jaeger and the OpenSearch node (and with --k8s, etcd and
+    the Kubernetes control plane)."""
+    results = list(ensure_builds(stack_layout(), report=report_progress).results)
+    if k8s:
+        results += ensure_k8s_builds(stack_layout(), report=report_progress).results
+    for result in results:
+        state = f"built in {result.seconds:.0f} s" if result.built else "cached"
+        out.print(f"{result.part}: {state}: {result.output}")
