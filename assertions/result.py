@@ -45,13 +45,11 @@ class CheckResult:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("a check needs a non-empty string 'name'")
-        try:
-            status = Status(data.get("status"))
-        except ValueError:
+        given = data.get("status")
+        if not isinstance(given, str) or given not in {s.value for s in Status}:
             allowed = ", ".join(s.value for s in Status)
-            raise ValueError(
-                f"check {name!r}: 'status' is {data.get('status')!r}, not one of {allowed}"
-            ) from None
+            raise ValueError(f"check {name!r}: 'status' is {given!r}, not one of {allowed}")
+        status = Status(given)
         reason = data.get("reason", "")
         latency = data.get("latency_s")
         attempts = data.get("attempts", 0)

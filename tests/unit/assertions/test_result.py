@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -48,6 +49,7 @@ def test_a_whole_float_is_taken_for_attempts() -> None:
         ({"name": ""}, "non-empty string 'name'"),
         ({"name": 3}, "non-empty string 'name'"),
         ({"status": "skipped"}, "'status' is 'skipped', not one of passed, failed, error"),
+        ({"status": ["passed"]}, "'status' is ['passed'], not one of"),
         ({"reason": None}, "'reason' must be a string"),
         ({"latency_s": "1.2"}, "'latency_s' must be a number or null"),
         ({"latency_s": True}, "'latency_s' must be a number or null"),
@@ -56,7 +58,7 @@ def test_a_whole_float_is_taken_for_attempts() -> None:
     ],
 )
 def test_a_field_of_the_wrong_type_is_named(change: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         CheckResult.from_dict({**_result().to_dict(), **change})
 
 
