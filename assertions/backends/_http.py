@@ -1,4 +1,5 @@
-"""One HTTP exchange with JSON in and out, every failure turned into a BackendError."""
+"""One HTTP exchange with JSON in and out (or a page as text), every failure turned into a
+BackendError."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 
 from assertions.backends.errors import BackendError
 
-__all__ = ["join_url", "request_json", "strip_query"]
+__all__ = ["join_url", "request_json", "request_text", "strip_query"]
 
 _BODY_EXCERPT = 200
 
@@ -29,7 +30,7 @@ def _excerpt(response: httpx.Response) -> str:
     return text[:_BODY_EXCERPT] + ("..." if len(text) > _BODY_EXCERPT else "")
 
 
-def request_json(
+def _send(
     client: httpx.Client,
     backend: str,
     method: str,
@@ -38,12 +39,8 @@ def request_json(
     params: Any = None,
     json_body: Any = None,
     headers: Mapping[str, str] | None = None,
-) -> Any:
-    """Send one request and return its decoded JSON body.
-
-    Raises :class:`BackendError` on a transport error or timeout, a non-2xx status, or a body
-    that is not JSON. The shape of the JSON is the caller's to check.
-    """
+) -> httpx.Response:
+    """Send one request and return its 2xx response; every failure is a BackendError."""
     safe_url = strip_query(url)
     try:
         response = client.request(
@@ -62,9 +59,42 @@ def request_json(
             f"HTTP {response.status_code}: {_excerpt(response)!r}",
             status=response.status_code,
         )
+    return response
+
+
+def request_json(
+    client: httpx.Client,
+    backend: str,
+    method: str,
+    url: str,
+    *,
+    params: Any = None,
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """Send one request and return its decoded JSON body.
+
+    Raises :class:`BackendError` on a transport error or timeout, a non-2xx status, or a body
+    that is not JSON. The shape of the JSON is the caller's to check.
+    """
+    response = _send(
+        client, backend, method, url, params=params, json_body=json_body, headers=headers
+    )
     try:
         return response.json()
     except ValueError as exc:
         raise BackendError(
-            backend, safe_url, f"answer is not JSON: {_excerpt(response)!r}"
+            backend, strip_query(url), f"answer is not JSON: {_excerpt(response)!r}"
         ) from exc
+
+
+def request_text(
+    client: httpx.Client,
+    backend: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """``GET url`` and return its body as text (a page, not an API answer); the same
+    BackendError as :func:`request_json` on a transport error, timeout or non-2xx status."""
+    return _send(client, backend, "GET", url, headers=headers).text

@@ -4,7 +4,8 @@
 alert leaves the list as soon as Prometheus sends its resolution), ``startsAt`` being the
 moment Prometheus saw it firing and ``endsAt`` a moving "resolved unless refreshed" time.
 ``GET /api/v2/status`` carries the loaded configuration as YAML text in ``config.original``
-(secrets shown as ``<secret>``; the root route's unset timings left out, not defaulted).
+(secrets shown as ``<secret>``; the root route's unset timings left out, not defaulted) and
+the build in ``versionInfo`` (version, revision, branch, build date, Go version).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 import yaml
 
 from assertions.backends._http import join_url, request_json
+from assertions.backends.build_info import BuildInfo, details_of, text_or_none
 from assertions.backends.errors import BackendError
 
 __all__ = ["AlertObservation", "AlertmanagerBackend", "label_matchers", "parse_timestamp"]
@@ -100,6 +102,28 @@ class AlertmanagerBackend:
                 f"malformed answer: {type(exc).__name__}: {exc}"[:300],
             ) from exc
         return config
+
+    def version(self) -> BuildInfo:
+        """What Alertmanager says it is: ``versionInfo`` of ``/api/v2/status``."""
+        body = request_json(self._client, NAME, "GET", self._status_url)
+        try:
+            info = body["versionInfo"]
+            if not isinstance(info, dict):
+                raise TypeError(f"'versionInfo' is {type(info).__name__}, not an object")
+            version = info["version"]
+            if not isinstance(version, str):
+                raise TypeError(f"'versionInfo.version' is {type(version).__name__}, not a string")
+        except (KeyError, TypeError) as exc:
+            raise BackendError(
+                NAME, self._status_url, f"malformed answer: {type(exc).__name__}: {exc}"[:300]
+            ) from exc
+        return BuildInfo(
+            version=version,
+            endpoint=self._status_url,
+            revision=text_or_none(info.get("revision")),
+            build_date=text_or_none(info.get("buildDate")),
+            details=details_of({"branch": info.get("branch"), "go_version": info.get("goVersion")}),
+        )
 
 
 def _as_list(body: Any) -> list[Any]:

@@ -6,7 +6,9 @@ the services that wrote them, so 10,000 ids cost 10 requests and no documents tr
 field is resolved once through ``_field_caps``: the field itself when it is aggregatable (a
 ``keyword``, as in the local stack's index template), else its ``.keyword`` sub-field (the
 default dynamic mapping of Elasticsearch 7/8). Only REST calls every version shares are used
-(``_field_caps``, ``_search``, ``_count``), so Elasticsearch 7, 8 and OpenSearch all answer.
+(``_field_caps``, ``_search``, ``_count``, and the root endpoint for the version), so
+Elasticsearch 7, 8 and OpenSearch all answer. The root's ``version.distribution`` says
+``opensearch`` on OpenSearch; Elasticsearch sends none (its ``build_flavor`` is ``default``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 
 from assertions.backends._http import join_url, request_json
+from assertions.backends.build_info import BuildInfo, details_of, text_or_none
 from assertions.backends.errors import BackendError
 
 __all__ = ["MAX_TERMS_BATCH", "ElasticsearchBackend", "LogSummary"]
@@ -77,6 +80,30 @@ class ElasticsearchBackend:
 
     def _malformed(self, endpoint: str, detail: str) -> BackendError:
         return BackendError(NAME, self._url(endpoint), f"malformed answer: {detail}")
+
+    def version(self) -> BuildInfo:
+        """What the cluster says it is at its root endpoint: distribution (``opensearch``, or
+        ``elasticsearch`` when it names none) and ``version.number``, with build hash, date,
+        flavor and Lucene version when given."""
+        url = join_url(self._base, "/")
+        answer = request_json(self._client, NAME, "GET", url, headers=self._headers)
+        version = answer.get("version") if isinstance(answer, dict) else None
+        number = version.get("number") if isinstance(version, dict) else None
+        if not isinstance(version, dict) or not isinstance(number, str):
+            raise BackendError(NAME, url, "malformed answer: no string 'version.number'")
+        return BuildInfo(
+            version=number,
+            endpoint=url,
+            revision=text_or_none(version.get("build_hash")),
+            build_date=text_or_none(version.get("build_date")),
+            details=details_of(
+                {
+                    "distribution": version.get("distribution") or "elasticsearch",
+                    "build_flavor": version.get("build_flavor"),
+                    "lucene_version": version.get("lucene_version"),
+                }
+            ),
+        )
 
     def aggregatable_fields(self, *fields: str) -> dict[str, str]:
         """For each field present in the indices, the name to query and aggregate it by.

@@ -13,10 +13,19 @@ URLs stop at 65,536 characters) and answers in time proportional to the number o
 service, though, commonly refuses request lines over 8 KB (nginx's default buffer) with 414.
 So a batch is at most :data:`DEFAULT_BATCH_SIZE` ids and its URL at most ``max_url_length``
 characters; a 414 or 431 halves the batch and is remembered for the next calls.
+
+Version: Jaeger's query API has no version endpoint (v1's ``/version`` lives on the admin
+port, which Jaeger v2 no longer serves). What the query service does expose is the UI's page at
+its base URL: on start it writes its build information into that page as ``JAEGER_VERSION =
+{"gitCommit": ..., "gitVersion": ..., "buildDate": ...};`` (also into the placeholder page of
+a binary built without the UI). Those values are stamped at build time by Jaeger's release
+build (``-ldflags -X``); a plain ``go build`` of the module, as the local stack's, leaves all
+three empty, so :meth:`JaegerBackend.version` then answers version None and says why.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +33,8 @@ from typing import Any
 
 import httpx
 
-from assertions.backends._http import join_url, request_json, strip_query
+from assertions.backends._http import join_url, request_json, request_text, strip_query
+from assertions.backends.build_info import BuildInfo, text_or_none
 from assertions.backends.errors import BackendError
 
 __all__ = [
@@ -43,6 +53,12 @@ NAME = "jaeger"
 _HEX = re.compile(r"[0-9a-f]{1,32}")
 _NOT_FOUND = "trace not found"
 _TOO_LONG = (414, 431)
+# what the query service writes into the UI's page (the placeholder still says DEFAULT_VERSION)
+_PAGE_VERSION = re.compile(r"JAEGER_VERSION\s*=\s*(\{[^{}]*\})\s*;")
+UNSTAMPED = (
+    "Jaeger reports an empty version (JAEGER_VERSION in its UI page): its binary was built "
+    "without Jaeger's release version stamps (-ldflags)"
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class JaegerBackend:
             )
         self._client = client
         self._url = join_url(url, "/api/traces")
+        self._page_url = join_url(url, "/")
         self._max_url_length = max_url_length
         self._batch_limit: int | None = None  # learnt from a 414/431
 
@@ -92,6 +109,32 @@ class JaegerBackend:
         fits = max(1, (self._max_url_length - len(self._url) - 1) // _PARAM_LENGTH)
         limit = min(batch_size, fits)
         return min(limit, self._batch_limit) if self._batch_limit else limit
+
+    def version(self) -> BuildInfo:
+        """The build information the query service wrote into its UI page (see the module's
+        docstring); version None, with a note in ``details``, when Jaeger left it empty.
+        Raises :class:`BackendError` when the page cannot be had or carries no
+        ``JAEGER_VERSION`` object."""
+        page = request_text(self._client, NAME, self._page_url)
+        match = _PAGE_VERSION.search(page)
+        try:
+            if match is None:
+                raise ValueError("the page at the base URL carries no JAEGER_VERSION object")
+            info = json.loads(match.group(1))
+            if not isinstance(info, dict):
+                raise TypeError(f"JAEGER_VERSION is {type(info).__name__}, not an object")
+        except (TypeError, ValueError) as exc:
+            raise BackendError(
+                NAME, self._page_url, f"malformed answer: {type(exc).__name__}: {exc}"[:300]
+            ) from exc
+        version = text_or_none(info.get("gitVersion"))
+        return BuildInfo(
+            version=version,
+            endpoint=self._page_url,
+            revision=text_or_none(info.get("gitCommit")),
+            build_date=text_or_none(info.get("buildDate")),
+            details={} if version is not None else {"note": UNSTAMPED},
+        )
 
     def find_traces(
         self, trace_ids: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE

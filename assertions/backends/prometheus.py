@@ -5,8 +5,9 @@ adapter on it) and its own retries are off by default, so a check's deadline, no
 decides how long to keep trying. Every exception it raises (HTTP status, connection, timeout,
 undecodable or wrongly shaped answer) becomes one :class:`BackendError`.
 
-The client has no call for ``/api/v1/rules``, so :meth:`PrometheusBackend.rules` sends it on
-the same session (through the adapter, and so the retries, the client mounted on the URL).
+The client has no call for ``/api/v1/rules`` nor ``/api/v1/status/buildinfo``, so
+:meth:`PrometheusBackend.rules` and :meth:`PrometheusBackend.version` send them on the same
+session (through the adapter, and so the retries, the client mounted on the URL).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from assertions.backends._http import join_url
+from assertions.backends.build_info import BuildInfo, details_of, text_or_none
 from assertions.backends.errors import BackendError
 
 __all__ = ["AlertRule", "PrometheusBackend", "Sample", "Series"]
@@ -115,23 +117,28 @@ class PrometheusBackend:
     def rules(self) -> list[AlertRule]:
         """Every alerting rule loaded (``/api/v1/rules?type=alert``), in Prometheus' order."""
         endpoint = "api/v1/rules"
+        body = self._run(endpoint, lambda: self._get(endpoint, {"type": "alert"}))
+        return self._parse(endpoint, body, _alert_rules)
+
+    def version(self) -> BuildInfo:
+        """What Prometheus says it is (``/api/v1/status/buildinfo``): version, revision, build
+        date, branch and Go version."""
+        endpoint = "api/v1/status/buildinfo"
+        body = self._run(endpoint, lambda: self._get(endpoint, {}))
+        return self._parse(endpoint, body, lambda b: _build_info(b, join_url(self._url, endpoint)))
+
+    def _get(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        """``GET endpoint`` on the session; a non-2xx answer is a BackendError."""
         url = join_url(self._url, endpoint)
-
-        def call() -> Any:
-            response = self._session.get(
-                url, params={"type": "alert"}, headers=self._headers, timeout=self._timeout_s
+        response = self._session.get(
+            url, params=dict(params), headers=self._headers, timeout=self._timeout_s
+        )
+        if not response.ok:
+            excerpt = " ".join(response.text.split())[:200]
+            raise BackendError(
+                NAME, url, f"HTTP {response.status_code}: {excerpt!r}", status=response.status_code
             )
-            if not response.ok:
-                excerpt = " ".join(response.text.split())[:200]
-                raise BackendError(
-                    NAME,
-                    url,
-                    f"HTTP {response.status_code}: {excerpt!r}",
-                    status=response.status_code,
-                )
-            return response.json()
-
-        return self._parse(endpoint, self._run(endpoint, call), _alert_rules)
+        return response.json()
 
     def _run(self, endpoint: str, call: Callable[[], Any]) -> Any:
         url = join_url(self._url, endpoint)
@@ -221,6 +228,22 @@ def _alert_rules(body: Any) -> list[AlertRule]:
                 )
             )
     return rules
+
+
+def _build_info(body: Any, endpoint: str) -> BuildInfo:
+    if not isinstance(body, dict) or body.get("status") != "success":
+        status = body.get("status") if isinstance(body, dict) else type(body).__name__
+        raise ValueError(f"status is {status!r}, not 'success'")
+    data = body["data"]
+    if not isinstance(data, dict):
+        raise TypeError(f"'data' is {type(data).__name__}, not an object")
+    return BuildInfo(
+        version=_text(data["version"]),
+        endpoint=endpoint,
+        revision=text_or_none(data.get("revision")),
+        build_date=text_or_none(data.get("buildDate")),
+        details=details_of({"branch": data.get("branch"), "go_version": data.get("goVersion")}),
+    )
 
 
 def _text(value: Any) -> str:
