@@ -165,6 +165,28 @@ def _settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _run_versions(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, version, detail) of chaosgate and of each part of the stack, as the run recorded
+    them in summary.json's ``replay`` section; none for a run that recorded none."""
+    replay = _mapping(summary.get("replay"))
+    rows = []
+    build = _mapping(replay.get("chaosgate"))
+    if build:
+        revision = build.get("git_revision")
+        detail = f"git {str(revision)[:12]}" if revision else ""
+        if revision and build.get("git_dirty"):
+            detail += " with local changes"
+        rows.append(("chaosgate", str(build.get("version") or "unknown"), detail))
+    for name, info in sorted(_mapping(replay.get("parts")).items()):
+        part = _mapping(info)
+        if "error" in part:
+            rows.append((str(name), "unknown", f"not read: {part['error']}"))
+            continue
+        facts = [f"{key} {part[key]}" for key in ("revision", "build_date") if part.get(key)]
+        rows.append((str(name), str(part.get("version") or "unknown"), ", ".join(facts)))
+    return rows
+
+
 def _writer_versions() -> dict[str, str]:
     def version(name: str) -> str:
         try:
@@ -204,6 +226,7 @@ def _context(
         "load": [(str(k), _json(v) if not isinstance(v, str) else v) for k, v in load.items()],
         "settings": _settings(folder.settings),
         "settings_json": _json(dict(folder.settings), indent=2),
+        "versions": _run_versions(summary),
         "versions_json": "" if versions is None else _json(versions, indent=2),
         "writer": _writer_versions(),
         "artifacts": _artifacts(summary),

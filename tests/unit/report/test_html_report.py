@@ -165,3 +165,22 @@ def test_check_rows_keep_the_run_order_and_format_each_field() -> None:
     assert traces.latency == "2.500 s"
     assert json.loads(traces.evidence) == {"missed": [], "method": "live sample"}
     assert json.loads(traces.observed)["lag_s"]["p95"] == 2.5
+
+
+def test_the_versions_the_run_recorded_are_listed(tmp_path: Path) -> None:
+    run_dir = write_run_folder(tmp_path)
+    summary = read_summary(run_dir)
+    summary["replay"] = {
+        "chaosgate": {"version": "0.1.0", "git_revision": "96ee0db0123456789", "git_dirty": True},
+        "parts": {
+            "prometheus": {"version": "3.16.0", "revision": "abc", "build_date": None},
+            "jaeger": {"error": "jaeger: connection refused"},
+        },
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    text = write_html_report(run_dir).read_text()
+    section = text[text.index('id="settings"') : text.index('id="artifacts"')]
+    assert "<td>chaosgate</td><td>0.1.0</td><td>git 96ee0db01234 with local changes</td>" in section
+    assert "<td>prometheus</td><td>3.16.0</td><td>revision abc</td>" in section
+    assert "<td>jaeger</td><td>unknown</td><td>not read: jaeger: connection refused</td>" in section
+    assert '<th>seed</th><td class="json">7</td>' in section
