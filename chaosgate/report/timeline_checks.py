@@ -43,7 +43,10 @@ __all__ = [
     "unexpected_alerts",
 ]
 
-_ALERT_CHECK = re.compile(r"^alert\.(?P<title>.+)\.(?P<what>fired|resolved|notified\.[^.]+)$")
+# "notified" alone: the alert is routed to no receiver (a failure with no moment)
+_ALERT_CHECK = re.compile(
+    r"^alert\.(?P<title>.+)\.(?P<what>fired|resolved|notified\.[^.]+|notified)$"
+)
 
 
 def number(value: Any) -> float | None:
@@ -156,7 +159,7 @@ def alert_lifecycles(checks: Sequence[CheckResult], origin: float) -> list[Alert
             _fired(life, check, origin)
         elif what == "resolved":
             _resolved(life, check, origin)
-        else:
+        elif what != "notified":
             at = _since(origin, check.evidence.get("received_at"))
             if at is not None:
                 life["notified_s"][what.split(".", 1)[1]] = at

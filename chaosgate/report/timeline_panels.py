@@ -116,7 +116,8 @@ def load_panels(data: TimelineData, x_range: Range1d) -> list[Any]:
 
 
 def ingest_panel(data: TimelineData, x_range: Range1d) -> Any | None:
-    """Each backend's lag samples (when recorded), its p50 and p95, and the deadline."""
+    """Each backend's lag samples (when recorded), its p50 and p95, and the deadline; None
+    when there is nothing of that."""
     if not data.ingest:
         return None
     panel = new_panel("ingest lag: request end → searchable", x_range, 210, y_axis_label="s")
@@ -152,4 +153,4 @@ def ingest_panel(data: TimelineData, x_range: Range1d) -> Any | None:
             line_dash="dashed",
             legend_label=f"deadline {deadline:g} s",
         )
-    return panel
+    return panel if panel.renderers else None  # checks that recorded no figure at all

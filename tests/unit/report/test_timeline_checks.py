@@ -71,6 +71,20 @@ def test_a_title_with_dots_and_a_pending_moment_when_the_episode_has_one() -> No
     assert life.status is Status.ERROR
 
 
+def test_an_alert_routed_to_no_receiver_keeps_its_failure_without_a_moment() -> None:
+    unrouted = CheckResult(
+        "alert.X{a=b}.notified",
+        Status.FAILED,
+        {"routed_to": "at least one integration"},
+        {"routed_to": []},
+        "X{a=b} is routed to no receiver",
+        evidence={"inject_at": INJECT},
+    )
+    (life,) = alert_lifecycles([unrouted], START)
+    assert (life.title, life.notified_s, life.status) == ("X{a=b}", {}, Status.FAILED)
+    assert life.checks == {"notified": (Status.FAILED, "X{a=b} is routed to no receiver")}
+
+
 def test_values_of_the_wrong_type_are_skipped_not_fatal() -> None:
     broken = CheckResult(
         "alert.X.fired",
