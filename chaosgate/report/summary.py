@@ -31,6 +31,8 @@ class RunSummary:
     artifacts: Mapping[str, str]
     # the run's fault ledger entries: what it injected and whether each was undone
     faults: Sequence[Mapping[str, Any]] = ()
+    # what a replay needs (chaosgate.run.run_record); None: not recorded
+    replay: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class RunSummary:
             "load": dict(self.load),
             "faults": [dict(entry) for entry in self.faults],
             "artifacts": dict(self.artifacts),
+            **({"replay": dict(self.replay)} if self.replay is not None else {}),
         }
 
 

@@ -40,9 +40,11 @@ from chaosgate.run.chaos_phase import (
 from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.judging import completeness_checks, slo_checks
 from chaosgate.run.load import LoadProcess, LoadResult, start_load
+from chaosgate.run.part_versions import ChaosgateBuild, chaosgate_build, read_part_versions
 from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
 from chaosgate.run.run_plan import RunOutcome, RunPlan
+from chaosgate.run.run_record import ExperimentCopy, build_replay_record, copy_experiments
 from scenarios.ledger import LedgerTail, read_ledger
 
 __all__ = [
@@ -71,6 +73,20 @@ class _Live:
     watcher: AlertWatcher | None = None
     load_started: float | None = None
     experiment_runs: list[ExperimentRun] = field(default_factory=list)
+    experiment_copies: tuple[ExperimentCopy, ...] = ()
+    build: ChaosgateBuild | None = None
+    part_versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def replay(self, plan: RunPlan, timeline: Timeline) -> dict[str, Any]:
+        """summary.json's ``replay`` section: what a replay of this run needs."""
+        return build_replay_record(
+            plan,
+            self.experiment_copies,
+            timeline.fault_windows(),
+            self.load_started,
+            chaosgate=self.build or chaosgate_build(),
+            parts=self.part_versions,
+        ).as_json()
 
 
 def run_campaign(
@@ -88,7 +104,8 @@ def run_campaign(
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     timeline = Timeline()
     checks: list[CheckResult] = []
-    live = _Live()
+    # the experiments as they ran, kept in the run folder for a replay, before anything starts
+    live = _Live(experiment_copies=copy_experiments(plan), build=chaosgate_build())
 
     def record(results: Sequence[CheckResult]) -> None:
         for result in results:
@@ -146,7 +163,7 @@ def _interrupted(
     progress.check(checks[-1])
     code = interrupts.exit_code or EXIT_FAILED
     path = write_reports(plan, checks, timeline, started, code, "interrupted", load_summary,
-                         faults=faults.as_json())  # fmt: skip
+                         faults=faults.as_json(), replay=live.replay(plan, timeline))  # fmt: skip
     faults.forget_undone()
     return RunOutcome(code, "interrupted", path, tuple(checks))
 
@@ -165,10 +182,12 @@ def _campaign(
 ) -> RunOutcome:
     progress.step(f"warm-up: is {plan.target.name!r} healthy enough to test?")
     record(check_warmup(backends))
+    live.part_versions = read_part_versions(backends, plan.target)  # evidence, never a failure
     if not all(c.passed for c in checks):
         with interrupts.protected():
             path = write_reports(plan, checks, timeline, started, EXIT_UNHEALTHY, "unhealthy",
-                                 {}, faults=faults.as_json())  # fmt: skip
+                                 {}, faults=faults.as_json(),
+                                 replay=live.replay(plan, timeline))  # fmt: skip
         return RunOutcome(EXIT_UNHEALTHY, "unhealthy", path, tuple(checks))
 
     profile = plan.profile
@@ -274,6 +293,7 @@ def _campaign(
     exit_code, verdict = _verdict(checks)
     with interrupts.protected():
         path = write_reports(plan, checks, timeline, started, exit_code, verdict, load_summary,
-                             faults=faults.as_json())  # fmt: skip
+                             faults=faults.as_json(),
+                             replay=live.replay(plan, timeline))  # fmt: skip
         faults.forget_undone()
     return RunOutcome(exit_code, verdict, path, tuple(checks))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ def write_reports(
     load: dict[str, Any],
     *,
     faults: Sequence[dict[str, Any]] = (),
+    replay: Mapping[str, Any] | None = None,
     warn: Callable[[str], None] = _warn_on_stderr,
 ) -> Path:
     """Write every report into ``plan.run_dir``; the path of summary.json. ``warn`` hears
@@ -78,6 +79,7 @@ def write_reports(
         checks=checks,
         load=load,
         faults=faults,
+        replay=replay,
         artifacts={
             "fault_ledger": "faults.json",
             "junit": "junit.xml",
@@ -85,6 +87,7 @@ def write_reports(
             "ledger": "ledger/",
             "chaos_journals": "chaos/",
             "locust_stats": "locust/locust_stats.csv",
+            "experiments": "experiments/",
         },
     )
     (plan.run_dir / "faults.json").write_text(json.dumps(list(faults), indent=2))

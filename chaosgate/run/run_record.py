@@ -57,7 +57,7 @@ REPLAY_FORMAT = 1
 EXPERIMENT_COPIES_DIR = "experiments"
 
 
-class ExperimentCopyError(Exception):
+class ExperimentCopyError(ExperimentError):
     """An experiment file could not be copied into the run folder (one line naming both)."""
 
 
