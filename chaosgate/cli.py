@@ -4,7 +4,8 @@ Exit codes: 0 success · 1 a check failed / a part is down / the stack could not
 2 bad input (config, target, ports, usage) · 3 the target is not healthy enough to test.
 Expected errors print one line, ``chaosgate: error: ...``, never a traceback.
 The ``stack`` sub-commands live in :mod:`chaosgate.cli_stack`, the ``sink`` ones in
-:mod:`chaosgate.receivers.cli`, ``report`` in :mod:`chaosgate.cli_report`, and what they share
+:mod:`chaosgate.receivers.cli`, ``report``, ``compare`` and ``trend`` in
+:mod:`chaosgate.cli_report`, and what they share
 in :mod:`chaosgate.cli_common`.
 """
 
@@ -33,11 +34,13 @@ from chaosgate.cli_common import (
     resolve_target_spec,
 )
 from chaosgate.cli_errors import is_help_request, print_error, usage_message
-from chaosgate.cli_report import report_command
+from chaosgate.cli_report import compare_command, report_command, trend_command
 from chaosgate.cli_stack import stack_app
 from chaosgate.faults.command import refuse_pending_faults, run_cleanup
 from chaosgate.receivers.cli import sink_app
+from chaosgate.report.page_file import PageWriteError
 from chaosgate.report.run_folder import RunFolderError
+from chaosgate.report.trend import TrendError
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.run.reports_dir import check_reports_dir
 from chaosgate.stack.builds import BuildError
@@ -58,6 +61,8 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(target_app, name="target")
 app.add_typer(sink_app, name="sink")
 app.command("report")(report_command)
+app.command("compare")(compare_command)
+app.command("trend")(trend_command)
 
 ProfileOption = Annotated[
     str,
@@ -232,7 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # without standalone mode, typer returns the code of a `typer.Exit` instead of exiting
         code = app(args=argv, prog_name="chaosgate", standalone_mode=False)
-    except (TargetError, PortError, ProfileError, ExperimentError, RunFolderError) as exc:
+    except (
+        TargetError,
+        PortError,
+        ProfileError,
+        ExperimentError,
+        RunFolderError,
+        TrendError,
+        PageWriteError,
+    ) as exc:
         print_error(str(exc))
         return EXIT_BAD_INPUT
     except (StackError, BuildError) as exc:
