@@ -40,7 +40,7 @@ from chaosgate.chaos.k8s_env import KubeconfigMissingError, kubernetes_environme
 from chaosgate.target import KubernetesConfig, Target
 
 __all__ = [
-    "CHAOSGATE_ROOT",
+    "CHECKOUT_ROOT",
     "ChaosgateBuild",
     "chaosgate_build",
     "collect_versions",
@@ -50,7 +50,7 @@ __all__ = [
     "read_part_versions",
 ]
 
-CHAOSGATE_ROOT = Path(__file__).resolve().parents[2]
+CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 """The directory chaosgate's package was imported from (a checkout, or site-packages)."""
 GIT_TIMEOUT_S = 2.0
 KUBERNETES_TIMEOUT_S = 10.0
@@ -89,7 +89,7 @@ def _git(root: Path, args: list[str], git: str, timeout_s: float) -> str | None:
 
 
 def git_revision(
-    root: Path = CHAOSGATE_ROOT, *, git: str = "git", timeout_s: float = GIT_TIMEOUT_S
+    root: Path = CHECKOUT_ROOT, *, git: str = "git", timeout_s: float = GIT_TIMEOUT_S
 ) -> tuple[str | None, bool | None]:
     """(HEAD's commit, whether tracked files differ from it) of the work tree whose top is
     ``root``; (None, None) when ``root`` is no such top (an installed package inside some
@@ -111,7 +111,7 @@ def git_revision(
 
 
 def chaosgate_build(
-    root: Path = CHAOSGATE_ROOT,
+    root: Path = CHECKOUT_ROOT,
     *,
     distribution: str = "chaosgate",
     git: str = "git",
