@@ -40,6 +40,7 @@ __all__ = [
     "SloStats",
     "check_prometheus_slo",
     "evaluate_slo",
+    "is_error",
     "ledger_slo",
     "prometheus_slo",
     "split_segments",
@@ -89,6 +90,11 @@ class SloObservation:
     attempts: int = 0
 
 
+def is_error(entry: LedgerEntry) -> bool:
+    """A request that failed the service level: no response (status 0), or a 5xx."""
+    return entry.status == 0 or entry.status >= 500
+
+
 def _in_windows(moment: float, windows: Sequence[FaultWindow]) -> bool:
     return any(window.start <= moment < window.end for window in windows)
 
@@ -101,7 +107,7 @@ def ledger_slo(entries: Sequence[LedgerEntry], windows: Sequence[FaultWindow]) -
 
     def stats(items: list[LedgerEntry]) -> SloStats:
         answered = [entry.latency_s for entry in items if entry.status != 0]
-        errors = sum(1 for entry in items if entry.status == 0 or entry.status >= 500)
+        errors = sum(1 for entry in items if is_error(entry))
         return SloStats(requests=len(items), errors=errors, p95_s=percentile(answered, 0.95))
 
     return SloObservation("ledger", inside=stats(sides["inside"]), outside=stats(sides["outside"]))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from assertions.checks._stats import percentile
+from assertions.checks.slo import is_error
 from assertions.result import CheckResult
 from chaosgate.chaos.timeline import FaultWindow, Timeline, TimelineEvent
 from chaosgate.report.run_folder import RunFolder
@@ -53,11 +54,6 @@ __all__ = [
 ]
 
 ALL_SCENARIOS = "all"
-
-
-def is_error(entry: LedgerEntry) -> bool:
-    """No response, or a 5xx (what the ledger SLO check counts as an error)."""
-    return entry.status == 0 or entry.status >= 500
 
 
 @dataclass(frozen=True)
