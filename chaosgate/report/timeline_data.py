@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -87,13 +87,18 @@ def _by_scenario(entries: Sequence[LedgerEntry]) -> dict[str, list[LedgerEntry]]
     return {name: groups[name] for name in [ALL_SCENARIOS, *sorted(set(groups) - {ALL_SCENARIOS})]}
 
 
-def _bucketed(
+def _scenario_buckets(
     entries: Sequence[LedgerEntry], origin: float, bucket_s: float
-) -> dict[int, list[LedgerEntry]]:
-    buckets: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for entry in entries:
-        buckets[math.floor((entry.started_at - origin) / bucket_s)].append(entry)
-    return buckets
+) -> Iterator[tuple[str, tuple[float, ...], list[list[LedgerEntry]]]]:
+    """Per scenario (``"all"`` first): each bucket's start and its entries, over the span of
+    the whole ledger (so every series shares the same times; nothing without entries)."""
+    span = _buckets(entries, origin, bucket_s)
+    times = tuple(index * bucket_s for index in span)
+    for scenario, items in (_by_scenario(entries) if span else {}).items():
+        buckets: dict[int, list[LedgerEntry]] = defaultdict(list)
+        for entry in items:
+            buckets[math.floor((entry.started_at - origin) / bucket_s)].append(entry)
+        yield scenario, times, [buckets.get(index, []) for index in span]
 
 
 def rate_series(
@@ -101,20 +106,14 @@ def rate_series(
 ) -> list[RateSeries]:
     """Requests per second and error ratio per bucket, ``"all"`` first, then per scenario
     (none without entries)."""
-    span = _buckets(entries, origin, bucket_s)
-    if not span:
-        return []
     series = []
-    for scenario, items in _by_scenario(entries).items():
-        buckets = _bucketed(items, origin, bucket_s)
-        rates, ratios = [], []
-        for index in span:
-            bucket = buckets.get(index, [])
-            rates.append(len(bucket) / bucket_s)
-            errors = sum(1 for entry in bucket if is_error(entry))
-            ratios.append(errors / len(bucket) if bucket else None)
-        times = tuple(index * bucket_s for index in span)
-        series.append(RateSeries(scenario, times, tuple(rates), tuple(ratios)))
+    for scenario, times, buckets in _scenario_buckets(entries, origin, bucket_s):
+        rates = tuple(len(bucket) / bucket_s for bucket in buckets)
+        ratios = tuple(
+            sum(1 for entry in bucket if is_error(entry)) / len(bucket) if bucket else None
+            for bucket in buckets
+        )
+        series.append(RateSeries(scenario, times, rates, ratios))
     return series
 
 
@@ -123,19 +122,17 @@ def latency_series(
 ) -> list[LatencySeries]:
     """p95 latency of the answered requests per bucket, ``"all"`` first, then per scenario
     (none without entries)."""
-    span = _buckets(entries, origin, bucket_s)
-    if not span:
-        return []
-    series = []
-    for scenario, items in _by_scenario(entries).items():
-        buckets = _bucketed(items, origin, bucket_s)
-        p95s = [
-            percentile([e.latency_s for e in buckets.get(index, []) if e.status != 0], 0.95)
-            for index in span
-        ]
-        times = tuple(index * bucket_s for index in span)
-        series.append(LatencySeries(scenario, times, tuple(p95s)))
-    return series
+    return [
+        LatencySeries(
+            scenario,
+            times,
+            tuple(
+                percentile([e.latency_s for e in bucket if e.status != 0], 0.95)
+                for bucket in buckets
+            ),
+        )
+        for scenario, times, buckets in _scenario_buckets(entries, origin, bucket_s)
+    ]
 
 
 @dataclass(frozen=True)
