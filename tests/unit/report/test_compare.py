@@ -3,7 +3,6 @@ command's exit codes and one-line errors."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from chaosgate.report.compare import CheckChange, RunComparison, compare_runs, c
 from chaosgate.report.compare_html import render_comparison_html
 from chaosgate.report.run_figures import FigureGroup
 from chaosgate.report.run_folder import read_run_folder
+from tests.unit.report.page_tags import page_tags
 from tests.unit.report.run_fixture import checks
 from tests.unit.report.run_series import changed, write_run
 
@@ -146,17 +146,6 @@ def test_completeness_ingest_lag_and_slos_then_and_now(tmp_path: Path) -> None:
     assert lines[ratio].split() == ["ratio", "1.0000", "0.9500", "[failed]", "-0.0500", "worse"]
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-        self.tags: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.links += [value or "" for name, value in attrs if name in ("src", "href")]
-
-
 def test_the_page_holds_the_figures_needs_no_network_and_escapes_values(tmp_path: Path) -> None:
     name = "slo.<script>alert(1)</script>"
     sneaky = CheckResult(name, Status.FAILED, {}, {"error_ratio": 0.5}, "<b>bold</b>")
@@ -164,8 +153,7 @@ def test_the_page_holds_the_figures_needs_no_network_and_escapes_values(tmp_path
         tmp_path, checks(), changed(f"alert.{USERS_DOWN}.fired", [*checks(), sneaky], latency_s=9.5)
     )
     text = render_comparison_html(comparison, now=lambda: 0.0)
-    tags = _Tags()
-    tags.feed(text)
+    tags = page_tags(text)
     assert not [link for link in tags.links if "http://" in link or "https://" in link]
     assert "script" not in tags.tags and "link" not in tags.tags  # nothing to load or run
     assert "<script>alert(1)</script>" not in text and "<b>bold</b>" not in text

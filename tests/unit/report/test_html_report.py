@@ -4,7 +4,6 @@ that no value from the run can break out of the page."""
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -12,31 +11,10 @@ import pytest
 from assertions.result import CheckResult, Status
 from chaosgate.report.html_report import check_rows, write_html_report
 from chaosgate.report.timeline_alert_panel import plain_text, row_labels
+from tests.unit.report.page_tags import page_tags
 from tests.unit.report.run_fixture import checks, read_summary, timeline, write_run_folder
 
 MAX_BYTES = 3 * 1024 * 1024
-
-
-class _Page(HTMLParser):
-    """The page's tags: every src / href value and every script's attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-        self.scripts: list[dict[str, str | None]] = []
-        self.tags: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.links += [value or "" for name, value in attrs if name in ("src", "href")]
-        if tag == "script":
-            self.scripts.append(dict(attrs))
-
-
-def _parse(text: str) -> _Page:
-    page = _Page()
-    page.feed(text)
-    return page
 
 
 def test_the_page_shows_the_verdict_and_every_failed_check_with_its_reason(
@@ -59,7 +37,7 @@ def test_the_page_shows_the_verdict_and_every_failed_check_with_its_reason(
 
 def test_the_page_opens_from_disk_with_no_network_and_stays_small(tmp_path: Path) -> None:
     path = write_html_report(write_run_folder(tmp_path))
-    page = _parse(path.read_text())
+    page = page_tags(path.read_text())
     assert "div" in page.tags and len(page.scripts) >= 2  # Bokeh's code and the figure
     assert not [link for link in page.links if "http://" in link or "https://" in link]
     assert all("src" not in script for script in page.scripts)  # every script inline
@@ -85,7 +63,7 @@ def test_values_from_the_run_are_escaped_everywhere(tmp_path: Path) -> None:
     assert hostile not in text and image not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     assert "odd.&#34;&gt;&lt;b&gt;&lt;/script&gt;" in text
-    page = _parse(text)
+    page = page_tags(text)
     assert not [link for link in page.links if "://" in link]
 
 
@@ -116,7 +94,7 @@ def test_a_run_interrupted_in_its_warm_up_still_gets_a_page(tmp_path: Path) -> N
     assert "INTERRUPTED" in text and interrupted.reason in text
     assert "Nothing to draw" in text
     assert "no request ledger" in text and "No experiment injected a fault." in text
-    assert not _parse(text).scripts  # no figure, so no Bokeh either
+    assert not page_tags(text).scripts  # no figure, so no Bokeh either
     assert len(text) < 20_000
 
 
@@ -137,7 +115,7 @@ def test_links_go_only_to_files_of_the_run_folder(tmp_path: Path) -> None:
     summary["versions"] = {"jaeger": {"version": "2.13.0"}}  # a field this reader keeps
     (run_dir / "summary.json").write_text(json.dumps(summary))
     text = write_html_report(run_dir).read_text()
-    links = _parse(text).links
+    links = page_tags(text).links
     assert "junit.xml" in links
     assert not [link for link in links if "x.example" in link or link == "/etc/x"]
     assert "https://x.example/a" in text  # shown as text

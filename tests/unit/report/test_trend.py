@@ -4,7 +4,6 @@ one chart per figure, and the command's exit codes, warnings and one-line errors
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from chaosgate.report.trend import (
     trend_lines,
 )
 from chaosgate.report.trend_html import render_trend_html
+from tests.unit.report.page_tags import page_tags
 from tests.unit.report.run_fixture import checks
 from tests.unit.report.run_series import changed, write_run
 
@@ -132,25 +132,10 @@ def test_the_lines_number_the_runs_and_give_a_column_each(tmp_path: Path) -> Non
     assert lines[gateway].split() == ["fired", *["none", "[failed]"] * 2, "-", "none", "[failed]"]
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-        self.scripts: list[dict[str, str | None]] = []
-        self.tags: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.links += [value or "" for name, value in attrs if name in ("src", "href")]
-        if tag == "script":
-            self.scripts.append(dict(attrs))
-
-
 def test_the_page_has_a_chart_per_figure_and_needs_no_network(tmp_path: Path) -> None:
     trend, _ = load_trend(_reports(tmp_path), profile="smoke")
     text = render_trend_html(trend, now=lambda: 0.0)
-    page = _Page()
-    page.feed(text)
+    page = page_tags(text)
     assert not [link for link in page.links if "http://" in link or "https://" in link]
     assert all("src" not in script for script in page.scripts)  # Bokeh's code inlined
     assert "link" not in page.tags
