@@ -19,10 +19,6 @@ class PageTags(HTMLParser):
         if tag == "script":
             self.scripts.append(dict(attrs))
 
-    def external_links(self) -> list[str]:
-        """The links that would need the network."""
-        return [link for link in self.links if "http://" in link or "https://" in link]
-
 
 def page_tags(text: str) -> PageTags:
     tags = PageTags()
