@@ -116,8 +116,13 @@ def _locusts(reports: Path) -> list[psutil.Process]:
 
 
 def _stress_processes() -> list[psutil.Process]:
+    """stress-ng processes still running. A zombie is not one: after a SIGKILLed runner its
+    stress-ng belongs to whichever process adopted it (PID 1 in CI's container, which may never
+    reap it), and a zombie holds no memory and takes no CPU."""
     return [
-        p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("stress-ng")
+        p
+        for p in psutil.process_iter(["name", "status"])
+        if (p.info["name"] or "").startswith("stress-ng") and p.info["status"] != "zombie"
     ]
 
 
