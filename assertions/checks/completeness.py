@@ -40,6 +40,7 @@ __all__ = [
     "CompletenessExpected",
     "CompletenessObservation",
     "Expectation",
+    "FoundCallback",
     "evaluate_completeness",
     "expectations_from_ledger",
     "expected_services",
@@ -59,6 +60,9 @@ _MAX_LISTED_ERRORS = 5
 
 Lookup = Callable[[list[str]], Mapping[str, frozenset[str]]]
 """Ask the backend for a batch of ids: found id -> services seen for it."""
+
+FoundCallback = Callable[[int, int], None]
+"""Told how polling goes: (counted ids found so far, counted ids), for a live display."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,7 @@ def poll_for_ids(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     sample: Mapping[str, Any] | None = None,
+    on_progress: FoundCallback | None = None,
 ) -> CompletenessObservation:
     """Poll ``lookup`` for the ids not yet complete until all are or ``deadline_s`` passes.
 
@@ -177,6 +182,10 @@ def poll_for_ids(
     deadline plus one request timeout, not one timeout per batch. Backend errors are
     recorded, never raised: before the deadline the ids of a failed batch are simply asked
     again in the next round.
+
+    ``on_progress``, when given, is called before the first batch and after every batch
+    (answered or failed) with the counted ids found so far and the counted ids: a display of
+    a long poll (the first round of a big ledger takes many batches). It must not raise.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size!r} is not positive; give at least 1")
@@ -189,7 +198,14 @@ def poll_for_ids(
     seen: dict[str, frozenset[str]] = {}
     errors: list[str] = []
     attempts = 0
+    counted_found = 0
     last_round_failed = False
+
+    def report() -> None:
+        if on_progress is not None:
+            on_progress(counted_found, len(counted))
+
+    report()
     while True:
         last_round_failed = False
         for start in range(0, len(pending), batch_size):
@@ -200,6 +216,7 @@ def poll_for_ids(
             except BackendError as exc:
                 errors.append(str(exc))
                 last_round_failed = True
+                report()
                 if clock() >= deadline:
                     break  # the rest of the round is not asked: no answer will come in time
                 continue
@@ -210,6 +227,9 @@ def poll_for_ids(
                 seen[key] = frozenset(services)
                 if key not in found_at and wanted[key] <= services:
                     found_at[key] = now
+                    if key in counted:
+                        counted_found += 1
+            report()
         pending = [key for key in pending if key not in found_at]
         remaining = deadline - clock()
         if not any(key in counted for key in pending) or remaining <= 0:

@@ -18,6 +18,7 @@ from assertions.checks.completeness import (
     CompletenessExpected,
     CompletenessObservation,
     Expectation,
+    FoundCallback,
     evaluate_completeness,
     expectations_from_ledger,
     poll_for_ids,
@@ -85,11 +86,13 @@ def check_logs(
     downstream_by_prefix: Mapping[str, str] = DEFAULT_DOWNSTREAM_BY_PREFIX,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    on_progress: FoundCallback | None = None,
 ) -> CheckResult:
     """Poll Elasticsearch for the ledger's ``id_kind`` ids in document field ``field``.
 
     ``clock`` must be unix time (the lag compares it with the ledger). Never raises for a
-    backend failure: it becomes an ``error`` result.
+    backend failure: it becomes an ``error`` result. ``on_progress`` is told the ids found
+    as polling goes (:func:`~assertions.checks.completeness.poll_for_ids`).
     """
     expected = CompletenessExpected(threshold=threshold, deadline_s=deadline_s)
     chosen, sample = sample_entries(entries, sample_size, seed)
@@ -117,5 +120,6 @@ def check_logs(
         clock=clock,
         sleep=sleep,
         sample={**sample, "field": field},
+        on_progress=on_progress,
     )
     return evaluate_logs(observation, expected, id_kind)

@@ -17,6 +17,7 @@ from assertions.checks.completeness import (
     CompletenessExpected,
     CompletenessObservation,
     Expectation,
+    FoundCallback,
     evaluate_completeness,
     expectations_from_ledger,
     poll_for_ids,
@@ -74,11 +75,13 @@ def check_traces(
     downstream_by_prefix: Mapping[str, str] = DEFAULT_DOWNSTREAM_BY_PREFIX,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    on_progress: FoundCallback | None = None,
 ) -> CheckResult:
     """Poll Jaeger for the ledger's traces (all, or ``sample_size`` chosen with ``seed``).
 
     ``clock`` must be unix time: the ingest lag compares it with the ledger's timestamps.
-    Never raises for a backend failure: it becomes an ``error`` result.
+    Never raises for a backend failure: it becomes an ``error`` result. ``on_progress`` is
+    told the ids found as polling goes (:func:`~assertions.checks.completeness.poll_for_ids`).
     """
     expected = CompletenessExpected(threshold=threshold, deadline_s=deadline_s)
     chosen, sample = sample_entries(entries, sample_size, seed)
@@ -102,5 +105,6 @@ def check_traces(
         clock=clock,
         sleep=sleep,
         sample=sample,
+        on_progress=on_progress,
     )
     return evaluate_traces(observation, expected)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from assertions.checks.completeness import FoundCallback
 from assertions.checks.logs import check_logs
 from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.slo import SloBounds as SloSide
@@ -27,7 +28,9 @@ from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_sl
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
+from chaosgate.run.check_progress import found_progress
 from chaosgate.run.profiles import SloBounds
+from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
 from scenarios.ledger import LedgerEntry
 
@@ -160,6 +163,8 @@ def completeness_checks(
     entries: Sequence[LedgerEntry],
     windows: Sequence[SloWindow],
     backends: WarmupBackends,
+    *,
+    progress: Progress | None = None,
 ) -> list[CheckResult]:
     """Every ledger id in Jaeger and Elasticsearch.
 
@@ -168,6 +173,8 @@ def completeness_checks(
     gateway span is promised: a fault may take the downstream telemetry with it.
     The lag these checks see is only an upper bound (they poll after the load), so it is
     left to the live ``*.ingest_lag`` checks; ``latency_s`` is cleared here.
+    With ``progress`` each check shows the ids found so far while it polls
+    (:mod:`chaosgate.run.check_progress`).
     """
     profile, target = plan.profile, plan.target
     grace_s = 2.0
@@ -181,9 +188,24 @@ def completeness_checks(
         "seed": profile.seed,
     }
     traces_s = target.deadlines.traces_s
+
+    def shown(
+        label: str, poll: Callable[[FoundCallback | None], CheckResult]
+    ) -> Callable[[], list[CheckResult]]:
+        def judge() -> list[CheckResult]:
+            with found_progress(progress, label) as on_progress:
+                return [poll(on_progress)]
+
+        return judge
+
     checks = judged(
         ["traces.completeness"],
-        lambda: [check_traces(outside, backend=backends.jaeger, deadline_s=traces_s, **common)],
+        shown(
+            "traces",
+            lambda seen: check_traces(
+                outside, backend=backends.jaeger, deadline_s=traces_s, on_progress=seen, **common
+            ),
+        ),
     )
     if inside:
         if _backend_failed(checks[0]):
@@ -191,29 +213,33 @@ def completeness_checks(
         else:
             in_faults = judged(
                 ["traces.completeness"],
-                lambda: [
-                    check_traces(
+                shown(
+                    "traces in fault windows",
+                    lambda seen: check_traces(
                         inside,
                         backend=backends.jaeger,
                         deadline_s=traces_s,
                         downstream_by_prefix={},
+                        on_progress=seen,
                         **common,
-                    )
-                ],
+                    ),
+                ),
             )
             checks += [replace(c, name="traces.completeness.in_faults") for c in in_faults]
     checks += judged(
         ["logs.trace_id.completeness"],
-        lambda: [
-            check_logs(
+        shown(
+            "logs",
+            lambda seen: check_logs(
                 entries,
                 backend=backends.elasticsearch,
                 deadline_s=target.deadlines.logs_s,
                 field=target.elasticsearch.trace_id_field,
                 timestamp_field=target.elasticsearch.timestamp_field,
+                on_progress=seen,
                 **common,
-            )
-        ],
+            ),
+        ),
     )
     return [replace(check, latency_s=None) for check in checks]
 

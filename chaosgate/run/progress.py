@@ -1,4 +1,10 @@
-"""Live progress in the terminal: what is running, what passed, what failed and why."""
+"""Live progress in the terminal: what is running, what passed, what failed and why.
+
+Long phases (the load, completeness polling) add a bar from :meth:`Progress.bar` when the
+console is a terminal, and plain lines through :meth:`Progress.info` when it is not (a CI log
+would keep every frame of a bar); :mod:`chaosgate.run.load_progress` and
+:mod:`chaosgate.run.check_progress` choose with :attr:`Progress.shows_bars`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress as RichProgress
+from rich.progress import ProgressColumn
 
 from assertions.result import CheckResult, Status
 
@@ -29,6 +37,30 @@ class Progress:
         self._started = clock()
         self._lock = threading.Lock()
         self.last_step = ""  # what the run was doing (an interrupted run's report says it)
+
+    @property
+    def console(self) -> Console:
+        return self._console
+
+    @property
+    def shows_bars(self) -> bool:
+        """Whether a bar can redraw itself in place: a terminal that understands cursor moves."""
+        return self._console.is_terminal and not self._console.is_dumb_terminal
+
+    def bar(
+        self, *columns: ProgressColumn, get_time: Callable[[], float] | None = None
+    ) -> RichProgress:
+        """A rich bar on this console, not started. The lines printed while it shows appear
+        above it (rich draws both through one console); it vanishes when stopped (the caller
+        prints a closing line if one is wanted), and it redraws only when the caller updates it
+        with ``refresh=True``: the caller's thread is the only one drawing it."""
+        return RichProgress(
+            *columns,
+            console=self._console,
+            transient=True,
+            auto_refresh=False,
+            get_time=get_time or self._clock,
+        )
 
     def _print(self, text: str) -> None:
         with self._lock:

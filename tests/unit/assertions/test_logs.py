@@ -149,3 +149,22 @@ def test_evaluate_logs_is_pure_and_an_empty_ledger_is_an_error() -> None:
     observation = CompletenessObservation(log_expectations([], "request_id"), {}, {}, 0.0, 0.0, 0)
     result = evaluate_logs(observation, CompletenessExpected(), "request_id")
     assert result.name == "logs.request_id.completeness" and result.status is Status.ERROR
+
+
+def test_polling_tells_the_ids_found() -> None:
+    entries = [entry(n) for n in range(1, 4)]
+    fake = FakeElasticsearch([doc for e in entries[:2] for doc in lines(e, "gateway")])
+    clock = FakeClock(now=1001.1)
+    told: list[tuple[int, int]] = []
+    result = check_logs(
+        entries,
+        backend=es(Recorder(fake)),
+        deadline_s=2,
+        field="trace_id",
+        poll_interval_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        on_progress=lambda found, wanted: told.append((found, wanted)),
+    )
+    assert result.status is Status.FAILED
+    assert told == [(0, 3), (2, 3), (2, 3), (2, 3)]  # before polling, then three rounds

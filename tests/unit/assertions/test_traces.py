@@ -215,3 +215,35 @@ def test_evaluate_traces_is_pure() -> None:
     observation = CompletenessObservation(expectations, {}, {}, 0.0, 1.0, 1)
     result = evaluate_traces(observation, CompletenessExpected())
     assert result.name == "traces.completeness" and result.status is Status.FAILED
+
+
+def test_polling_tells_the_counted_traces_found_after_every_batch() -> None:
+    entries = [entry(n) for n in range(1, 6)] + [entry(6, status=0)]  # the last does not count
+    fake = FakeJaeger({e.trace_id: FULL for e in entries[:2]})
+    clock = FakeClock(now=1000.0)
+    calls = 0
+
+    def arriving(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            return httpx.Response(500, text="overloaded")
+        if clock.now >= 1001.0:
+            fake.traces.update({e.trace_id: FULL for e in entries})
+        return fake(request)
+
+    told: list[tuple[int, int]] = []
+    result = check_traces(
+        entries,
+        backend=jaeger(Recorder(arriving)),
+        deadline_s=30,
+        batch_size=2,
+        poll_interval_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        on_progress=lambda found, wanted: told.append((found, wanted)),
+    )
+    assert result.passed, result.reason
+    # before the first batch; round one: found 2, a failed batch, nothing; round two: 2 + 1
+    # (the unanswered request's trace arrives too but is not counted)
+    assert told == [(0, 5), (2, 5), (2, 5), (2, 5), (4, 5), (5, 5)]
