@@ -179,9 +179,10 @@ PROFILES: Mapping[str, Profile] = {
 
 # Kubernetes chaos (experiments/k8s/). Experiment lengths, from their pauses and probes: about
 # 10-25 s each for the pod kills (the replacement pod starts in ~15 s locally), 32 s to detach
-# the orders Service or switch a fault on every pod, 47-50 s for each stress pod (start, 45 s,
-# delete and wait until gone), ~60 s for the crash loop; between faults `recovery_s` lets the
-# alerts of the last one resolve (a [15s] rate window, the rule's `for`, keep_firing_for).
+# the orders Service or switch a fault on every pod, 47-50 s for the CPU stress pod (start, 45 s,
+# delete and wait until gone), ~85 s for the memory one (held 80 s), ~60 s for the crash loop;
+# between faults `recovery_s` lets the alerts of the last one resolve (a [15s] rate window, the
+# rule's `for`, keep_firing_for).
 _K8S_GATE = (
     "kill-users-pods.json",
     "kill-orders-pod.json",
@@ -233,7 +234,7 @@ KUBERNETES_PROFILES: Mapping[str, Profile] = {
     ),
     "nightly": Profile(
         name="nightly",
-        duration_s=1380,  # 20 s + 17 faults of ~25-90 s + 16 x 40 s + a ~60 s tail
+        duration_s=1410,  # 20 s + 17 faults of ~25-90 s + 16 x 40 s + a ~60 s tail
         users=30,
         spawn_rate=5,
         processes=2,
