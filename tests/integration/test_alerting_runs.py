@@ -26,6 +26,7 @@ from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
 from tests.integration.support import chaosgate_env, poll
 from tests.integration.test_gate_runs import _rules_changed
+from tests.report_browser import view_run_report
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +103,14 @@ def test_the_gate_proves_every_critical_rule_through_every_receiver(
     assert inhibition["status"] == "passed" and inhibition["observed"]["inhibited"] >= 1
     for name in ("alerts.dedup", "alerts.quality"):
         print(f"[figure] gate {name}: {json.dumps(checks[name]['observed'])[:400]}")
+    # the run's report.html, as a reader's browser shows it: offline, no script error, the
+    # timeline drawn; its screenshot stays in the run folder (report.png)
+    run_dir = tmp_path / summary["run_id"]
+    view = view_run_report(run_dir)
+    assert view.problems() == [], view.problems()
+    size_mb = (run_dir / "report.html").stat().st_size / 1e6
+    print(f"[figure] gate report.html {size_mb:.2f} MB, viewed in {view.seconds:.1f} s, "
+          f"screenshot {view.screenshot} {view.screenshot_size}")  # fmt: skip
 
 
 # the new warning faults (gateway-latency, older, is proved by the nightly)
@@ -224,18 +233,30 @@ def test_a_stopped_smtp_server_and_a_removed_inhibit_rule_fail_their_checks_only
     assert "DatabaseTooManyConnections" in inhibition["reason"]
 
 
-def test_a_rule_missing_from_prometheus_fails_the_nightlys_coverage(
+def test_a_missing_rule_fails_coverage_and_a_slow_rule_fails_its_deadline(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
-    with _rules_changed(local_stack, "UsersServiceHighErrorRate", "remove"):
+    """Two seeded rule defects in one nightly-profile run: UsersServiceHighErrorRate removed
+    from what Prometheus loads fails `alerts.coverage` (its experiment names it), and
+    UsersServiceDown given a `for` of 35 s (it could fire only after its 30 s deadline) fails
+    its `.fired` check."""
+    with (
+        _rules_changed(local_stack, "UsersServiceHighErrorRate", "remove"),
+        _rules_changed(local_stack, "UsersServiceDown", "slow"),
+    ):
         summary = _run(
             local_stack,
             tmp_path,
-            "--profile", "nightly", "--duration", "60", "--experiment", "users-error-ratio",
-            timeout_s=600,
+            "--profile", "nightly", "--duration", "120",
+            "--experiment", "kill-users-service", "--experiment", "users-error-ratio",
+            timeout_s=700,
         )  # fmt: skip
-    coverage = _checks(summary)["alerts.coverage"]
+    checks = _checks(summary)
+    coverage = checks["alerts.coverage"]
     assert summary["_exit_code"] == 1
     assert coverage["status"] == "failed"
     assert "UsersServiceHighErrorRate" in coverage["observed"]["named_not_loaded"]
     assert "UsersServiceHighErrorRate (expected by users-error-ratio)" in coverage["reason"]
+    fired = [c for n, c in checks.items() if n.startswith("alert.UsersServiceDown{")
+             and n.endswith(".fired")]  # fmt: skip
+    assert [c["status"] for c in fired] == ["failed"], fired
