@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from assertions.checks.alert_check_names import alert_check_name
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
@@ -94,7 +95,7 @@ class Judge:
         attempts: int | None = None,
     ) -> CheckResult:
         return CheckResult(
-            name=f"alert.{self.expected.title}.{suffix}",
+            name=alert_check_name(self.expected.title, suffix),
             status=status,
             expected=expected,
             observed=observed,

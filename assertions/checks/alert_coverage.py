@@ -11,19 +11,18 @@ from proof only by checks that errored (a backend could not be read) makes it an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from assertions.backends.prometheus import AlertRule
+from assertions.checks.alert_check_names import alert_check_name, parse_alert_check_name
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.result import CheckResult, Status
 
 __all__ = ["PROVED", "RuleOutcome", "evaluate_coverage", "rule_outcomes"]
 
 PROVED, EXERCISED = "proved", "exercised"
-_SUFFIX = re.compile(r"^(fired|resolved|notified(?:\..+)?)$")
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,11 @@ class RuleOutcome:
 
 def _problems(title: str, checks: Sequence[CheckResult]) -> tuple[list[str], bool]:
     """What keeps ``title`` from proof, and whether all of it is errors (nothing failed)."""
-    prefix = f"alert.{title}."
-    own = [c for c in checks if c.name.startswith(prefix) and _SUFFIX.match(c.name[len(prefix) :])]
-    suffixes = [c.name[len(prefix) :] for c in own]
+    named = [(c, parse_alert_check_name(c.name)) for c in checks]
+    own = [c for c, name in named if name is not None and name.title == title]
+    suffixes = [name.stage for _, name in named if name is not None and name.title == title]
     problems = [
-        f"no {prefix}{suffix} check"
+        f"no {alert_check_name(title, suffix)} check"
         for suffix in ("fired", "notified", "resolved")
         if not any(s == suffix or s.startswith(f"{suffix}.") for s in suffixes)
     ]

@@ -30,9 +30,9 @@ from typing import Any
 
 from bokeh.embed import file_html
 from bokeh.resources import INLINE
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from assertions.result import CheckResult, Status
+from chaosgate.report.page_file import page_templates
 from chaosgate.report.run_folder import RunFolder, read_run_folder
 from chaosgate.report.timeline_data import FaultSpan, timeline_data
 from chaosgate.report.timeline_figure import timeline_figure
@@ -47,14 +47,6 @@ __all__ = [
 ]
 
 REPORT_FILE = "report.html"
-
-_ENV = Environment(
-    loader=PackageLoader("chaosgate.report", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -238,7 +230,7 @@ def render_html_report(folder: RunFolder) -> str:
     """The page of ``folder``'s run, as one HTML document."""
     data = timeline_data(folder)
     context = _context(folder, data.notes, data.faults)
-    template = _ENV.get_template("report.html.j2")
+    template = page_templates().get_template("report.html.j2")
     title = f"chaosgate {folder.run_id}: {folder.verdict}"
     figure = timeline_figure(data)
     if figure is None:

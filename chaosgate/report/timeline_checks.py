@@ -26,11 +26,11 @@ so a record written by another version of chaosgate draws what it can.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assertions.checks.alert_check_names import parse_alert_check_name
 from assertions.result import CheckResult, Status
 
 __all__ = [
@@ -42,11 +42,6 @@ __all__ = [
     "number",
     "unexpected_alerts",
 ]
-
-# "notified" alone: the alert is routed to no receiver (a failure with no moment)
-_ALERT_CHECK = re.compile(
-    r"^alert\.(?P<title>.+)\.(?P<what>fired|resolved|notified\.[^.]+|notified)$"
-)
 
 
 def number(value: Any) -> float | None:
@@ -146,10 +141,10 @@ def alert_lifecycles(checks: Sequence[CheckResult], origin: float) -> list[Alert
     """One lifecycle per expected alert of a fault, in the order of their first check."""
     lives: dict[str, dict[str, Any]] = {}
     for check in checks:
-        match = _ALERT_CHECK.match(check.name)
-        if match is None:
+        name = parse_alert_check_name(check.name)
+        if name is None:
             continue
-        title, what = match["title"], match["what"]
+        title, what = name.title, name.stage
         life = lives.setdefault(
             title,
             {"title": title, "alertname": _alertname(title), "checks": {}, "notified_s": {}},
@@ -159,10 +154,10 @@ def alert_lifecycles(checks: Sequence[CheckResult], origin: float) -> list[Alert
             _fired(life, check, origin)
         elif what == "resolved":
             _resolved(life, check, origin)
-        elif what != "notified":
+        elif name.receiver is not None:  # "notified" alone: routed nowhere, no moment
             at = _since(origin, check.evidence.get("received_at"))
             if at is not None:
-                life["notified_s"][what.split(".", 1)[1]] = at
+                life["notified_s"][name.receiver] = at
     return [AlertLifecycle(**life) for life in lives.values()]
 
 
