@@ -5,7 +5,7 @@ Exit codes: 0 success · 1 a check failed / a part is down / the stack could not
 Expected errors print one line, ``chaosgate: error: ...``, never a traceback.
 The ``stack`` sub-commands live in :mod:`chaosgate.cli_stack`, the ``sink`` ones in
 :mod:`chaosgate.receivers.cli`, ``report``, ``compare`` and ``trend`` in
-:mod:`chaosgate.cli_report`, and what they share
+:mod:`chaosgate.cli_report`, ``replay`` in :mod:`chaosgate.cli_replay`, and what they share
 in :mod:`chaosgate.cli_common`.
 """
 
@@ -34,6 +34,7 @@ from chaosgate.cli_common import (
     resolve_target_spec,
 )
 from chaosgate.cli_errors import is_help_request, print_error, usage_message
+from chaosgate.cli_replay import replay_command
 from chaosgate.cli_report import compare_command, report_command, trend_command
 from chaosgate.cli_stack import stack_app
 from chaosgate.faults.command import refuse_pending_faults, run_cleanup
@@ -63,6 +64,7 @@ app.add_typer(sink_app, name="sink")
 app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("trend")(trend_command)
+app.command("replay")(replay_command)
 
 ProfileOption = Annotated[
     str,

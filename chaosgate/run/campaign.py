@@ -8,6 +8,13 @@ Every fault is written to the target's fault ledger before it is injected
 (:mod:`chaosgate.faults`). The phases live in their own modules:
 :mod:`chaosgate.run.chaos_phase` (experiments beside the load), :mod:`chaosgate.run.judging`
 (alerts, completeness, SLOs) and :mod:`chaosgate.run.reports`.
+
+A replay's plan (:mod:`chaosgate.run.replay`) may leave the load out (``with_load`` False,
+``--faults-only``): the faults then play at their offsets from the moment the load would have
+started, and the checks that judge the load's requests (ingest lag, completeness, SLOs) are
+not run, since there are no requests to judge; the progress says so and summary.json's
+``load`` names it (``no_load``). Everything else (the alerts, their notifications and
+resolution, the noise) is judged as in any run.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
 from chaosgate.run.run_plan import RunOutcome, RunPlan
 from chaosgate.run.run_record import ExperimentCopy, build_replay_record, copy_experiments
-from scenarios.ledger import LedgerTail, read_ledger
+from scenarios.ledger import LedgerEntry, LedgerTail, read_ledger
 
 __all__ = [
     "EXIT_FAILED",
@@ -195,60 +202,44 @@ def _campaign(
     watcher = live.watcher = AlertWatcher(backends.alertmanager).start()
     progress.step(
         f"load: {profile.users} users for {profile.duration_s} s ({', '.join(profile.scenarios)})"
+        if plan.with_load
+        else f"no load (faults only): their offsets count from now, for {profile.duration_s} s"
     )
     with interrupts.protected():
         load_started = live.load_started = time.time()
-        load = live.load = start_load(
-            profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id
-        )
-        interrupts.on_signal(lambda _signum: load.stop())
-        faults.record_load(load.pid)
+        if plan.with_load:
+            load = live.load = start_load(
+                profile, plan.target.gateway_url, plan.run_dir, run_id=plan.run_id, web=plan.web
+            )
+            interrupts.on_signal(lambda _signum: load.stop())
+            faults.record_load(load.pid)
+    if live.load is not None and live.load.web_url:
+        progress.info(f"Locust's web UI: {live.load.web_url} (stats, charts, stop or steer)")
     deadlines = plan.target.deadlines
-    probe = live.probe = IngestLagProbe(
-        LedgerTail(plan.run_dir / "ledger"),
-        jaeger=backends.jaeger,
-        elasticsearch=backends.elasticsearch,
-        trace_id_field=plan.target.elasticsearch.trace_id_field,
-        traces_deadline_s=deadlines.traces_s,
-        logs_deadline_s=deadlines.logs_s,
-        seed=profile.seed,
-    ).start()
+    if plan.with_load:
+        live.probe = IngestLagProbe(
+            LedgerTail(plan.run_dir / "ledger"),
+            jaeger=backends.jaeger,
+            elasticsearch=backends.elasticsearch,
+            trace_id_field=plan.target.elasticsearch.trace_id_field,
+            traces_deadline_s=deadlines.traces_s,
+            logs_deadline_s=deadlines.logs_s,
+            seed=profile.seed,
+        ).start()
+    probe = live.probe
     experiment_runs = live.experiment_runs
+    # without a load (faults only), the chaos phase runs for as long as the load would have
+    load_running = (
+        live.load.running if live.load is not None else _until(load_started + profile.duration_s)
+    )
     # chaoslib must run on the main thread (it installs signal handlers); Locust is a
     # separate process, so the load goes on while the experiments run here
     with chaostoolkit_log(plan.run_dir / "chaos" / "chaostoolkit.log"):
-        run_chaos_timeline(plan, timeline, progress, load.running, experiment_runs,
-                           faults=faults, interrupts=interrupts)  # fmt: skip
+        run_chaos_timeline(plan, timeline, progress, load_running, experiment_runs,
+                           faults=faults, interrupts=interrupts,
+                           load_started=load_started)  # fmt: skip
     interrupts.check()
-    load_result: LoadResult = load.wait(timeout_s=profile.duration_s + 120)
-    load_ended = time.time()
-    faults.settle_load(undone=not load.running())
-    progress.step(f"load finished (locust exit {load_result.exit_code})")
-    probe.stop()
-    probe.drain()
-    entries = read_ledger(plan.run_dir / "ledger")
-    statuses = [e.status for e in entries]
-    load_summary = {
-        "requests": len(entries),
-        "responses_5xx": sum(1 for s in statuses if s >= 500),
-        "no_response": sum(1 for s in statuses if s == 0),
-        "locust_exit_code": load_result.exit_code,
-        "started_at": load_started,
-        "ended_at": load_ended,
-    }
-    progress.info(f"ledger: {len(entries)} requests")
-    if not entries:
-        record(
-            [
-                CheckResult(
-                    "load.ledger",
-                    Status.ERROR,
-                    "requests recorded",
-                    0,
-                    reason=f"the load recorded no request; see {load_result.log}",
-                )
-            ]
-        )
+    entries, load_summary, load_ended = _finish_load(plan, live, faults, progress, record)
 
     # the fault windows, once: from inject to rollback (or the end of the load)
     windows = [
@@ -256,15 +247,18 @@ def _campaign(
         for run in experiment_runs
         if run.inject_at is not None
     ]
-    progress.step("checks: traces in Jaeger, logs in Elasticsearch")
-    record(
-        probe.results(
-            traces_deadline_s=deadlines.traces_s,
-            logs_deadline_s=deadlines.logs_s,
-            fault_windows=[(window.start, window.end) for window in windows],
+    if probe is None:
+        progress.info("no load ran: ingest-lag, completeness and SLO checks left out")
+    else:
+        progress.step("checks: traces in Jaeger, logs in Elasticsearch")
+        record(
+            probe.results(
+                traces_deadline_s=deadlines.traces_s,
+                logs_deadline_s=deadlines.logs_s,
+                fault_windows=[(window.start, window.end) for window in windows],
+            )
         )
-    )
-    record(completeness_checks(plan, entries, windows, backends))
+        record(completeness_checks(plan, entries, windows, backends))
 
     progress.step("checks: expected alerts, notifications per receiver, resolution")
     readable = plan.target.sink.receivers
@@ -286,9 +280,10 @@ def _campaign(
     for line in alerting_figures(run_level):
         progress.info(line)
 
-    progress.step("checks: SLOs inside and outside fault windows")
-    keeps_slo = frozenset(run.path.stem for run in experiment_runs if run.keeps_slo)
-    record(slo_checks(plan, entries, windows, backends, load_started, load_ended, keeps_slo))
+    if plan.with_load:
+        progress.step("checks: SLOs inside and outside fault windows")
+        keeps_slo = frozenset(run.path.stem for run in experiment_runs if run.keeps_slo)
+        record(slo_checks(plan, entries, windows, backends, load_started, load_ended, keeps_slo))
 
     exit_code, verdict = _verdict(checks)
     with interrupts.protected():
@@ -297,3 +292,55 @@ def _campaign(
                              replay=live.replay(plan, timeline))  # fmt: skip
         faults.forget_undone()
     return RunOutcome(exit_code, verdict, path, tuple(checks))
+
+
+def _until(moment: float) -> Callable[[], bool]:
+    """What stands for "the load runs" when there is none: true until ``moment``."""
+    return lambda: time.time() < moment
+
+
+def _finish_load(
+    plan: RunPlan,
+    live: _Live,
+    faults: RunFaults,
+    progress: Progress,
+    record: Callable[[Sequence[CheckResult]], None],
+) -> tuple[list[LedgerEntry], dict[str, Any], float]:
+    """Wait for the load's end and read its ledger: the entries, summary.json's ``load`` and
+    when it ended. Without a load (a faults-only replay): no entries, and ``load`` says so."""
+    load, probe = live.load, live.probe
+    if load is None:
+        ended = time.time()
+        summary = {"requests": 0, "no_load": "faults only: no load ran"}
+        return [], {**summary, "started_at": live.load_started, "ended_at": ended}, ended
+    load_result: LoadResult = load.wait(timeout_s=plan.profile.duration_s + 120)
+    load_ended = time.time()
+    faults.settle_load(undone=not load.running())
+    progress.step(f"load finished (locust exit {load_result.exit_code})")
+    if probe is not None:
+        probe.stop()
+        probe.drain()
+    entries = read_ledger(plan.run_dir / "ledger")
+    statuses = [e.status for e in entries]
+    load_summary = {
+        "requests": len(entries),
+        "responses_5xx": sum(1 for s in statuses if s >= 500),
+        "no_response": sum(1 for s in statuses if s == 0),
+        "locust_exit_code": load_result.exit_code,
+        "started_at": live.load_started,
+        "ended_at": load_ended,
+    }
+    progress.info(f"ledger: {len(entries)} requests")
+    if not entries:
+        record(
+            [
+                CheckResult(
+                    "load.ledger",
+                    Status.ERROR,
+                    "requests recorded",
+                    0,
+                    reason=f"the load recorded no request; see {load_result.log}",
+                )
+            ]
+        )
+    return entries, load_summary, load_ended

@@ -5,6 +5,13 @@ Kubernetes chaos (``Target.chaos``) runs each experiment inside
 cluster, and nothing of it outlives the experiment) with the target's ``stress_node`` as the
 experiments' configuration value ``stress_node``. An experiment ran well when chaoslib
 completed it, its fault was injected and no action or rollback of it failed.
+
+A replay's plan has a ``schedule`` (:class:`~chaosgate.run.run_plan.ScheduledExperiment`):
+then each experiment starts at the load's start plus its recorded ``started_s`` (not after
+``chaos_start_s`` and ``recovery_s`` gaps), and its first action is held back until the load's
+start plus ``inject_s`` (:class:`~chaosgate.run.replay_schedule.InjectAlignment`). An
+experiment the recorded run never started, or that started after the load's end, is skipped
+with a line; so are the rest once the load has ended.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from assertions.checks.alerts import ExpectedAlert
 from chaosgate.chaos.experiments import (
@@ -34,7 +41,8 @@ from chaosgate.faults.recorder import RunFaults
 from chaosgate.faults.undo import undo_entry
 from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.progress import Progress
-from chaosgate.run.run_plan import RunPlan
+from chaosgate.run.replay_schedule import Clock, InjectAlignment, Sleep, wait_until
+from chaosgate.run.run_plan import RunPlan, ScheduledExperiment
 from chaosgate.stack.layout import StackLayout
 from chaosgate.target import Target
 
@@ -157,6 +165,57 @@ def _settle(
     return () if result.undone else tuple(f"rollback again: {line}" for line in result.lines)
 
 
+def _wait_for_slot(
+    plan: RunPlan,
+    path: Path,
+    slot: ScheduledExperiment | None,
+    load_started: float,
+    load_running: Callable[[], bool],
+    progress: Progress,
+    clock: Clock,
+    sleep: Sleep,
+) -> Literal["play", "skip", "stop"]:
+    """A replay's experiment: wait for its recorded start, or say why it does not play."""
+    if slot is None:
+        progress.info(f"chaos: {path.stem} did not start in the recorded run; skipped")
+        return "skip"
+    end_s = plan.profile.duration_s
+    if slot.started_s >= end_s:
+        progress.info(
+            f"chaos: {path.stem} started at +{slot.started_s:.1f} s in the recorded "
+            f"run, past the load's end (+{end_s} s); skipped"
+        )
+        return "skip"
+    moment = load_started + slot.started_s
+    late = clock() - moment
+    if late > 1.0:
+        progress.info(
+            f"chaos: {path.stem} starts {late:.1f} s after its recorded start "
+            f"(+{slot.started_s:.1f} s): the experiment before it ran longer"
+        )
+    if not wait_until(moment, clock=clock, sleep=sleep, keep_waiting=load_running):
+        progress.info(
+            f"chaos: the load ended before {path.stem}'s recorded start "
+            f"(+{slot.started_s:.1f} s); it and later experiments skipped"
+        )
+        return "stop"
+    return "play"
+
+
+def _inject_line(
+    stem: str, slot: ScheduledExperiment, inject_at: float | None, load_started: float
+) -> str:
+    if slot.inject_s is None:
+        return f"chaos: {stem} injected nothing in the recorded run"
+    if inject_at is None:
+        return f"chaos: {stem} injected nothing (recorded: at +{slot.inject_s:.2f} s)"
+    offset = inject_at - load_started
+    return (
+        f"chaos: {stem} injected at +{offset:.2f} s, recorded +{slot.inject_s:.2f} s "
+        f"({offset - slot.inject_s:+.2f} s)"
+    )
+
+
 def run_chaos_timeline(
     plan: RunPlan,
     timeline: Timeline,
@@ -166,11 +225,19 @@ def run_chaos_timeline(
     *,
     faults: RunFaults,
     interrupts: Interrupts,
+    load_started: float | None = None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> None:
-    """Beside the load: wait, then each experiment in turn, with recovery gaps between them.
-    Each experiment is written to the fault ledger before it runs and marked after; a signal
-    (RunInterrupted) ends the experiment through its rollbacks and then ends the phase."""
-    if not _pause_while(load_running, plan.profile.chaos_start_s):
+    """Beside the load: wait, then each experiment in turn, with recovery gaps between them
+    (or, for a replay's plan, each at its recorded offsets from ``load_started``, unix
+    seconds as ``clock`` tells them). Each experiment is written to the fault ledger before it
+    runs and marked after; a signal (RunInterrupted) ends the experiment through its
+    rollbacks and then ends the phase. ``clock`` also stamps the chaos timeline."""
+    schedule = plan.schedule
+    if schedule is not None and (load_started is None or len(schedule) != len(plan.experiments)):
+        raise ValueError("a replay's chaos needs the load's start and one slot per experiment")
+    if schedule is None and not _pause_while(load_running, plan.profile.chaos_start_s):
         progress.info("chaos: the load ended before the first fault; no experiment ran")
         return
     chaos_dir = plan.run_dir / "chaos"
@@ -179,6 +246,18 @@ def run_chaos_timeline(
         if not load_running():
             progress.info(f"chaos: the load ended; {path.stem} and later experiments skipped")
             return
+        slot = None if schedule is None else schedule[index]
+        alignment = None
+        if schedule is not None and load_started is not None:
+            decision = _wait_for_slot(
+                plan, path, slot, load_started, load_running, progress, clock, sleep
+            )
+            if decision == "stop":
+                return
+            if decision == "skip":
+                continue
+            if slot is not None and slot.inject_s is not None:
+                alignment = InjectAlignment(load_started + slot.inject_s, clock=clock, sleep=sleep)
         experiment = load_experiment(path)
         extension = chaosgate_extension(experiment, source=str(path))
         expected = tuple(_expected(spec) for spec in extension.expected_alerts)
@@ -205,7 +284,8 @@ def run_chaos_timeline(
                     path,
                     timeline=timeline,
                     configuration=_configuration(plan.target),
-                    event_handlers=[interrupts.chaoslib_handler()],
+                    clock=clock,
+                    event_handlers=[interrupts.chaoslib_handler(), *filter(None, [alignment])],
                 )
             status = str(journal.get("status", "unknown"))
             failed = tuple(failed_activities(journal))
@@ -235,5 +315,8 @@ def run_chaos_timeline(
             )
             problems = "; ".join(filter(None, [error, *failed]))
             progress.info(f"chaos: {path.stem} {status}{': ' + problems if problems else ''}")
-        if index < len(plan.experiments) - 1:
+            if slot is not None and load_started is not None:
+                inject_at = window.inject_at if window else None
+                progress.info(_inject_line(path.stem, slot, inject_at, load_started))
+        if schedule is None and index < len(plan.experiments) - 1:
             _pause_while(load_running, plan.profile.recovery_s)

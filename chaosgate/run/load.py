@@ -2,12 +2,21 @@
 
 gevent's monkey-patching stays in that process; the runner (threads, chaoslib, httpx) never
 imports locust.
+
+With ``web`` (``chaosgate replay --web``) Locust keeps its web UI instead, bound to
+127.0.0.1 on a free port (:attr:`LoadProcess.web_url`): ``--autostart`` starts the load as
+``--headless`` would, with the same users, spawn rate and run time, and ``--autoquit``
+ends the process :data:`WEB_AUTOQUIT_S` seconds after the run time, so the run goes on as a
+headless one does; the CSV and JSON stats and the ledger are written the same way. Someone
+watching the page can stop the users or change their number; the process still ends at the
+run time (Locust's own timer), so the run's checks are never kept waiting.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from contextlib import suppress
@@ -16,9 +25,19 @@ from pathlib import Path
 
 from chaosgate.run.profiles import Profile, ProfileError
 
-__all__ = ["LoadProcess", "LoadResult", "locust_command", "start_load"]
+__all__ = [
+    "WEB_AUTOQUIT_S",
+    "WEB_HOST",
+    "LoadProcess",
+    "LoadResult",
+    "free_local_port",
+    "locust_command",
+    "start_load",
+]
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
+WEB_HOST = "127.0.0.1"  # the web UI is for the engineer at this machine, never the network
+WEB_AUTOQUIT_S = 10  # the page stays up this long after the run time, to read the final stats
 
 
 @dataclass(frozen=True)
@@ -28,11 +47,20 @@ class LoadResult:
     log: Path
 
 
-def locust_command(profile: Profile, host: str, csv_prefix: Path) -> list[str]:
+def locust_command(
+    profile: Profile, host: str, csv_prefix: Path, *, web_port: int | None = None
+) -> list[str]:
+    """Locust's command line: headless, or (``web_port``) with its web UI on that port."""
+    mode = (
+        ["--headless"]
+        if web_port is None
+        else ["--autostart", "--autoquit", str(WEB_AUTOQUIT_S),
+              "--web-host", WEB_HOST, "--web-port", str(web_port)]
+    )  # fmt: skip
     command = [
         sys.executable, "-m", "locust",
         "-f", str(LOCUSTFILE),
-        "--headless",
+        *mode,
         "--host", host,
         "--users", str(profile.users),
         "--spawn-rate", str(profile.spawn_rate),
@@ -77,10 +105,18 @@ def load_env(
 class LoadProcess:
     """A running Locust; ``wait`` returns its result, ``stop`` ends it early."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], csv_prefix: Path, log: Path) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        csv_prefix: Path,
+        log: Path,
+        *,
+        web_url: str | None = None,
+    ) -> None:
         self._proc = proc
         self._csv_prefix = csv_prefix
         self._log = log
+        self.web_url = web_url  # Locust's web UI, when it runs with one
 
     @property
     def pid(self) -> int:
@@ -119,14 +155,27 @@ class LoadProcess:
         return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
 
 
-def start_load(profile: Profile, host: str, run_dir: Path, *, run_id: str) -> LoadProcess:
+def free_local_port() -> int:
+    """A TCP port nothing listens on at :data:`WEB_HOST` now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((WEB_HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def start_load(
+    profile: Profile, host: str, run_dir: Path, *, run_id: str, web: bool = False
+) -> LoadProcess:
+    """Start Locust for ``profile`` against ``host``; ``web``: with its web UI on a free
+    local port, chosen just before Locust starts (the shortest window for another program
+    to take it)."""
+    web_port = free_local_port() if web else None
     locust_dir = run_dir / "locust"
     locust_dir.mkdir(parents=True, exist_ok=True)
     csv_prefix = locust_dir / "locust"
     log = locust_dir / "locust.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            locust_command(profile, host, csv_prefix),
+            locust_command(profile, host, csv_prefix, web_port=web_port),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id),
@@ -135,7 +184,8 @@ def start_load(profile: Profile, host: str, run_dir: Path, *, run_id: str) -> Lo
             # stops Locust itself), and the group ends together
             start_new_session=True,
         )
-    return LoadProcess(proc, csv_prefix, log)
+    web_url = None if web_port is None else f"http://{WEB_HOST}:{web_port}"
+    return LoadProcess(proc, csv_prefix, log, web_url=web_url)
 
 
 def list_user_classes(timeout_s: float = 60.0) -> list[str]:

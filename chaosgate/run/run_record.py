@@ -20,6 +20,8 @@ same load and the same faults at the same offsets.
 
 Times are offsets in seconds from the load's start (``load_started_at``, unix seconds), rounded
 to the millisecond; None where the moment did not happen (no inject, rollbacks not played).
+A replay's record also names the run it replayed (``replay_of``: its id, its folder and the
+mode, :class:`~chaosgate.run.run_plan.ReplayOf`); None for any other run.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from chaosgate.chaos.experiment_files import read_experiment_file
 from chaosgate.chaos.timeline import FaultWindow
 from chaosgate.input_files import InputFileError, read_input_text
 from chaosgate.run.part_versions import ChaosgateBuild
-from chaosgate.run.run_plan import RunPlan
+from chaosgate.run.run_plan import ReplayOf, RunPlan
 from chaosgate.target_values import ChaosKind
 
 __all__ = [
@@ -128,6 +130,7 @@ class ReplayRecord:
     target: Mapping[str, Any]  # Target.redacted_dict()
     chaosgate: ChaosgateBuild
     parts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    replay_of: ReplayOf | None = None  # the run this one replayed
     format: int = REPLAY_FORMAT
 
     def as_json(self) -> dict[str, Any]:
@@ -148,6 +151,7 @@ class ReplayRecord:
             "target": dict(self.target),
             "chaosgate": self.chaosgate.as_json(),
             "parts": {name: dict(info) for name, info in self.parts.items()},
+            "replay_of": None if self.replay_of is None else self.replay_of.as_json(),
         }
 
 
@@ -280,4 +284,5 @@ def build_replay_record(
         target=plan.target.redacted_dict(),
         chaosgate=chaosgate,
         parts={name: dict(info) for name, info in parts.items()},
+        replay_of=plan.replay_of,
     )

@@ -19,6 +19,7 @@ from typing import Any, NoReturn, cast
 
 from chaosgate.run.part_versions import ChaosgateBuild
 from chaosgate.run.profiles import MAX_DURATION_S, MAX_SEED, MAX_USERS, MIN_DURATION_S
+from chaosgate.run.run_plan import REPLAY_MODES, ReplayMode, ReplayOf
 from chaosgate.run.run_record import (
     EXPERIMENT_COPIES_DIR,
     REPLAY_FORMAT,
@@ -51,6 +52,10 @@ class _Fields:
 
     def path(self, key: str) -> str:
         return f"{self.where}.{key}"
+
+    def raw_or_none(self, key: str) -> Any:
+        """The value, or None when the key is missing (for a field added later)."""
+        return self._value.get(key)
 
     def raw(self, key: str) -> Any:
         if key not in self._value:
@@ -183,6 +188,20 @@ def _chaosgate(fields: _Fields) -> ChaosgateBuild:
     )
 
 
+def _replay_of(record: _Fields) -> ReplayOf | None:
+    """The run a replay replayed; None for a run that was none (or recorded before replays
+    named their original: the field may be missing)."""
+    if record.raw_or_none("replay_of") is None:
+        return None
+    fields = record.obj("replay_of")
+    mode = fields.raw("mode")
+    if mode not in REPLAY_MODES:
+        _fail(fields.path("mode"), f"is {_kind(mode)}; give one of {', '.join(REPLAY_MODES)}")
+    return ReplayOf(
+        run_id=fields.text("run_id"), run_dir=fields.text("run_dir"), mode=cast(ReplayMode, mode)
+    )
+
+
 def load_replay_record(summary: Mapping[str, Any]) -> ReplayRecord:
     """The ``replay`` section of ``summary`` (summary.json, decoded), every field checked;
     raises :class:`ReplayRecordError` naming the first missing or bad field."""
@@ -232,4 +251,5 @@ def load_replay_record(summary: Mapping[str, Any]) -> ReplayRecord:
         target=record.mapping("target"),
         chaosgate=_chaosgate(record.obj("chaosgate")),
         parts={name: parts.mapping(name) for name in record.mapping("parts")},
+        replay_of=_replay_of(record),
     )
