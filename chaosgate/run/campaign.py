@@ -47,6 +47,7 @@ from chaosgate.run.chaos_phase import (
 from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.judging import completeness_checks, slo_checks
 from chaosgate.run.load import LoadProcess, LoadResult, start_load
+from chaosgate.run.load_progress import LoadProgress
 from chaosgate.run.part_versions import ChaosgateBuild, chaosgate_build, read_part_versions
 from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
@@ -76,6 +77,7 @@ class _Live:
     """What a run has started, so that an interrupted run can stop it."""
 
     load: LoadProcess | None = None
+    load_view: LoadProgress | None = None  # the load's live figures (a bar, or lines in CI)
     probe: IngestLagProbe | None = None
     watcher: AlertWatcher | None = None
     load_started: float | None = None
@@ -126,6 +128,9 @@ def run_campaign(
                          checks, started)  # fmt: skip
     except RunInterrupted:
         return _interrupted(plan, progress, faults, interrupts, timeline, live, checks, started)
+    finally:
+        if live.load_view is not None:  # idempotent, never raises: gone whatever ended the run
+            live.load_view.stop()
 
 
 def _interrupted(
@@ -142,6 +147,8 @@ def _interrupted(
     The verdict is ``interrupted``, the exit code 130 (SIGINT) or 143 (SIGTERM); no check is
     judged after the signal (a verdict from half a run would be a guess)."""
     name = interrupts.signal_name
+    if live.load_view is not None:
+        live.load_view.stop()  # its closing line: the load's figures up to the signal
     progress.step(f"interrupted by {name} during {progress.last_step or 'the start'}: "
                   "undoing faults, stopping the load")  # fmt: skip
     load_summary: dict[str, Any] = {}
@@ -213,6 +220,9 @@ def _campaign(
             )
             interrupts.on_signal(lambda _signum: load.stop())
             faults.record_load(load.pid)
+            live.load_view = LoadProgress(
+                progress, plan.run_dir / "ledger", profile.duration_s
+            ).start()
     if live.load is not None and live.load.web_url:
         progress.info(f"Locust's web UI: {live.load.web_url} (stats, charts, stop or steer)")
     deadlines = plan.target.deadlines
@@ -258,7 +268,7 @@ def _campaign(
                 fault_windows=[(window.start, window.end) for window in windows],
             )
         )
-        record(completeness_checks(plan, entries, windows, backends))
+        record(completeness_checks(plan, entries, windows, backends, progress=progress))
 
     progress.step("checks: expected alerts, notifications per receiver, resolution")
     readable = plan.target.sink.receivers
@@ -315,6 +325,8 @@ def _finish_load(
         return [], {**summary, "started_at": live.load_started, "ended_at": ended}, ended
     load_result: LoadResult = load.wait(timeout_s=plan.profile.duration_s + 120)
     load_ended = time.time()
+    if live.load_view is not None:
+        live.load_view.stop()  # its closing line: the whole load's figures
     faults.settle_load(undone=not load.running())
     progress.step(f"load finished (locust exit {load_result.exit_code})")
     if probe is not None:

@@ -92,14 +92,24 @@ def _chaos_line(plan: RunPlan) -> str:
 def describe_plan(plan: RunPlan) -> str:
     p = plan.profile
     es = plan.target.elasticsearch
+    load = (
+        f"  load: {p.users} users, spawn {p.spawn_rate}/s, {p.duration_s} s, "
+        f"{', '.join(p.scenarios)}, seed {p.seed}, {p.processes} Locust process(es)"
+        if plan.with_load
+        else f"  load: none (the faults alone, over {p.duration_s} s)"
+    )
+    timing = (
+        f"  experiments: first fault at +{p.chaos_start_s} s, {p.recovery_s} s between faults"
+        if plan.schedule is None
+        else "  experiments: at the offsets the replayed run recorded"
+    )
     lines = [
         f"run {plan.run_id}: profile {p.name!r} against target {plan.target.name!r}",
-        f"  load: {p.users} users, spawn {p.spawn_rate}/s, {p.duration_s} s, "
-        f"{', '.join(p.scenarios)}, seed {p.seed}, {p.processes} Locust process(es)",
+        load,
         f"  gateway {plan.target.gateway_url}; Jaeger {plan.target.jaeger.query_url}; "
         f"Elasticsearch {es.url} ({es.index_pattern})",
         _chaos_line(plan),
-        f"  experiments: first fault at +{p.chaos_start_s} s, {p.recovery_s} s between faults",
+        timing,
     ]
     for path in plan.experiments:
         lines += _experiment_lines(path)

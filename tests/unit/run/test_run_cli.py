@@ -114,7 +114,7 @@ def test_dry_run_of_the_k8s_gate_prints_every_fault_and_touches_nothing(
     )
     assert "rollbacks: cpu-stress-pod-gone-within-60-s" in out
     assert "expects: UsersServiceDown {service=users, severity=critical} within 30 s" in out
-    assert "expects: NodeHighMemory {component=node, severity=warning} within 45 s" in out
+    assert "expects: NodeHighMemory {component=node, severity=warning} within 75 s" in out
     assert "expects: no alert; the steady-state SLO holds during the fault" in out
     assert no_network == []
     assert not reports.exists() and not (tmp_path / "state").exists()
