@@ -56,6 +56,7 @@ class TracedUser(HttpUser):
         worker = getattr(runner, "worker_index", 0) if runner is not None else 0
         scenario = type(self).__name__
         number = next(self._numbers.setdefault(scenario, itertools.count()))
+        self.user_key = f"{scenario}/{worker}/{number}"  # the ledger's ``user``
         self.rng = user_rng(self.seed, worker, scenario, number)  # the user's choices
         # the request ids: reproducible with the seed; the run id (if any) keeps two runs with
         # the same seed from sending the same trace ids, which Jaeger would merge
@@ -66,7 +67,7 @@ class TracedUser(HttpUser):
         self.wait()  # type: ignore[no-untyped-call]
 
     def context(self) -> dict[str, Any]:
-        return {"scenario": type(self).__name__}
+        return {"scenario": type(self).__name__, "user": self.user_key}
 
     def call(self, method: str, route: str, *, json: Any = None, **path: object) -> Reply:
         """Send ``method`` to ``route`` (a template such as ``/api/orders/{id}``, filled from

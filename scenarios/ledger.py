@@ -35,6 +35,9 @@ class LedgerEntry:
     started_at: float  # unix time the request was sent
     latency_s: float
     error: str = ""  # transport error, empty when a response arrived
+    # the simulated user that sent it, "<scenario>/<worker>/<n>" (its n-th of that class in
+    # that Locust process): with a seed, the same user makes the same choices in every run
+    user: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -57,6 +57,7 @@ def ledger_entry(
         started_at=start_time if start_time is not None else time.time() - latency_s,
         latency_s=latency_s,
         error=error,
+        user=str(context.get("user", "")),
     )
 
 

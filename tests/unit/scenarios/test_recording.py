@@ -124,6 +124,9 @@ def test_every_request_gets_fresh_ids_and_a_failure_is_recorded_with_its_status(
     assert reply.status == 404 and reply.body is None
     entries = read_ledger(tmp_path / "ledger")
     assert [entry.status for entry in entries] == [200, 404]
+    other = Probe(environment)  # each user is named by its class, worker and number
+    assert {entry.user for entry in entries} == {user.user_key} != {other.user_key}
+    assert user.user_key.startswith("Probe/0/") and user.user_key.split("/")[2].isdigit()
     assert len({entry.trace_id for entry in entries}) == 2
     assert len({entry.request_id for entry in entries}) == 2
     stats = environment.stats.get("/api/orders/{id}", "GET")
