@@ -72,11 +72,14 @@ class LoadFigures:
         return f"{self.errors} errors" + ("" if ratio is None else f" ({ratio * 100:.1f} %)")
 
     def live_line(self) -> str:
-        """``40/120 s (80 s left), 1402 requests, 35.2 req/s, 12 errors (0.9 %)``"""
-        return (
-            f"{self.elapsed_s:.0f}/{self.duration_s:g} s ({self.remaining_s:.0f} s left), "
-            f"{self.requests} requests, {self.recent_rate:.1f} req/s, {self._errors()}"
+        """``40/120 s (80 s left), 1402 requests, 35.2 req/s, 12 errors (0.9 %)``; past the
+        run time (Locust stopping its users, or waiting to quit in web mode) ``past the 120 s``."""
+        when = (
+            f"{self.elapsed_s:.0f}/{self.duration_s:g} s ({self.remaining_s:.0f} s left)"
+            if self.elapsed_s <= self.duration_s
+            else f"past the {self.duration_s:g} s"
         )
+        return f"{when}, {self.requests} requests, {self.recent_rate:.1f} req/s, {self._errors()}"
 
     def closing_line(self) -> str:
         """``121 s, 4210 requests, 34.8 req/s on average, 12 errors (0.3 %)``"""
