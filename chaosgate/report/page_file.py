@@ -1,10 +1,10 @@
 """What report.html and the pages beside it share: their templates and how a page is written.
 
 ``chaosgate compare`` and ``chaosgate trend`` write one HTML file each, to a path the user may
-choose. The templates (report.html's too) are Jinja2 with autoescape on (every value from a run is escaped) and
-undefined names are errors. A page is written whole or not at all
-(written aside, then renamed), and a path it cannot be written to is a
-:class:`PageWriteError` naming it, which the command line reports as bad input.
+choose. The templates (report.html's too) are Jinja2 with autoescape on (every value from a
+run is escaped) and undefined names are errors. A page is written whole or not at all (written
+aside, then renamed), and a path it cannot be written to is a :class:`PageWriteError` naming
+it, which the command line reports as bad input.
 """
 
 from __future__ import annotations
