@@ -80,6 +80,14 @@ class RunFolder:
         return [record for record in records if isinstance(record, Mapping)]
 
     @property
+    def replay_of(self) -> str | None:
+        """The id of the run this one replayed (``chaosgate replay``), None for a plain run."""
+        replay = self.summary.get("replay")
+        of = replay.get("replay_of") if isinstance(replay, Mapping) else None
+        run_id = of.get("run_id") if isinstance(of, Mapping) else None
+        return run_id if isinstance(run_id, str) and run_id else None
+
+    @property
     def profile_name(self) -> str:
         """The profile the run used ("run" when the settings do not say)."""
         profile = self.settings.get("profile")

@@ -120,6 +120,7 @@ class Trend:
     profile: str
     runs: tuple[RunHeader, ...]  # oldest first
     series: tuple[TrendSeries, ...]  # by group (alerts, completeness, ingest lag, SLOs)
+    replays_left_out: int = 0  # replays of this profile's runs found and not followed
 
     def series_of(self, group: FigureGroup) -> tuple[TrendSeries, ...]:
         return tuple(series for series in self.series if series.group is group)
@@ -168,6 +169,15 @@ def build_trend(
     ordered = sorted(folders, key=lambda folder: (folder.started_at, folder.run_id))
     if not ordered:
         raise TrendError("there is no run folder (a folder holding a summary.json)")
+    # a replay plays another run's load and faults again, on purpose, often on another day's
+    # stack or with --faults-only: it is no point of the nightly's trend
+    replays = [folder for folder in ordered if folder.replay_of is not None]
+    ordered = [folder for folder in ordered if folder.replay_of is None]
+    if not ordered:
+        raise TrendError(
+            f"there is no run folder other than {len(replays)} replay(s); a trend follows "
+            "the runs of a profile, not their replays"
+        )
     name = ordered[-1].profile_name if profile is None else profile
     chosen = [folder for folder in ordered if folder.profile_name == name][-last:]
     if not chosen:
@@ -178,6 +188,7 @@ def build_trend(
         profile=name,
         runs=tuple(RunHeader.of(folder) for folder in chosen),
         series=tuple(_series(chosen)),
+        replays_left_out=sum(1 for folder in replays if folder.profile_name == name),
     )
 
 
@@ -199,6 +210,8 @@ def trend_lines(trend: Trend) -> list[str]:
     figures with one column per run."""
     count = len(trend.runs)
     lines = [f"profile {trend.profile}: the last {count} run{'s' * (count != 1)}, oldest first"]
+    if trend.replays_left_out:
+        lines.append(f"({trend.replays_left_out} replay(s) of its runs left out)")
     lines += text_table(
         ("#", "run", "started", "verdict", "checks"),
         [

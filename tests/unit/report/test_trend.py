@@ -3,6 +3,7 @@ one chart per figure, and the command's exit codes, warnings and one-line errors
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -189,3 +190,18 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message.format(reports=reports) in err[-1]
     assert all(line.startswith("chaosgate: warning: skipped") for line in err[:-1])
     assert not list(tmp_path.rglob("trend-*.html"))
+
+
+def test_replays_are_left_out_of_a_profiles_trend(tmp_path: Path) -> None:
+    reports = _reports(tmp_path)
+    replay = write_run(reports, "f-replay", days=9.0)  # the newest smoke run, but a replay
+    summary = json.loads((replay / "summary.json").read_text())
+    summary.setdefault("replay", {})["replay_of"] = {"run_id": "c-newest", "run_dir": "x"}
+    (replay / "summary.json").write_text(json.dumps(summary))
+    trend = build_trend(find_runs(reports).folders, profile="smoke", last=10)
+    assert [run.run_id for run in trend.runs] == ["b-oldest", "a-second", "d-third", "c-newest"]
+    assert trend.replays_left_out == 1
+    assert "(1 replay(s) of its runs left out)" in trend_lines(trend)
+    only_replays = [f for f in find_runs(reports).folders if f.replay_of is not None]
+    with pytest.raises(TrendError, match="other than 1 replay"):
+        build_trend(only_replays)
