@@ -43,6 +43,7 @@ __all__ = [
     "RunHeader",
     "compare_runs",
     "comparison_lines",
+    "header_rows",
     "utc_text",
 ]
 
@@ -60,6 +61,7 @@ class RunHeader:
     verdict: str
     started_at: float
     counts: Mapping[str, int]  # status -> number of checks
+    replay_of: str | None = None  # the run this one replayed (``chaosgate replay``)
 
     @classmethod
     def of(cls, folder: RunFolder) -> RunHeader:
@@ -69,6 +71,7 @@ class RunHeader:
             folder.verdict,
             folder.started_at,
             count_statuses(folder.checks),
+            folder.replay_of,
         )
 
     @property
@@ -232,20 +235,26 @@ _SECTIONS: Sequence[tuple[FigureGroup, str]] = (
 )
 
 
+def header_rows(comparison: RunComparison) -> list[tuple[str, str, str]]:
+    """The two runs side by side (the text's and the page's first table): id, profile, start,
+    verdict, check counts, and which run each replayed when either is a replay."""
+    then, now = comparison.before, comparison.after
+    rows = [
+        ("run", then.run_id, now.run_id),
+        ("profile", then.profile, now.profile),
+        ("started", utc_text(then.started_at), utc_text(now.started_at)),
+        ("verdict", then.verdict, now.verdict),
+        ("checks", then.counts_text, now.counts_text),
+    ]
+    if then.replay_of or now.replay_of:
+        rows.append(("replay of", then.replay_of or "-", now.replay_of or "-"))
+    return rows
+
+
 def comparison_lines(comparison: RunComparison) -> list[str]:
     """The comparison as plain lines for the terminal: the two runs, every check's status
     then and now (with its reason), then each group of figures that either run has."""
-    then, now = comparison.before, comparison.after
-    lines = text_table(
-        ("", "then (A)", "now (B)"),
-        [
-            ("run", then.run_id, now.run_id),
-            ("profile", then.profile, now.profile),
-            ("started", utc_text(then.started_at), utc_text(now.started_at)),
-            ("verdict", then.verdict, now.verdict),
-            ("checks", then.counts_text, now.counts_text),
-        ],
-    )
+    lines = text_table(("", "then (A)", "now (B)"), header_rows(comparison))
     counts = ", ".join(f"{comparison.count(change)} {change.value}" for change in CheckChange)
     lines += ["", f"checks ({counts})"]
     lines += text_table(

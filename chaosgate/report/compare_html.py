@@ -22,6 +22,7 @@ from chaosgate.report.compare import (
     FigurePair,
     RunComparison,
     RunHeader,
+    header_rows,
     utc_text,
 )
 from chaosgate.report.page_file import page_templates, safe_file_part, write_page
@@ -71,13 +72,7 @@ def _run(header: RunHeader) -> dict[str, str]:
 
 def _context(comparison: RunComparison, now: Callable[[], float]) -> dict[str, Any]:
     then_run, now_run = comparison.before, comparison.after
-    rows = [
-        ("run", then_run.run_id, now_run.run_id),
-        ("profile", then_run.profile, now_run.profile),
-        ("started", utc_text(then_run.started_at), utc_text(now_run.started_at)),
-        ("verdict", then_run.verdict, now_run.verdict),
-        ("checks", then_run.counts_text, now_run.counts_text),
-    ]
+    rows = header_rows(comparison)
     checks = [
         {
             "name": pair.name,

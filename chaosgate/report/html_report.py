@@ -206,6 +206,7 @@ def _context(
         "verdict": folder.verdict,
         "exit_code": str(summary.get("exit_code", "")),
         "profile": folder.profile_name,
+        "replay_of": folder.replay_of or "",
         "started": _utc(folder.started_at),
         "finished": _utc(folder.finished_at),
         "duration": f"{folder.finished_at - folder.started_at:.1f}",

@@ -3,6 +3,7 @@ command's exit codes and one-line errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,18 @@ def test_a_page_path_that_cannot_be_written_is_bad_input(
         f"chaosgate: error: cannot write {target}: its folder {target.parent} does not exist "
         "(create it first)\n"
     )
+
+
+def test_a_replay_is_named_beside_the_run_it_replayed(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    run_a = write_run(reports, "run-a", verdict="passed")
+    run_b = write_run(reports, "run-b", days=1)
+    folders = [read_run_folder(p, with_ledger=False) for p in (run_a, run_b)]
+    assert not any("replay of" in line for line in comparison_lines(compare_runs(*folders)))
+    summary = json.loads((run_b / "summary.json").read_text())
+    summary.setdefault("replay", {})["replay_of"] = {"run_id": "run-a", "run_dir": str(run_a)}
+    (run_b / "summary.json").write_text(json.dumps(summary))
+    comparison = compare_runs(folders[0], read_run_folder(run_b, with_ledger=False))
+    [line] = [line for line in comparison_lines(comparison) if "replay of" in line]
+    assert line.split() == ["replay", "of", "-", "run-a"]
+    assert "<td>replay of</td>" in render_comparison_html(comparison)

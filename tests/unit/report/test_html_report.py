@@ -162,3 +162,15 @@ def test_the_versions_the_run_recorded_are_listed(tmp_path: Path) -> None:
     assert "<td>prometheus</td><td>3.16.0</td><td>revision abc</td>" in section
     assert "<td>jaeger</td><td>unknown</td><td>not read: jaeger: connection refused</td>" in section
     assert '<th>seed</th><td class="json">7</td>' in section
+
+
+def test_a_replay_names_the_run_it_replayed_at_the_top(tmp_path: Path) -> None:
+    run_dir = write_run_folder(tmp_path)
+    plain = write_html_report(run_dir).read_text()
+    assert "a replay of run" not in plain
+    summary = read_summary(run_dir)
+    summary["replay"] = {"replay_of": {"run_id": "20261201-0200-nightly-ab12", "run_dir": "/r"}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    text = write_html_report(run_dir).read_text()
+    header = text[text.index("<header") : text.index("</header>")]
+    assert "a replay of run <b>20261201-0200-nightly-ab12</b>" in header
