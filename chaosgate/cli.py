@@ -11,10 +11,8 @@ in :mod:`chaosgate.cli_common`.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +36,7 @@ from chaosgate.cli_replay import replay_command
 from chaosgate.cli_report import compare_command, report_command, trend_command
 from chaosgate.cli_stack import stack_app
 from chaosgate.faults.command import refuse_pending_faults, run_cleanup
+from chaosgate.plan_checks import validate_experiments, validate_scenarios
 from chaosgate.receivers.cli import sink_app
 from chaosgate.report.page_file import PageWriteError
 from chaosgate.report.run_folder import RunFolderError
@@ -47,7 +46,7 @@ from chaosgate.run.reports_dir import check_reports_dir
 from chaosgate.stack.builds import BuildError
 from chaosgate.stack.launcher import StackError
 from chaosgate.stack.ports import PortError
-from chaosgate.target import ResolvedTarget, Target, TargetError
+from chaosgate.target import Target, TargetError
 
 __all__ = ["app", "main"]
 
@@ -125,8 +124,8 @@ def validate_command(
     plan_profile = _resolve_profile(
         profile, experiment, scenario, None, None, None, resolved.target
     )
-    paths = _validate_experiments(plan_profile, resolved)
-    _validate_scenarios(plan_profile)
+    paths = validate_experiments(plan_profile, resolved)
+    validate_scenarios(plan_profile)
     print_plain(f"target {resolved.target.name!r}: ok ({resolved.target.chaos} chaos)")
     print_plain(f"profile {plan_profile.name!r}: ok ({', '.join(plan_profile.scenarios)})")
     for path in paths:
@@ -158,8 +157,8 @@ def run_command(
         profile, experiment, scenario, users, duration, seed, resolved.target
     )
     check_reports_dir(reports_dir)
-    paths = _validate_experiments(plan_profile, resolved)
-    _validate_scenarios(plan_profile)
+    paths = validate_experiments(plan_profile, resolved)
+    validate_scenarios(plan_profile)
     refuse_pending_faults(resolved.target)
     plan = build_plan(resolved.target, plan_profile, paths, reports_dir, command=sys.argv)
     print_plain(describe_plan(plan))
@@ -188,49 +187,6 @@ def _resolve_profile(
         seed=seed,
         chaos=target.chaos,
     )
-
-
-def _validate_experiments(profile: Profile, resolved: ResolvedTarget) -> list[Path]:
-    """chaoslib's validation of each experiment, then the target's namespace allowlist: no
-    Kubernetes activity may act outside ``kubernetes.namespaces`` (nothing is contacted)."""
-    from chaosgate.chaos.experiments import validate_experiment
-    from chaosgate.chaos.k8s_namespaces import check_kubernetes_scope
-
-    target = resolved.target
-    allowlist = resolved.origin("kubernetes", "namespaces")
-    paths = profile.experiment_paths()
-    for path in paths:
-        if not path.is_file():
-            raise ProfileError(f"profile {profile.name!r}: experiment file {path} does not exist")
-        experiment = validate_experiment(path, target=target.name, chaos=target.chaos)
-        check_kubernetes_scope(
-            experiment,
-            source=str(path),
-            target=target.name,
-            chaos=target.chaos,
-            namespaces=target.kubernetes.namespaces,
-            allowlist=allowlist,
-        )
-    return paths
-
-
-@functools.cache
-def _user_classes(lister: Callable[[], list[str]]) -> tuple[str, ...]:
-    """Locust's answer, asked once per process (it starts Locust in a process of its own)."""
-    return tuple(lister())
-
-
-def _validate_scenarios(profile: Profile) -> None:
-    """Ask Locust itself (in its own process) which user classes the locustfile exports."""
-    from chaosgate.run.load import list_user_classes
-
-    available = _user_classes(list_user_classes)
-    missing = [name for name in profile.scenarios if name not in available]
-    if missing:
-        raise ProfileError(
-            f"scenario {missing[0]!r} is not a user class of locustfile.py "
-            f"(it has {', '.join(sorted(available)) or 'none'})"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,9 +90,9 @@ def replay_command(
     experiments as they ran, at their recorded offsets, then the same checks, into a new run
     folder; ends with the two runs side by side. --target defaults to the recorded built-in
     target; a target file must be given again (its credentials were not recorded)."""
-    from chaosgate.cli import _validate_experiments, _validate_scenarios  # the checks of `run`
     from chaosgate.cli_report import compare_command
     from chaosgate.faults.command import refuse_pending_faults
+    from chaosgate.plan_checks import validate_experiments, validate_scenarios
     from chaosgate.report.run_folder import RunFolderError
     from chaosgate.run.plan import describe_plan, execute_plan
     from chaosgate.run.replay import (
@@ -123,8 +123,8 @@ def replay_command(
         experiments=recorded_paths,
         profile=replace(plan.profile, experiments=tuple(str(path) for path in recorded_paths)),
     )
-    _validate_experiments(as_recorded.profile, resolved)
-    _validate_scenarios(plan.profile)
+    validate_experiments(as_recorded.profile, resolved)
+    validate_scenarios(plan.profile)
     refuse_pending_faults(plan.target)
     print_plain(describe_plan(as_recorded))
     print_plain(describe_replay(plan))
