@@ -28,14 +28,7 @@ from chaosgate.run.backends import build_backends
 from chaosgate.run.chaos_phase import ExperimentRun
 from chaosgate.run.judging import completeness_checks, judged, slo_checks
 from chaosgate.run.profiles import Profile
-from chaosgate.run.run_plan import RunPlan
 from chaosgate.target import (
-    AlertmanagerConfig,
-    Deadlines,
-    ElasticsearchConfig,
-    JaegerConfig,
-    PrometheusConfig,
-    SinkConfig,
     Target,
 )
 from tests.unit.assertions.alert_support import (
@@ -47,6 +40,7 @@ from tests.unit.assertions.alert_support import (
 )
 from tests.unit.assertions.dead_servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.support import FakeClock, Recorder, entry
+from tests.unit.run.plans import smoke_plan, target_at
 
 TIMEOUT_S = 0.3
 DEADLINE_S = 0.5
@@ -72,20 +66,7 @@ RULES = (AlertRule("UsersServiceDown", "g", {"severity": "critical"}, "up == 0",
 
 
 def _target(jaeger: str, es: str, prometheus: str, alertmanager: str, sink: str) -> Target:
-    return Target(
-        name="failing",
-        jaeger=JaegerConfig(query_url=jaeger),
-        elasticsearch=ElasticsearchConfig(url=es),
-        prometheus=PrometheusConfig(url=prometheus),
-        alertmanager=AlertmanagerConfig(url=alertmanager),
-        sink=SinkConfig(url=sink),
-        deadlines=Deadlines(traces_s=DEADLINE_S, logs_s=DEADLINE_S),
-    )
-
-
-def _plan(target: Target, tmp_path: Path) -> RunPlan:
-    profile = Profile("smoke", duration_s=40, users=1, spawn_rate=1.0, experiments=())
-    return RunPlan("run", tmp_path, target, profile, ())
+    return target_at(jaeger, es, prometheus, alertmanager, sink, deadline_s=DEADLINE_S)
 
 
 @pytest.fixture
@@ -112,7 +93,8 @@ def test_completeness_names_each_failing_backend_and_waits_for_a_hanging_one_onc
         target = _target(jaeger, es, es, es, es)
         backends = build_backends(target, http, http, session)
         started = time.monotonic()
-        checks = _by_name(completeness_checks(_plan(target, tmp_path), ENTRIES, WINDOWS, backends))
+        plan = smoke_plan(target, tmp_path)
+        checks = _by_name(completeness_checks(plan, ENTRIES, WINDOWS, backends))
         took = time.monotonic() - started
     traces, in_faults = checks["traces.completeness"], checks["traces.completeness.in_faults"]
     logs = checks["logs.trace_id.completeness"]
@@ -136,7 +118,7 @@ def test_prometheus_slo_is_waited_for_once_and_the_ledger_judgements_are_unaffec
     kept = frozenset({"kill-users-service"})  # a third judgement: the kept window alone
     started = time.monotonic()
     checks = slo_checks(
-        _plan(target, tmp_path), ENTRIES, WINDOWS, backends, 1000.0, 1009.0, kept,
+        smoke_plan(target, tmp_path), ENTRIES, WINDOWS, backends, 1000.0, 1009.0, kept,
         prometheus_deadline_s=1.0,
     )  # fmt: skip
     took = time.monotonic() - started

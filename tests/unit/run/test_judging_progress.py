@@ -17,20 +17,11 @@ from assertions.checks.slo import FaultWindow
 from assertions.result import CheckResult
 from chaosgate.run.backends import build_backends
 from chaosgate.run.judging import completeness_checks
-from chaosgate.run.profiles import Profile
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
-from chaosgate.target import (
-    AlertmanagerConfig,
-    Deadlines,
-    ElasticsearchConfig,
-    JaegerConfig,
-    PrometheusConfig,
-    SinkConfig,
-    Target,
-)
 from tests.unit.assertions.fake_backends import FakeElasticsearch, FakeJaeger
 from tests.unit.assertions.support import entry
+from tests.unit.run.plans import smoke_plan, target_at
 
 JAEGER, ES, UNUSED = "http://jaeger.test:16686", "http://es.test:9200", "http://unused.test:1"
 ENTRIES = [entry(n, started_at=1000.0 + n) for n in range(1, 9)]  # 1001..1008
@@ -40,17 +31,7 @@ LOGGED = ENTRIES[:6]  # two requests' log lines never arrive: logs.trace_id.comp
 
 
 def _plan(tmp_path: Path) -> RunPlan:
-    target = Target(
-        name="faked",
-        jaeger=JaegerConfig(query_url=JAEGER),
-        elasticsearch=ElasticsearchConfig(url=ES),
-        prometheus=PrometheusConfig(url=UNUSED),
-        alertmanager=AlertmanagerConfig(url=UNUSED),
-        sink=SinkConfig(url=UNUSED),
-        deadlines=Deadlines(traces_s=0.3, logs_s=0.3),
-    )
-    profile = Profile("smoke", duration_s=40, users=1, spawn_rate=1.0, experiments=())
-    return RunPlan("run", tmp_path, target, profile, ())
+    return smoke_plan(target_at(JAEGER, ES, UNUSED, UNUSED, UNUSED, deadline_s=0.3), tmp_path)
 
 
 @pytest.fixture
