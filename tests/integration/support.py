@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
 
-__all__ = ["chaosgate_env", "poll"]
-
-T = TypeVar("T")
-
-
-def poll(probe: Callable[[], T | None], *, timeout_s: float, interval_s: float = 0.25) -> T | None:
-    """The first non-None answer of ``probe`` within ``timeout_s``, else None."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = probe()
-        if answer is not None:
-            return answer
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval_s)
+__all__ = ["chaosgate_env"]
 
 
 def chaosgate_env(ports: Mapping[str, int], state_dir: Path) -> dict[str, str]:

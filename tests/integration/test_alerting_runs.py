@@ -24,9 +24,10 @@ from chaosgate.chaos.experiments import chaosgate_extension, load_experiment
 from chaosgate.run.profiles import EXPERIMENT_DIRS, GATE_RULES, PROFILES
 from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
-from tests.integration.support import chaosgate_env, poll
+from tests.integration.support import chaosgate_env
 from tests.integration.test_gate_runs import _rules_changed
 from tests.report_browser import view_run_report
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -197,7 +198,11 @@ def _inhibit_rule_removed(stack: LocalStack, target: str) -> Iterator[None]:
         finally:
             config_file.write_text(original)
             http.post(f"{alertmanager}/-/reload").raise_for_status()
-            assert poll(lambda: True if target in loaded(http) else None, timeout_s=10)
+            wait_until(
+                lambda: target in loaded(http),
+                timeout_s=10,
+                message="the inhibit rule loaded again",
+            )
 
 
 def test_a_stopped_smtp_server_and_a_removed_inhibit_rule_fail_their_checks_only(

@@ -61,7 +61,8 @@ import yaml
 from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.backend_faults import FaultProxy, Mode, fault_proxies
 from tests.integration.conftest import LocalStack
-from tests.integration.support import chaosgate_env, poll
+from tests.integration.support import chaosgate_env
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -230,14 +231,19 @@ class _Breakage:
             for part in PARTS:
                 url = f"{self.stack.urls[part]}{HEALTH[part]}"
 
-                def healthy(url: str = url) -> bool | None:
-                    try:
-                        return True if http.get(url).status_code == 200 else None
-                    except httpx.HTTPError:
-                        return None
+                def healthy(url: str = url) -> bool:
+                    return http.get(url).status_code == 200
 
-                if not poll(healthy, timeout_s=180, interval_s=1.0):
-                    problems.append(f"{part} not healthy at {url} 180 s after the restore")
+                try:
+                    wait_until(
+                        healthy,
+                        timeout_s=180,
+                        interval_s=1.0,
+                        ignoring=(httpx.HTTPError,),
+                        message=f"{part} healthy at {url} after the restore",
+                    )
+                except AssertionError as exc:
+                    problems.append(str(exc))
         return problems
 
 

@@ -28,8 +28,9 @@ import pytest
 
 from chaosgate.chaos.local_disk import mounted
 from tests.integration.conftest import LocalStack
-from tests.integration.support import chaosgate_env, poll
+from tests.integration.support import chaosgate_env
 from tests.integration.test_experiments import NO_FAULTS
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,13 +96,13 @@ def _start_run(env: dict[str, str], experiment: Path, reports: Path) -> subproce
 
 
 def _wait_for_the_faults(http: httpx.Client, stack: LocalStack, run: subprocess.Popen[str]) -> None:
-    def injected() -> bool | None:
+    def injected() -> bool:
         if run.poll() is not None:
             raise AssertionError(f"the run ended early ({run.returncode})")
         faults = http.get(f"{stack.urls['gateway']}/admin/faults").json()
-        return True if faults.get("error_ratio") == 0.5 else None
+        return bool(faults.get("error_ratio") == 0.5)
 
-    assert poll(injected, timeout_s=120, interval_s=0.5), "the faults were never injected"
+    wait_until(injected, timeout_s=120, interval_s=0.5, message="the faults injected")
     time.sleep(2)  # into the hold
 
 
@@ -146,7 +147,7 @@ def _nothing_left(
     devices = http.get(f"{stack.urls['iot']}/api/iot/devices").json()["devices"]
     assert not [d for d in devices if str(d.get("id", "")).startswith("chaosgate-silent")
                 and not d.get("decommissioned")], devices  # fmt: skip
-    assert poll(lambda: True if not _locusts(reports) else None, timeout_s=10), "Locust lives"
+    wait_until(lambda: not _locusts(reports), timeout_s=10, message="the run's Locust gone")
 
 
 def _signal_and_wait(run: subprocess.Popen[str], signum: int) -> tuple[str, float]:
@@ -291,4 +292,4 @@ def test_a_signal_in_any_phase_ends_the_run_promptly_and_honestly(
     interrupted = next(c for c in summary["checks"] if c["name"] == "run.interrupted")
     assert phase.strip("> :") in interrupted["reason"], interrupted["reason"]
     assert (summary_path.parent / "junit.xml").is_file()
-    assert poll(lambda: True if not _locusts(reports) else None, timeout_s=10), "Locust lives"
+    wait_until(lambda: not _locusts(reports), timeout_s=10, message="the run's Locust gone")

@@ -12,7 +12,7 @@ import pytest
 
 from chaosgate.stack.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
-from tests.integration.support import poll
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,9 +58,12 @@ def test_a_request_leaves_a_trace_with_gateway_service_and_database_spans(
             return {"trace": trace, "services": services, "db_spans": db_spans}
         return None
 
-    found = poll(complete_trace, timeout_s=DEADLINE_S)
+    found = wait_until(
+        complete_trace,
+        timeout_s=DEADLINE_S,
+        message=f"trace {trace_id} with gateway, orders and db spans in Jaeger",
+    )
     lag = time.monotonic() - sent
-    assert found is not None, f"trace {trace_id} with gateway, orders and db spans not in Jaeger"
     trace = found["trace"]
     assert isinstance(trace, dict)
     spans = trace["spans"]
@@ -96,9 +99,12 @@ def test_a_requests_log_lines_reach_opensearch_with_its_trace_id(
         services = {hit.get("service") for hit in hits}
         return hits if {"gateway", "orders"} <= services else None
 
-    hits = poll(log_lines, timeout_s=DEADLINE_S)
+    hits = wait_until(
+        log_lines,
+        timeout_s=DEADLINE_S,
+        message=f"log lines of trace {trace_id} from gateway and orders in OpenSearch",
+    )
     lag = time.monotonic() - sent
-    assert hits is not None, f"log lines of trace {trace_id} from gateway and orders not found"
     assert all(hit["trace_id"] == trace_id for hit in hits)
     assert {hit["request_id"] for hit in hits} == {request_id}
     assert all("@timestamp" in hit and "span_id" in hit for hit in hits)
@@ -144,16 +150,19 @@ def test_killing_the_users_service_fires_its_down_alert_within_30s_and_it_resolv
     killed_at = time.time()
     os.killpg(pid, signal.SIGKILL)  # the whole process group, like a container's processes
 
-    alert = poll(lambda: _active_alerts(local_stack, http, name) or None, timeout_s=DEADLINE_S)
+    alert = wait_until(
+        lambda: _active_alerts(local_stack, http, name),
+        timeout_s=DEADLINE_S,
+        message=f"{name} active in Alertmanager",
+    )
     seen_at = time.time()
-    assert alert is not None, f"{name} not active in Alertmanager within {DEADLINE_S} s"
     assert alert[0]["labels"]["service"] == "users"  # type: ignore[index]
 
-    notes = poll(
-        lambda: _notifications(local_stack, http, name, "firing")[already_notified:] or None,
+    notes = wait_until(
+        lambda: _notifications(local_stack, http, name, "firing")[already_notified:],
         timeout_s=max(0.0, killed_at + DEADLINE_S - time.time()),
+        message=f"a firing {name} notification at the sink, {DEADLINE_S} s after the kill",
     )
-    assert notes is not None, f"sink got no firing {name} notification within {DEADLINE_S} s"
     notified_at = float(notes[0]["received_at_unix"])  # type: ignore[arg-type]
     with capsys.disabled():
         print(
@@ -164,16 +173,18 @@ def test_killing_the_users_service_fires_its_down_alert_within_30s_and_it_resolv
     assert notified_at - killed_at <= DEADLINE_S
 
     # supervisord brings users back (after the stack's restart delay) and the alert resolves
-    back = poll(
-        lambda: True if _healthy(http, users_health) else None, timeout_s=60.0, interval_s=0.5
-    )
-    assert back is not None, "supervisord did not bring the users service back within 60 s"
-    assert int(supervisor.process("users")["pid"]) != pid
-    resolved = poll(
-        lambda: _notifications(local_stack, http, name, "resolved")[already_resolved:] or None,
+    wait_until(
+        lambda: _healthy(http, users_health),
         timeout_s=60.0,
+        interval_s=0.5,
+        message="supervisord bringing the users service back",
     )
-    assert resolved is not None, f"{name} never resolved after the service came back"
+    assert int(supervisor.process("users")["pid"]) != pid
+    resolved = wait_until(
+        lambda: _notifications(local_stack, http, name, "resolved")[already_resolved:],
+        timeout_s=60.0,
+        message=f"{name} resolved after the service came back",
+    )
     assert _active_alerts(local_stack, http, name) == []
     with capsys.disabled():
         resolved_at = float(resolved[-1]["received_at_unix"])  # type: ignore[arg-type]

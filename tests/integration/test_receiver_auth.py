@@ -18,7 +18,7 @@ import pytest
 from assertions.backends.sink import SinkBackend
 from chaosgate.receivers.credential import SMTP_USERNAME, generate_token
 from tests.integration.conftest import LocalStack
-from tests.integration.support import poll
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -118,14 +118,21 @@ def test_an_alert_posted_to_alertmanager_reaches_every_receiver(
         receivers = {note.receiver for note in notes}
         return receivers if receivers >= set(RECEIVERS) else None
 
-    firing = poll(lambda: delivered("firing"), timeout_s=DEADLINE_S, interval_s=0.5)
-    assert firing is not None, (
-        f"{alertname} did not reach {', '.join(RECEIVERS)} within {DEADLINE_S} s: "
-        f"{_reported(local_stack, http, alertname)}; see the alertmanager log in "
-        f"{local_stack.layout.log_dir}"
+    wait_until(
+        lambda: delivered("firing"),
+        timeout_s=DEADLINE_S,
+        interval_s=0.5,
+        message=lambda: (
+            f"{alertname} at {', '.join(RECEIVERS)}: {_reported(local_stack, http, alertname)};"
+            f" see the alertmanager log in {local_stack.layout.log_dir}"
+        ),
     )
-    resolved = poll(lambda: delivered("resolved"), timeout_s=DEADLINE_S, interval_s=0.5)
-    assert resolved is not None, f"{alertname} was not notified resolved within {DEADLINE_S} s"
+    wait_until(
+        lambda: delivered("resolved"),
+        timeout_s=DEADLINE_S,
+        interval_s=0.5,
+        message=f"{alertname} notified resolved",
+    )
 
 
 def test_the_token_is_in_no_log_of_the_stack(local_stack: LocalStack) -> None:

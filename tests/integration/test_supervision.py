@@ -21,6 +21,7 @@ from chaosgate.stack.launcher import StackRecord, stack_down, stack_status, star
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import Part
 from chaosgate.stack.supervisor import Program
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +32,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _wait(predicate: object, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_down_stops_every_part_and_nothing_else(tmp_path: Path) -> None:
@@ -55,7 +47,12 @@ def test_down_stops_every_part_and_nothing_else(tmp_path: Path) -> None:
         StackRecord({}, client.pid(), time.time(), rows).save(layout.record_file)
         for part in parts:
             client.start(part.name)
-        assert _wait(lambda: all(p["statename"] == "RUNNING" for p in client.processes().values()))
+        wait_until(
+            lambda: all(p["statename"] == "RUNNING" for p in client.processes().values()),
+            timeout_s=10,
+            interval_s=0.1,
+            message="both programs RUNNING",
+        )
         pids = [int(info["pid"]) for info in client.processes().values()]
         supervisord_pid = client.pid()
 
@@ -103,14 +100,22 @@ def test_a_killed_program_is_restarted_by_supervisord(tmp_path: Path) -> None:
     StackRecord({}, client.pid(), time.time(), [PartRow("worker", "", "")]).save(layout.record_file)
     try:
         client.start("worker")
-        assert _wait(lambda: client.process("worker")["statename"] == "RUNNING")
+        wait_until(
+            lambda: client.process("worker")["statename"] == "RUNNING",
+            timeout_s=10,
+            interval_s=0.1,
+            message="the worker RUNNING",
+        )
         first = int(client.process("worker")["pid"])
         os.kill(first, signal.SIGKILL)
-        assert _wait(
+        wait_until(
             lambda: (
                 client.process("worker")["statename"] == "RUNNING"
                 and int(client.process("worker")["pid"]) != first
-            )
-        ), "supervisord did not restart the killed program"
+            ),
+            timeout_s=10,
+            interval_s=0.1,
+            message="supervisord restarting the killed program",
+        )
     finally:
         stack_down(layout, report=lambda _m: None)

@@ -10,7 +10,6 @@ import os
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from chaosgate.stack.k8s_parts import (
 from chaosgate.stack.k8s_pki import ensure_pki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import HOST
+from tests.support.waiting import wait_until
 
 __all__ = ["BareControlPlane", "Cluster", "bare_control_plane"]
 
@@ -87,19 +87,21 @@ def _wait_healthy(
     url: str, ca: Path, process: subprocess.Popen[bytes], log: Path, deadline_s: float
 ) -> None:
     context = ssl.create_default_context(cafile=str(ca))
-    deadline = time.monotonic() + deadline_s
     with httpx.Client(verify=context, timeout=2.0, trust_env=False) as http:
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if process.poll() is not None:
                 tail = log.read_text(errors="replace")[-2000:]
                 pytest.fail(f"{log.stem} exited with {process.returncode}: {tail}")
-            try:
-                if http.get(url).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-    pytest.fail(f"{url} not healthy within {deadline_s:.0f} s; see {log}")
+            return http.get(url).status_code == 200
+
+        wait_until(
+            healthy,
+            timeout_s=deadline_s,
+            interval_s=0.3,
+            ignoring=(httpx.HTTPError,),
+            message=f"{url} healthy; see {log}",
+        )
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from chaosgate.chaos.timeline import Timeline
 from chaosgate.stack.k8s_parts import k8s_files
 from chaosgate.target import LOCAL_NODE_NAME, KubernetesConfig
 from tests.integration.k8s.conftest import K8sStack
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -158,14 +159,20 @@ def test_a_detached_orders_service_keeps_its_cluster_ip_cuts_the_gateway_off_and
         try:
             detached = detach_service("orders", NS, api=api)
             assert detached["detached"] is True
-            statuses = []
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
+            statuses: list[int] = []
+
+            def upstream_lost() -> bool:
                 statuses.append(http.get(menu).status_code)
-                if statuses[-1] >= 500:
-                    break
-                time.sleep(0.5)
-            assert statuses[-1] >= 500, statuses  # the gateway lost its upstream
+                return statuses[-1] >= 500
+
+            wait_until(
+                upstream_lost,
+                timeout_s=15,
+                interval_s=0.5,
+                message=lambda: (
+                    f"a 5xx from the gateway (its upstream lost); it answered {statuses}"
+                ),
+            )
             during = v1.read_namespaced_service("orders", NS)
             assert during.spec is not None
             assert during.spec.cluster_ip == before.spec.cluster_ip
@@ -174,7 +181,9 @@ def test_a_detached_orders_service_keeps_its_cluster_ip_cuts_the_gateway_off_and
         assert reattached["reattached"] is True
         after = v1.read_namespaced_service("orders", NS)
         assert after.spec is not None and after.spec.selector == before.spec.selector
-        deadline = time.monotonic() + 15
-        while http.get(menu).status_code != 200:
-            assert time.monotonic() < deadline, "the gateway did not reach orders again"
-            time.sleep(0.5)
+        wait_until(
+            lambda: http.get(menu).status_code == 200,
+            timeout_s=15,
+            interval_s=0.5,
+            message="the gateway reaching orders again",
+        )

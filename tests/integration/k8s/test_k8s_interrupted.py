@@ -17,7 +17,8 @@ from kubernetes import client
 
 from chaosgate.chaos.k8s_actions import ORIGINAL_SELECTOR_ANNOTATION
 from tests.integration.k8s.conftest import K8sStack
-from tests.integration.support import chaosgate_env, poll
+from tests.integration.support import chaosgate_env
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -84,11 +85,11 @@ def test_sigkill_then_cleanup_reattaches_the_service_and_removes_the_stress_job(
     )  # fmt: skip
     try:
 
-        def detached() -> bool | None:
+        def detached() -> bool:
             assert run.poll() is None, f"the run ended early ({run.returncode})"
-            return True if ORIGINAL_SELECTOR_ANNOTATION in _orders(v1)[1] else None
+            return ORIGINAL_SELECTOR_ANNOTATION in _orders(v1)[1]
 
-        assert poll(detached, timeout_s=240, interval_s=1.0), "the Service was never detached"
+        wait_until(detached, timeout_s=240, interval_s=1.0, message="the Service detached")
         assert batch.list_namespaced_job(NS, field_selector=STRESS_JOB).items, "no stress Job"
         locusts = [p for p in psutil.Process(run.pid).children(recursive=True)
                    if "locust" in " ".join(p.cmdline())]  # fmt: skip

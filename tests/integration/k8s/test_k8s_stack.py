@@ -18,7 +18,7 @@ from chaosgate.chaos.k8s_env import kubernetes_environment
 from chaosgate.stack.launcher import stack_status
 from chaosgate.target import KubernetesConfig
 from tests.integration.k8s.conftest import K8sStack
-from tests.integration.support import poll
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -105,7 +105,7 @@ def test_prometheus_scrapes_every_pod_found_through_the_api(
         pods = {r["metric"]["pod"] for r in response.json()["data"]["result"]}
         return pods if expected <= pods else None
 
-    assert poll(scraped, timeout_s=DEADLINE_S) is not None
+    wait_until(scraped, timeout_s=DEADLINE_S, message=f"Prometheus scraping {sorted(expected)}")
 
 
 def test_a_pod_kill_ends_its_process_and_the_new_pod_runs_a_new_one(
@@ -120,15 +120,18 @@ def test_a_pod_kill_ends_its_process_and_the_new_pod_runs_a_new_one(
     killed_at = time.monotonic()
     with kubernetes_environment(config):  # what the runner does around an experiment
         terminate_pods(label_selector="app.kubernetes.io/name=users", ns=NAMESPACE, all=True)
-    assert poll(lambda: True if not _alive(old_pid) else None, timeout_s=20), "process lives on"
+    wait_until(
+        lambda: not _alive(old_pid),
+        timeout_s=20,
+        message=f"the killed pod's process {old_pid} gone",
+    )
     ended_s = time.monotonic() - killed_at
 
     def replacement() -> Any | None:
         pods = [p for p in _ready_pods(core, "users") if p.metadata.uid != before.metadata.uid]
         return pods[0] if pods else None
 
-    after = poll(replacement, timeout_s=60)
-    assert after is not None, "no ready replacement pod within 60 s"
+    after = wait_until(replacement, timeout_s=60, message="a ready replacement pod")
     new_pid = _pid(after)
     assert new_pid != old_pid and _alive(new_pid)
     assert after.metadata.name != before.metadata.name
@@ -182,8 +185,8 @@ def test_a_request_through_the_node_port_leaves_its_trace_and_its_logs(
         services = {hit["service"] for hit in hits}
         return services if {"gateway", "orders"} <= services else None
 
-    assert poll(trace_services, timeout_s=DEADLINE_S) is not None, "trace not in Jaeger"
-    assert poll(log_services, timeout_s=DEADLINE_S) is not None, "log lines not in OpenSearch"
+    wait_until(trace_services, timeout_s=DEADLINE_S, message="the trace in Jaeger")
+    wait_until(log_services, timeout_s=DEADLINE_S, message="its log lines in OpenSearch")
 
 
 def test_the_stack_s_kubeconfig_is_what_users_get(k8s_stack: K8sStack) -> None:

@@ -14,10 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
@@ -28,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 
 from chaosgate.k8s.node_config import service_loopback_ip
 from tests.integration.k8s.bare_control_plane import bare_control_plane
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -39,22 +40,8 @@ SERVICE_CIDR = "10.200.0.0/16"
 POD_CIDR = "127.2.0.0/16"
 AGENT_HEALTH_PORT = 17448
 NAMESPACE = "agent-test"
-T = TypeVar("T")
-
-
-def _eventually(check: Callable[[], T | None], what: str, timeout_s: float = 60.0) -> T:
-    """Poll ``check`` until it returns something other than None/False; fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (ApiException, httpx.HTTPError, OSError) as exc:
-            last, result = exc, None
-        if result is not None and result is not False:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout_s:g}s (last error: {last})")
+# what a poll may meet while the API server, the agent or a pod is still coming up
+TRANSIENT = (ApiException, httpx.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -108,9 +95,12 @@ class Agent:
                 )
             )
         with httpx.Client(timeout=2, trust_env=False) as http:
-            _eventually(
+            wait_until(
                 lambda: http.get(f"http://{HOST}:{AGENT_HEALTH_PORT}/healthz").status_code == 200,
-                "the agent's /healthz answering 200",
+                timeout_s=60,
+                interval_s=0.25,
+                ignoring=TRANSIENT,
+                message="the agent's /healthz answering 200",
             )
 
     def stop_all(self) -> None:
@@ -201,9 +191,12 @@ def web(control_plane: ControlPlane, agent: Agent) -> client.V1Service:
     namespace = client.V1Namespace.from_dict({"metadata": {"name": NAMESPACE}})
     assert namespace is not None
     core.create_namespace(namespace)
-    _eventually(
+    wait_until(
         lambda: core.read_namespaced_service_account("default", NAMESPACE),
-        "the namespace's default ServiceAccount (controller-manager)",
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="the namespace's default ServiceAccount (controller-manager)",
     )
     service = client.V1Service.from_dict(
         {
@@ -239,7 +232,9 @@ def _two_ready_web_pods(plane: ControlPlane) -> list[client.V1Pod]:
         ready = [p for p in pods if _ready(p) and _pid(p)]
         return ready if len(ready) == 2 else None
 
-    return _eventually(check, "two ready web pods", timeout_s=90)
+    return wait_until(
+        check, timeout_s=90, interval_s=0.25, ignoring=TRANSIENT, message="two ready web pods"
+    )
 
 
 def test_the_node_is_registered_ready_untainted_with_a_lease(
@@ -263,7 +258,13 @@ def test_the_node_is_registered_ready_untainted_with_a_lease(
         spec = core.read_node("chaosgate-local").spec
         return spec is not None and not spec.taints
 
-    _eventually(untainted, "no taints left on the ready node")
+    wait_until(
+        untainted,
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="no taints left on the ready node",
+    )
     leases = client.CoordinationV1Api(control_plane.api)
 
     def renew_time() -> Any:
@@ -272,7 +273,13 @@ def test_the_node_is_registered_ready_untainted_with_a_lease(
         return spec.renew_time
 
     first = renew_time()
-    renewed = _eventually(lambda: (t := renew_time()) != first and t, "the lease renewed", 25)
+    renewed = wait_until(
+        lambda: (t := renew_time()) != first and t,
+        timeout_s=25,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="the lease renewed",
+    )
     assert first is not None and renewed > first
 
 
@@ -316,17 +323,25 @@ def test_deleting_a_pod_ends_its_process_and_the_replacement_runs_anew(
     old_pid = _pid(victim)
     assert old_pid is not None
     _core(control_plane).delete_namespaced_pod(victim.metadata.name, NAMESPACE)
-    _eventually(lambda: not _alive(old_pid), "the deleted pod's process gone", timeout_s=20)
+    wait_until(
+        lambda: not _alive(old_pid),
+        timeout_s=20,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="the deleted pod's process gone",
+    )
     victim_name, survivor_name = victim.metadata.name, survivor.metadata.name  # type: ignore[union-attr]
 
     def names() -> set[str]:
         pods = _core(control_plane).list_namespaced_pod(NAMESPACE).items
         return {str(p.metadata.name) for p in pods if p.metadata}
 
-    _eventually(
+    wait_until(
         lambda: victim_name not in names(),
-        "the pod object removed after its containers stopped",
         timeout_s=20,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="the pod object removed after its containers stopped",
     )
     pods = _two_ready_web_pods(control_plane)
     replacement = next(p for p in pods if p.metadata and p.metadata.name != survivor_name)
@@ -344,19 +359,41 @@ def test_readiness_follows_the_probe(control_plane: ControlPlane, agent: Agent) 
     pod = client.V1Pod.from_dict({"metadata": {"name": "probed"}, "spec": spec})
     assert pod is not None
     core.create_namespaced_pod(NAMESPACE, pod)
-    pid = _eventually(lambda: _pid(core.read_namespaced_pod("probed", NAMESPACE)), "probed runs")
+    pid = wait_until(
+        lambda: _pid(core.read_namespaced_pod("probed", NAMESPACE)),
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="probed runs",
+    )
     time.sleep(2.5)  # a few probe periods
     assert not _ready(core.read_namespaced_pod("probed", NAMESPACE))
     ready_file = Path(f"/proc/{pid}/cwd").resolve() / "ready"
     assert str(ready_file).startswith(str(agent.state_dir / "pods"))  # the sandbox dir
     ready_file.write_text("ok")
-    _eventually(lambda: _ready(core.read_namespaced_pod("probed", NAMESPACE)), "probed ready")
+    wait_until(
+        lambda: _ready(core.read_namespaced_pod("probed", NAMESPACE)),
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="probed ready",
+    )
     ready_file.unlink()
-    _eventually(
-        lambda: not _ready(core.read_namespaced_pod("probed", NAMESPACE)), "probed unready again"
+    wait_until(
+        lambda: not _ready(core.read_namespaced_pod("probed", NAMESPACE)),
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="probed unready again",
     )
     core.delete_namespaced_pod("probed", NAMESPACE)
-    _eventually(lambda: not _alive(pid), "probed's process gone", timeout_s=20)
+    wait_until(
+        lambda: not _alive(pid),
+        timeout_s=20,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="probed's process gone",
+    )
 
 
 def test_sigkill_restarts_the_container_and_counts_it(
@@ -375,7 +412,13 @@ def test_sigkill_restarts_the_container_and_counts_it(
         containers = (status.container_statuses if status else None) or []
         return containers[0] if containers and containers[0].restart_count == 1 else None
 
-    container = _eventually(restarted, "restartCount 1 after SIGKILL", timeout_s=30)
+    container = wait_until(
+        restarted,
+        timeout_s=30,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="restartCount 1 after SIGKILL",
+    )
     assert container.last_state and container.last_state.terminated
     assert container.last_state.terminated.exit_code == 137
     assert container.last_state.terminated.container_id == f"process://{old_pid}"
@@ -384,7 +427,13 @@ def test_sigkill_restarts_the_container_and_counts_it(
         found = core.read_namespaced_pod(name, NAMESPACE)
         return found if _ready(found) else None
 
-    again = _eventually(ready_again, "the restarted pod ready again")
+    again = wait_until(
+        ready_again,
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="the restarted pod ready again",
+    )
     new_pid = _pid(again)
     assert new_pid is not None and new_pid != old_pid and _alive(new_pid)
 
@@ -398,17 +447,25 @@ def test_the_next_agent_replaces_what_a_killed_agent_left_running(
     left = [_pid(p) for p in before.values()]
     assert all(pid is not None and _alive(pid) for pid in left)
     agent.start()
-    deadline = time.monotonic() + 10
-    while any(pid is not None and _alive(pid) for pid in left):
-        assert time.monotonic() < deadline, f"leftover processes {left} still alive"
-        time.sleep(0.1)
+    wait_until(
+        lambda: not any(pid is not None and _alive(pid) for pid in left),
+        timeout_s=10,
+        interval_s=0.1,
+        message=f"the leftover processes {left} gone",
+    )
 
     def restarted() -> list[client.V1Pod] | None:
         pods = _two_ready_web_pods(control_plane)
         fresh = [p for p in pods if _pid(p) not in left]
         return fresh if len(fresh) == 2 else None
 
-    for pod in _eventually(restarted, "both web pods running again, with new processes"):
+    for pod in wait_until(
+        restarted,
+        timeout_s=60,
+        interval_s=0.25,
+        ignoring=TRANSIENT,
+        message="both web pods running again, with new processes",
+    ):
         assert pod.metadata and pod.metadata.name in before  # the same pods, started afresh
         old = before[pod.metadata.name]
         assert pod.status and old.status and pod.status.pod_ip == old.status.pod_ip
@@ -422,8 +479,10 @@ def test_stopping_the_agent_stops_its_processes(
     pids = [_pid(p) for p in _two_ready_web_pods(control_plane)]
     agent.process.send_signal(signal.SIGTERM)
     assert agent.process.wait(30) == 0
-    deadline = time.monotonic() + 10
-    while any(pid is not None and _alive(pid) for pid in pids):
-        assert time.monotonic() < deadline, f"container processes {pids} still alive"
-        time.sleep(0.1)
+    wait_until(
+        lambda: not any(pid is not None and _alive(pid) for pid in pids),
+        timeout_s=10,
+        interval_s=0.1,
+        message=f"the container processes {pids} gone",
+    )
     assert all(pid is not None for pid in pids)

@@ -33,6 +33,7 @@ from kubernetes import client
 
 from chaosgate.k8s.node_config import service_loopback_ip
 from tests.integration.k8s.bare_control_plane import bare_control_plane
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -46,21 +47,8 @@ POD_CIDR = "127.77.0.0/16"
 NODE_IP = HOST
 NAMESPACE = "proxy-test"
 SERVICE_PORT = 8080
-
-
-def _until(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, httpx.HTTPError, client.ApiException) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout_s:g} s (last: {last!r})")
+# what a poll may meet while the API server or the proxy is still coming up
+TRANSIENT = (OSError, httpx.HTTPError, client.ApiException)
 
 
 def _stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
@@ -161,7 +149,12 @@ def proxy(cluster: Cluster, tmp_path: Path) -> Iterator[Proxy]:
     running = Proxy(process, log, f"http://{NODE_IP}:{health_port}/healthz")
     try:
         with httpx.Client(timeout=2.0, trust_env=False) as http:
-            _until(lambda: http.get(running.health_url).status_code == 200, "proxy /healthz 200")
+            wait_until(
+                lambda: http.get(running.health_url).status_code == 200,
+                timeout_s=30,
+                ignoring=TRANSIENT,
+                message="proxy /healthz 200",
+            )
         yield running
     finally:
         _stop(process, timeout_s=10)
@@ -338,9 +331,11 @@ def test_cluster_ip_and_node_port_reach_ready_pods_in_turn(
     pods("web-a", "127.77.0.2")
     pods("web-b", "127.77.0.3")
     svc = services("web")
-    _until(
+    wait_until(
         lambda: {get(svc.host, SERVICE_PORT) for _ in range(4)} == {"web-a", "web-b"},
-        "both pods answering on the ClusterIP twin",
+        timeout_s=30,
+        ignoring=TRANSIENT,
+        message="both pods answering on the ClusterIP twin",
     )
     answers = [get(svc.host, SERVICE_PORT) for _ in range(6)]
     assert sorted(answers) == ["web-a"] * 3 + ["web-b"] * 3
@@ -359,14 +354,24 @@ def test_an_unready_pod_stops_new_connections_at_once_and_cuts_open_ones(
 ) -> None:
     pod = pods("web-ready", "127.77.0.4")
     svc = services("ready")
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-ready", "the pod answering")
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-ready",
+        timeout_s=30,
+        ignoring=TRANSIENT,
+        message="the pod answering",
+    )
     kept = http.client.HTTPConnection(svc.host, SERVICE_PORT, timeout=3)
     kept.request("GET", "/")
     assert kept.getresponse().read() == b"web-ready"
 
     set_ready(cluster, pod, False)
     flipped = time.monotonic()
-    _until(lambda: get(svc.host, SERVICE_PORT) == "reset", "a reset after Ready=False", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "reset",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="a reset after Ready=False",
+    )
     assert time.monotonic() - flipped < 2.0
     started = time.monotonic()
     assert [get(svc.host, SERVICE_PORT) for _ in range(5)] == ["reset"] * 5
@@ -381,7 +386,12 @@ def test_an_unready_pod_stops_new_connections_at_once_and_cuts_open_ones(
     assert f"endpoints {NAMESPACE}/ready:http = (none) (1 connections reset)" in proxy.logged()
 
     set_ready(cluster, pod, True)
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-ready", "the pod back after Ready=True", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-ready",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="the pod back after Ready=True",
+    )
     assert f"endpoints {NAMESPACE}/ready:http = (none)" in proxy.logged()
 
 
@@ -393,22 +403,42 @@ def test_a_selector_matching_nothing_or_a_deleted_pod_leaves_no_endpoint(
 ) -> None:
     pod = pods("web-sel", "127.77.0.5")
     svc = services("selected")
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-sel", "the pod answering")
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-sel",
+        timeout_s=30,
+        ignoring=TRANSIENT,
+        message="the pod answering",
+    )
 
     # what a chaos experiment does to cut a Service off
     cluster.core.patch_namespaced_service(
         svc.name, NAMESPACE, {"spec": {"selector": {"app": "nothing-matches"}}}
     )
-    _until(lambda: get(svc.host, SERVICE_PORT) == "reset", "a reset after the selector patch", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "reset",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="a reset after the selector patch",
+    )
     assert [get(NODE_IP, svc.node_port) for _ in range(3)] == ["reset"] * 3
 
     cluster.core.patch_namespaced_service(
         svc.name, NAMESPACE, {"spec": {"selector": {"app": "web"}}}
     )
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-sel", "the pod back after the rollback", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-sel",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="the pod back after the rollback",
+    )
 
     cluster.core.delete_namespaced_pod(pod.name, NAMESPACE, grace_period_seconds=0)
-    _until(lambda: get(svc.host, SERVICE_PORT) == "reset", "a reset after the pod's deletion", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "reset",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="a reset after the pod's deletion",
+    )
 
 
 def test_deleting_the_service_closes_its_listeners(
@@ -419,9 +449,19 @@ def test_deleting_the_service_closes_its_listeners(
 ) -> None:
     pods("web-del", "127.77.0.6")
     svc = services("doomed")
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-del", "the pod answering")
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-del",
+        timeout_s=30,
+        ignoring=TRANSIENT,
+        message="the pod answering",
+    )
     cluster.core.delete_namespaced_service(svc.name, NAMESPACE)
-    _until(lambda: get(svc.host, SERVICE_PORT) == "refused", "the ClusterIP listener closed", 5)
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "refused",
+        timeout_s=5,
+        ignoring=TRANSIENT,
+        message="the ClusterIP listener closed",
+    )
     assert get(NODE_IP, svc.node_port) == "refused"
     log = proxy.logged()
     assert f"listener {svc.host}:{SERVICE_PORT} closed" in log
@@ -436,7 +476,12 @@ def test_sigterm_closes_the_listeners_and_exits_zero(
 ) -> None:
     pods("web-term", "127.77.0.7")
     svc = services("terminated")
-    _until(lambda: get(svc.host, SERVICE_PORT) == "web-term", "the pod answering")
+    wait_until(
+        lambda: get(svc.host, SERVICE_PORT) == "web-term",
+        timeout_s=30,
+        ignoring=TRANSIENT,
+        message="the pod answering",
+    )
     proxy.process.send_signal(signal.SIGTERM)
     assert proxy.process.wait(5) == 0
     assert get(svc.host, SERVICE_PORT) == "refused"

@@ -8,6 +8,7 @@ import httpx
 
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.checks.alert_watcher import AlertWatcher
+from tests.support.waiting import wait_until
 from tests.unit.assertions.alert_support import (
     AM,
     FakeAlertmanager,
@@ -80,9 +81,7 @@ def test_the_thread_polls_until_stopped_and_survives_surprises() -> None:
 
     watcher = AlertWatcher(AlertmanagerBackend(Recorder(handler).client(), AM), interval_s=0.01)
     with watcher:
-        deadline = time.monotonic() + 5
-        while len(calls) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(calls) >= 4, timeout_s=5, interval_s=0.01, message="4 polls")
     count = len(calls)
     time.sleep(0.05)
     assert len(calls) == count >= 4  # stopped

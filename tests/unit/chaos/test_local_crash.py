@@ -11,7 +11,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from chaosgate.stack.supervisor import (
     render_supervisord_conf,
     supervisord_command,
 )
+from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 from tests.unit.services.gunicorn_support import free_port
 
@@ -58,9 +58,12 @@ def supervised(
     conf = tmp_path / "supervisord.conf"
     conf.write_text(render_supervisord_conf(layout, programs))
     subprocess.run(supervisord_command(conf), check=True, timeout=30)
-    deadline = time.monotonic() + 15
-    while not layout.supervisor_pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        layout.supervisor_pidfile.exists,
+        timeout_s=15,
+        interval_s=0.1,
+        message="supervisord's pidfile",
+    )
     supervisord = int(layout.supervisor_pidfile.read_text())
     fake_stack(tmp_path, monkeypatch, supervisord_pid=supervisord, users=users_port, iot=iot_port)
     client = SupervisorClient(layout.supervisor_socket)
@@ -83,9 +86,12 @@ def _alive(pid: int) -> bool:
 
 def _healthy(name: str) -> bool:
     """It answers /healthz and supervisord reports it RUNNING (after its startsecs)."""
-    deadline = time.monotonic() + 15
-    while not local_probes.program_running(name) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        lambda: local_probes.program_running(name),
+        timeout_s=15,
+        interval_s=0.1,
+        message=f"supervisord reporting {name} RUNNING",
+    )
     return local_probes.service_healthy(name, timeout_s=15) and local_probes.program_running(name)
 
 

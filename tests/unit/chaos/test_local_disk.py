@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chaosgate.chaos import local_actions
 from chaosgate.chaos.local_disk import mounted, used_share
 from chaosgate.stack.layout import StackLayout
+from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 from tests.unit.services.gunicorn_support import free_port
 
@@ -145,14 +145,13 @@ def test_two_filesystems_filled_seen_by_node_exporter_and_released(layout: Stack
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 15
-            seen: dict[str, dict[str, float]] = {}
-            while time.monotonic() < deadline:
-                try:
-                    seen = _node_exporter_filesystems(port)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            seen = wait_until(
+                lambda: _node_exporter_filesystems(port),
+                timeout_s=15,
+                interval_s=0.1,
+                ignoring=(httpx.TransportError,),
+                message="node_exporter's filesystems",
+            )
         finally:
             exporter.terminate()
             exporter.wait(timeout=10)

@@ -20,6 +20,7 @@ from chaosgate.chaos import local_actions, local_probes
 from chaosgate.stack.launcher import StackRecord
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.ports import resolve_ports
+from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PORTS = resolve_ports({"CHAOSGATE_PORT_OFFSET": "30000"})
@@ -211,10 +212,11 @@ def test_stress_runs_bounded_and_the_rollback_stops_it_by_pid(no_stress_left: St
     assert started["duration_s"] == 30
     assert "--timeout" in started["command"] and "30s" in started["command"]
     process = psutil.Process(pid)
-    deadline = time.monotonic() + 5
-    while process.name() != "stress-ng" and time.monotonic() < deadline:
-        time.sleep(0.05)  # `nice` has not exec'd stress-ng yet
-    assert process.name() == "stress-ng"
+    wait_until(  # until `nice` has exec'd stress-ng
+        lambda: process.name() == "stress-ng",
+        timeout_s=5,
+        message=lambda: f"stress-ng in place of {process.name()}",
+    )
     assert process.nice() == 19
     record = json.loads((no_stress_left.run_dir / "chaos-stress.json").read_text())
     assert [entry["pid"] for entry in record] == [pid]
@@ -228,10 +230,7 @@ def test_stress_runs_bounded_and_the_rollback_stops_it_by_pid(no_stress_left: St
 
 def test_stress_ends_by_itself(no_stress_left: StackLayout) -> None:
     pid = local_actions.stress_cpu(duration_s=1, workers=1, load_percent=5)["pid"]
-    deadline = time.monotonic() + 15
-    while not _gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _gone(pid)
+    wait_until(lambda: _gone(pid), timeout_s=15, interval_s=0.2, message=f"stress-ng {pid} gone")
     assert local_actions.stop_stress() == {"stopped": [], "already_ended": [pid]}
 
 

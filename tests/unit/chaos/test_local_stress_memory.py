@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaosgate.chaos import local_actions
 from chaosgate.chaos.local_stress import memory_to_fill_kb
 from chaosgate.stack.layout import StackLayout
+from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 
 MEMINFO = """MemTotal:       24000000 kB
@@ -76,15 +76,18 @@ def test_a_small_real_fill_is_held_niced_and_stopped_by_pid(layout: StackLayout)
     assert [entry["pid"] for entry in record] == [pid]
 
     group = psutil.Process(pid)
-    deadline = time.monotonic() + 15
-    rss = 0
-    while time.monotonic() < deadline:
+
+    def rss() -> int:
         members = [group, *group.children(recursive=True)]
-        rss = sum(member.memory_info().rss for member in members if member.is_running())
-        if rss >= started["fill_bytes"] * 0.8:
-            break
-        time.sleep(0.2)
-    assert rss >= started["fill_bytes"] * 0.8  # the memory is really taken, by both workers
+        return sum(member.memory_info().rss for member in members if member.is_running())
+
+    wait_until(  # the memory is really taken, by both workers
+        lambda: rss() >= started["fill_bytes"] * 0.8,
+        timeout_s=15,
+        interval_s=0.2,
+        ignoring=(psutil.NoSuchProcess,),  # a worker that exits between the two reads
+        message=lambda: f"80 % of {started['fill_bytes']} bytes resident; {rss()} are",
+    )
     assert group.nice() == 19
 
     assert local_actions.stop_stress() == {"stopped": [pid], "already_ended": []}

@@ -17,6 +17,7 @@ import pytest
 
 from chaosgate.faults.ledger import FaultEntry, FaultLedger, ProcessRef
 from chaosgate.faults.undo import cleanup
+from tests.support.waiting import wait_until
 from tests.unit.chaos import fake_activities
 from tests.unit.chaos.support import activity, experiment
 
@@ -143,10 +144,9 @@ def test_a_load_left_behind_is_stopped_with_its_children(tmp_path: Path) -> None
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
-        deadline = time.monotonic() + 10
-        while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (child,) = psutil.Process(proc.pid).children()
+        (child,) = wait_until(
+            psutil.Process(proc.pid).children, timeout_s=10, message="the load's child process"
+        )
         ledger = FaultLedger(tmp_path)
         ledger.write(
             _entry(

@@ -17,6 +17,7 @@ import pytest
 from chaosgate.k8s.agent.containers import ContainerRunner, Launch, RunnerContext
 from chaosgate.k8s.agent.podenv import ContainerEnvError
 from chaosgate.k8s.agent.podstatus import Running, Terminated, Waiting
+from tests.support.waiting import wait_until
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -84,13 +85,18 @@ class Harness:
     def until(
         self, runner: ContainerRunner, check: Callable[[], bool], timeout_s: float = 10
     ) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        """Step ``runner`` until ``check`` holds (its processes run in real time)."""
+
+        def stepped() -> bool:
             runner.step()
-            if check():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"not reached in {timeout_s}s: {runner.view()}")
+            return check()
+
+        wait_until(
+            stepped,
+            timeout_s=timeout_s,
+            interval_s=0.02,
+            message=lambda: f"the check on the container, now {runner.view()}",
+        )
 
 
 @pytest.fixture()

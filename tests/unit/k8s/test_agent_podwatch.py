@@ -15,6 +15,7 @@ from kubernetes import client
 
 from chaosgate.k8s.agent.kubeapi import PodApi
 from chaosgate.k8s.agent.podwatch import PodWatch
+from tests.support.waiting import wait_until
 
 
 def _pod(name: str, rv: str) -> dict[str, Any]:
@@ -120,10 +121,11 @@ def test_list_watch_relists_on_410_and_resumes_after_bookmarks(
     watch = PodWatch(api_client, PodApi(api_client), "node-1", sink)
     thread = threading.Thread(target=watch.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while ("deleted", "c") not in sink.calls:
-        assert time.monotonic() < deadline, sink.calls
-        time.sleep(0.02)
+    wait_until(
+        lambda: ("deleted", "c") in sink.calls,
+        timeout_s=10,
+        message=lambda: f"the deletion of c; the sink has {sink.calls}",
+    )
     watch.stop()
     thread.join(5)
     assert sink.calls[:5] == [

@@ -18,6 +18,7 @@ from chaosgate.k8s.agent.probes import (
     probe_timing,
     run_probe,
 )
+from tests.support.waiting import wait_until
 
 
 def test_timing_defaults_are_the_api_s() -> None:
@@ -153,9 +154,9 @@ def test_a_worker_turns_ready_and_back(tmp_path: Path) -> None:
     try:
         assert not worker.result
         flag.touch()
-        assert _eventually(lambda: worker.result)
+        wait_until(lambda: worker.result, timeout_s=5, message="the worker ready")
         flag.unlink()
-        assert _eventually(lambda: not worker.result)
+        wait_until(lambda: not worker.result, timeout_s=5, message="the worker unready")
     finally:
         worker.stop()
 
@@ -175,17 +176,8 @@ def test_startup_gates_and_gives_up(tmp_path: Path) -> None:
     startup.start()
     gated.start()
     try:
-        assert _eventually(lambda: startup.gave_up)
+        wait_until(lambda: startup.gave_up, timeout_s=5, message="the startup probe giving up")
         assert not gated.result  # never ran: the startup probe never succeeded
     finally:
         startup.stop()
         gated.stop()
-
-
-def _eventually(condition: object, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.05)
-    return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
@@ -17,6 +16,7 @@ from chaosgate.k8s.agent.processes import (
     spawn,
     stop_recorded_processes,
 )
+from tests.support.waiting import wait_until
 
 
 def _gone(pid: int) -> bool:
@@ -55,21 +55,21 @@ def test_signal_group_reaches_the_children(tmp_path: Path) -> None:
         tmp_path / "l.log",
     )
     child_file = tmp_path / "child"
-    deadline = time.monotonic() + 5
-    while not (child_file.exists() and child_file.read_text().strip()):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    child = int(child_file.read_text())
+    child = int(
+        wait_until(
+            lambda: child_file.read_text().strip() if child_file.exists() else None,
+            timeout_s=5,
+            message="the shell writing its child's pid",
+        )
+    )
     assert signal_group(process.pid, 9)
     process.wait(5)
-    deadline = time.monotonic() + 5
-    while not _gone(child):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    deadline = time.monotonic() + 10
-    while signal_group(process.pid, 0):  # until the orphan's zombie is reaped by init
-        assert time.monotonic() < deadline, "the process group is still there"
-        time.sleep(0.05)
+    wait_until(lambda: _gone(child), timeout_s=5, message=f"the child {child} gone")
+    wait_until(  # until the orphan's zombie is reaped by init
+        lambda: not signal_group(process.pid, 0),
+        timeout_s=10,
+        message="the process group gone",
+    )
 
 
 def test_a_recorded_process_left_behind_is_stopped(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from chaosgate.k8s.proxy.endpoints import Endpoint
 from chaosgate.k8s.proxy.forward import Connection, RoundRobin, start_forwarder
+from tests.support.waiting import wait_until_async
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -260,8 +261,7 @@ def test_a_client_gone_before_the_pod_answers_leaves_nothing_open() -> None:
         up, target = await upstream(hold)
         server, address = await proxy(lambda: target)
         _, writer = await asyncio.open_connection(*address)
-        while not accepted:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: accepted, timeout_s=5, message="the pod's accept")
         writer.close()
         await asyncio.wait_for(done.wait(), 2)
         server.close()
@@ -316,11 +316,12 @@ def test_finished_connections_leave_no_socket_open_in_the_proxy() -> None:
             assert await reader.read(-1) == b"ping"
             writer.close()
             await writer.wait_closed()
-        for _ in range(50):  # the last closes are processed on the next loop turns
-            if open_fds() <= before:
-                break
-            await asyncio.sleep(0.02)
-        assert open_fds() <= before
+        await wait_until_async(  # the last closes are processed on the next loop turns
+            lambda: open_fds() <= before,
+            timeout_s=1,
+            interval_s=0.02,
+            message=lambda: f"{before} open descriptors at most; {open_fds()} are open",
+        )
         server.close()
         up.close()
 
@@ -377,11 +378,12 @@ def test_a_closed_connection_is_forgotten() -> None:
         assert balancer.held == 1
         writer.close()
         await writer.wait_closed()
-        for _ in range(100):  # the proxy sees the close on one of its next loop turns
-            if balancer.held == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert balancer.held == 0
+        await wait_until_async(  # the proxy sees the close on one of its next loop turns
+            lambda: balancer.held == 0,
+            timeout_s=2,
+            interval_s=0.02,
+            message=lambda: f"no connection held; {balancer.held} are",
+        )
         server.close()
         pod.close()
 

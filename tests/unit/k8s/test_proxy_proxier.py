@@ -14,6 +14,7 @@ import pytest
 from chaosgate.k8s.proxy.listeners import ListenerKey, Route
 from chaosgate.k8s.proxy.model import PodInfo, ServiceInfo, ServicePortInfo
 from chaosgate.k8s.proxy.proxier import LoopSink, Proxier
+from tests.support.waiting import wait_until_async
 
 NODE_IP = "127.0.0.1"
 LABELS = {"app.kubernetes.io/name": "orders"}
@@ -51,14 +52,6 @@ def pod(name: str, ip: str, port: int, *, ready: bool = True) -> PodInfo:
         ready=ready,
         named_ports={"http": port},
     )
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
@@ -112,7 +105,7 @@ def test_health_waits_for_both_kinds_and_the_listeners() -> None:
             assert proxier.health == (False, "not synced with the API server: pods")
             proxier.replaced("pods", [])
             assert not proxier.health[0]  # listeners still opening
-            await wait_for(lambda: proxier.health[0], "healthy")
+            await wait_until_async(lambda: proxier.health[0], timeout_s=3, message="healthy")
             assert proxier.health == (True, "ok")
             assert proxier.open_listeners == {CLUSTER_KEY, NODE_KEY}
             proxier.lost("pods", "connection refused")
@@ -133,7 +126,7 @@ def test_cluster_ip_and_node_port_reach_the_ready_pods_in_turn() -> None:
                 proxier.replaced(
                     "pods", [pod("a", "127.1.0.2", port_a), pod("b", "127.1.0.3", port_b)]
                 )
-                await wait_for(lambda: proxier.health[0], "healthy")
+                await wait_until_async(lambda: proxier.health[0], timeout_s=3, message="healthy")
                 answers = [await request(key) for key in (CLUSTER_KEY, NODE_KEY) * 2]
                 assert sorted(answers) == [b"A", b"A", b"B", b"B"]
                 assert proxier.endpoints(ROUTE) == (("127.1.0.2", port_a), ("127.1.0.3", port_b))
@@ -149,7 +142,7 @@ def test_unready_pod_selector_patch_and_deleted_service_stop_new_connections_at_
             async with running(proxier):
                 proxier.replaced("services", [SERVICE])
                 proxier.replaced("pods", [ready])
-                await wait_for(lambda: proxier.health[0], "healthy")
+                await wait_until_async(lambda: proxier.health[0], timeout_s=3, message="healthy")
                 assert await request(CLUSTER_KEY) == b"A"
 
                 proxier.changed("pods", "MODIFIED", replace(ready, ready=False))
@@ -174,7 +167,9 @@ def test_unready_pod_selector_patch_and_deleted_service_stop_new_connections_at_
                 proxier.changed("services", "DELETED", SERVICE)
                 assert proxier.pick(CLUSTER_KEY) is None
                 assert proxier.endpoints(ROUTE) == ()
-                await wait_for(lambda: not proxier.open_listeners, "listeners closed")
+                await wait_until_async(
+                    lambda: not proxier.open_listeners, timeout_s=3, message="listeners closed"
+                )
                 with pytest.raises(ConnectionRefusedError):
                     await request(CLUSTER_KEY)
                 assert proxier.health == (True, "ok")
@@ -189,11 +184,17 @@ def test_a_relist_forgets_services_deleted_meanwhile() -> None:
             proxier.replaced("services", [SERVICE])
             proxier.replaced("pods", [pod("a", "127.1.0.2", 8081)])
             assert proxier.pick(CLUSTER_KEY) == ("127.1.0.2", 8081)
-            await wait_for(lambda: proxier.open_listeners == {CLUSTER_KEY, NODE_KEY}, "open")
+            await wait_until_async(
+                lambda: proxier.open_listeners == {CLUSTER_KEY, NODE_KEY},
+                timeout_s=3,
+                message="open",
+            )
             proxier.replaced("services", [])
             assert proxier.pick(CLUSTER_KEY) is None
             assert proxier.endpoints(ROUTE) == ()
-            await wait_for(lambda: not proxier.open_listeners, "listeners closed")
+            await wait_until_async(
+                lambda: not proxier.open_listeners, timeout_s=3, message="listeners closed"
+            )
 
     run(scenario)
 
@@ -208,12 +209,18 @@ def test_an_address_in_use_makes_it_unhealthy_until_the_listener_opens() -> None
         async with running(proxier):
             proxier.replaced("services", [SERVICE])
             proxier.replaced("pods", [])
-            await wait_for(lambda: proxier.open_listeners == {NODE_KEY}, "the free listener")
+            await wait_until_async(
+                lambda: proxier.open_listeners == {NODE_KEY},
+                timeout_s=3,
+                message="the free listener",
+            )
             healthy, detail = proxier.health
             assert not healthy
             assert f"{CLUSTER_KEY} (Address already in use)" in detail
             squatter.close()
-            await wait_for(lambda: proxier.health[0], "healthy after the retry")
+            await wait_until_async(
+                lambda: proxier.health[0], timeout_s=3, message="healthy after the retry"
+            )
             assert proxier.open_listeners == {CLUSTER_KEY, NODE_KEY}
 
     run(scenario)
@@ -227,9 +234,11 @@ def test_loop_sink_hands_reports_over_from_another_thread() -> None:
         await asyncio.to_thread(sink.replaced, "services", [SERVICE])
         await asyncio.to_thread(sink.replaced, "pods", [])
         await asyncio.to_thread(sink.changed, "pods", "ADDED", pod("a", "127.1.0.2", 8081))
-        await wait_for(lambda: proxier.pick(CLUSTER_KEY) is not None, "the pod")
+        await wait_until_async(
+            lambda: proxier.pick(CLUSTER_KEY) is not None, timeout_s=3, message="the pod"
+        )
         await asyncio.to_thread(sink.lost, "services", "timeout")
-        await wait_for(lambda: not proxier.health[0], "out of sync")
+        await wait_until_async(lambda: not proxier.health[0], timeout_s=3, message="out of sync")
         assert proxier.health[1] == "not synced with the API server: services"
 
     run(scenario)

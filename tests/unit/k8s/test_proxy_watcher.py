@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from kubernetes.client import ApiClient, Configuration, CoreV1Api
 
 from chaosgate.k8s.proxy.model import PodInfo, pod_info
 from chaosgate.k8s.proxy.watcher import ListWatcher
+from tests.support.waiting import wait_until
 
 Reply = Callable[[BaseHTTPRequestHandler], None]
 
@@ -133,14 +133,6 @@ def api_server() -> Iterator[Callable[[Sequence[Reply]], tuple[ScriptedApi, Core
         server.server_close()
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def test_lists_watches_resumes_relists_on_gone_and_recovers_from_errors(
     api_server: Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]],
 ) -> None:
@@ -174,8 +166,8 @@ def test_lists_watches_resumes_relists_on_gone_and_recovers_from_errors(
     )
     watcher.start()
     try:
-        wait_until(lambda: len(server.requests) == 8, "the whole script")
-        wait_until(lambda: len(sink.snapshot()) == 7, "every report")
+        wait_until(lambda: len(server.requests) == 8, timeout_s=10, message="the whole script")
+        wait_until(lambda: len(sink.snapshot()) == 7, timeout_s=10, message="every report")
     finally:
         hold.set()
         watcher.stop()
@@ -216,7 +208,7 @@ def test_an_unreachable_api_server_is_reported_lost_and_retried(
     )
     watcher.start()
     try:
-        wait_until(lambda: len(sink.snapshot()) == 3, "two losses and a list")
+        wait_until(lambda: len(sink.snapshot()) == 3, timeout_s=10, message="two losses and a list")
     finally:
         hold.set()
         watcher.stop()

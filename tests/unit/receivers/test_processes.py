@@ -9,20 +9,18 @@ import os
 import smtplib
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from chaosgate.receivers.credential import SMTP_USERNAME, TOKEN_ENV, write_token_file
+from tests.support.waiting import wait_until
 from tests.unit.receivers.conftest import free_port, recorded_body
 
-T = TypeVar("T")
 START_TIMEOUT_S = 30.0
 
 
@@ -39,15 +37,20 @@ def running(*args: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
         process.wait(timeout=10)
 
 
-def eventually(probe: Callable[[], T], what: str, log: Path) -> T:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            return probe()
-        except (OSError, httpx.HTTPError, smtplib.SMTPException) as exc:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} not up after {START_TIMEOUT_S} s ({exc}): {log.read_text()}")
-            time.sleep(0.2)
+def eventually(probe: Callable[[], object], what: str, log: Path) -> None:
+    """Retry ``probe`` while it fails to connect or is refused (the process is starting)."""
+
+    def answered() -> bool:
+        probe()
+        return True
+
+    wait_until(
+        answered,
+        timeout_s=START_TIMEOUT_S,
+        interval_s=0.2,
+        ignoring=(OSError, httpx.HTTPError, smtplib.SMTPException),
+        message=lambda: f"{what} up; its log: {log.read_text()}",
+    )
 
 
 def _mail(subject: str) -> EmailMessage:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.console import Console
 from chaosgate.run.load_progress import LoadFigures, LoadProgress
 from chaosgate.run.progress import Progress
 from scenarios.ledger import LedgerEntry
+from tests.support.waiting import wait_until
 from tests.unit.assertions.support import entry
 
 IDLE_S = 3600.0  # the thread sleeps on its stop event this long: only the test ticks
@@ -164,9 +164,7 @@ def test_a_thread_that_raised_leaves_one_line_and_stop_still_works(tmp_path: Pat
     view = LoadProgress(Progress(term), ledger, 60, refresh_s=0.01)
     try:
         view.start()
-        waited = time.monotonic()
-        while view.error is None and time.monotonic() - waited < 5:
-            time.sleep(0.01)
+        wait_until(lambda: view.error, timeout_s=5, interval_s=0.01, message="the thread's error")
     finally:
         assert view.stop() is None
     assert view.stop() is None  # idempotent
@@ -187,9 +185,12 @@ def test_its_own_thread_reads_the_ledger_and_stop_ends_it(tmp_path: Path) -> Non
         LoadProgress(Progress(term), path.parent, 60, line_every_s=0, refresh_s=0.01) as view,
     ):
         append(path, requests(7))
-        waited = time.monotonic()
-        while (view.figures is None or view.figures.requests < 7) and time.monotonic() - waited < 5:
-            time.sleep(0.01)
+        wait_until(
+            lambda: view.figures is not None and view.figures.requests >= 7,
+            timeout_s=5,
+            interval_s=0.01,
+            message=lambda: f"the figures of 7 requests; they are {view.figures}",
+        )
         append(path, requests(3, status=500))
         raise RuntimeError("the run failed")
     assert re.search(r"load: \d+/60 s \(\d+ s left\), 7 requests", out.getvalue())

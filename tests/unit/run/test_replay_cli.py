@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from chaosgate.run import load
 from chaosgate.run.load import WEB_HOST, locust_command, start_load
 from chaosgate.run.profiles import resolve_profile
 from scenarios.ledger import read_ledger
+from tests.support.waiting import wait_until
 from tests.unit.run.test_replay_plan import RUN_ID, recorded_run
 
 
@@ -134,14 +134,16 @@ def test_locust_with_its_web_ui_runs_its_time_writes_its_stats_and_quits(
     process = start_load(profile, nobody, tmp_path, run_id="web-test", web=True)
     try:
         assert process.web_url is not None and process.web_url.startswith(f"http://{WEB_HOST}:")
-        deadline = time.monotonic() + 8
-        answered = None
-        while answered is None and time.monotonic() < deadline:
-            try:
-                answered = httpx.get(process.web_url, timeout=1).status_code
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert answered == 200, (tmp_path / "locust" / "locust.log").read_text()
+        web_url = process.web_url
+        locust_log = tmp_path / "locust" / "locust.log"
+        answered = wait_until(
+            lambda: httpx.get(web_url, timeout=1).status_code,
+            timeout_s=8,
+            interval_s=0.2,
+            ignoring=(httpx.TransportError,),
+            message=lambda: f"Locust's web UI; its log: {locust_log.read_text()}",
+        )
+        assert answered == 200, locust_log.read_text()
         result = process.wait(timeout_s=40)  # it ends by itself: run time + autoquit
     finally:
         process.end(grace_s=2)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # the stand-in runner: starts Locust as `chaosgate run` does, prints its pid, then waits
@@ -30,8 +32,9 @@ time.sleep(300)
 
 
 def test_locust_quits_soon_after_its_runner_is_killed(tmp_path: Path) -> None:
+    log = tmp_path / "locust.log"
     runner = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(tmp_path / "ledger"), str(tmp_path / "locust.log")],
+        [sys.executable, "-c", RUNNER, str(tmp_path / "ledger"), str(log)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -39,10 +42,13 @@ def test_locust_quits_soon_after_its_runner_is_killed(tmp_path: Path) -> None:
     assert runner.stdout is not None
     locust = psutil.Process(int(runner.stdout.readline()))
     try:
-        deadline = time.monotonic() + 60
-        while not list(tmp_path.glob("ledger/*")) and time.monotonic() < deadline:
-            time.sleep(0.2)  # Locust is up and sending when its ledger appears
-        assert locust.is_running(), (tmp_path / "locust.log").read_text()[-2000:]
+        wait_until(  # Locust is up and sending when its ledger appears
+            lambda: list(tmp_path.glob("ledger/*")),
+            timeout_s=60,
+            interval_s=0.2,
+            message=lambda: f"Locust's ledger; its log: {log.read_text()[-2000:]}",
+        )
+        assert locust.is_running(), log.read_text()[-2000:]
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
         killed_at = time.monotonic()
@@ -52,4 +58,4 @@ def test_locust_quits_soon_after_its_runner_is_killed(tmp_path: Path) -> None:
         if locust.is_running():
             locust.kill()
     assert took < 8, f"Locust outlived its runner by {took:.1f} s"
-    assert "the runner" in (tmp_path / "locust.log").read_text()
+    assert "the runner" in log.read_text()

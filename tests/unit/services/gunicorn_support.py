@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import psutil
 import pytest
 
 from chaosgate.stack.parts import KEEP_ALIVE_S
+from tests.support.waiting import wait_until
 from tests.unit.services.support import metric_value
 
 __all__ = ["Served", "Start", "free_port", "start"]
@@ -99,16 +99,20 @@ def start(tmp_path: Path) -> Iterator[Start]:
             )
         served = Served(service, f"http://127.0.0.1:{port}", process, stderr)
         started.append(served)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{served.url}/healthz", timeout=1).status_code == 200:
-                    return served
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{service} did not start: {stderr.read_text()[-2000:]}")
-            time.sleep(0.1)
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"{service} exited: {stderr.read_text()[-2000:]}")
+            return httpx.get(f"{served.url}/healthz", timeout=1).status_code == 200
+
+        wait_until(
+            healthy,
+            timeout_s=30,
+            interval_s=0.1,
+            ignoring=(httpx.TransportError,),
+            message=lambda: f"{service} to start: {stderr.read_text()[-2000:]}",
+        )
+        return served
 
     yield run
     for served in started:

@@ -9,11 +9,10 @@ real requests.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
+from tests.support.waiting import wait_until
 from tests.unit.services.gunicorn_support import Start
 
 USER = {"name": "Ada", "email": "ada@example.com"}
@@ -65,18 +64,22 @@ def test_dropped_connections_fail_in_transport_and_the_worker_survives(start: St
 def test_held_connections_starve_real_requests(start: Start) -> None:
     users = start("users", DB_POOL_SIZE="5", DB_POOL_TIMEOUT_S="0.5")
     assert httpx.put(f"{users.url}/admin/faults", json={"db_hold_connections": 5}).is_success
-    deadline = time.monotonic() + 10
-    while users.metric("db_pool_in_use") != 5.0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert users.metric("db_pool_in_use") == 5.0
+    wait_until(
+        lambda: users.metric("db_pool_in_use") == 5.0,
+        timeout_s=10,
+        interval_s=0.1,
+        message=lambda: f"5 connections in use; {users.metric('db_pool_in_use')} are",
+    )
     assert users.metric("db_pool_size") == 5.0
     starved = httpx.post(f"{users.url}/api/users", json=USER, timeout=10)
     assert starved.status_code == 503
     assert "pool exhausted" in starved.json()["error"]
 
     assert httpx.delete(f"{users.url}/admin/faults").is_success
-    deadline = time.monotonic() + 10
-    while users.metric("db_pool_in_use") != 0.0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert users.metric("db_pool_in_use") == 0.0
+    wait_until(
+        lambda: users.metric("db_pool_in_use") == 0.0,
+        timeout_s=10,
+        interval_s=0.1,
+        message=lambda: f"0 connections in use; {users.metric('db_pool_in_use')} are",
+    )
     assert httpx.post(f"{users.url}/api/users", json=USER, timeout=10).status_code == 201

@@ -1,0 +1,1 @@
+"""Helpers every test suite shares (unit, integration, bench): waiting, fake time, servers."""
