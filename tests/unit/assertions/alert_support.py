@@ -14,8 +14,9 @@ from assertions.backends.sink import Notification
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
 from assertions.result import CheckResult
+from tests.support.clocks import FakeClock
 from tests.unit.assertions.fake_backends import am_alert
-from tests.unit.assertions.support import FakeClock, Recorder
+from tests.unit.assertions.support import Recorder
 
 __all__ = [
     "AM",

@@ -19,7 +19,6 @@ from requests.structures import CaseInsensitiveDict
 from scenarios.ledger import LedgerEntry
 
 __all__ = [
-    "FakeClock",
     "Recorder",
     "RequestsTransport",
     "entry",
@@ -55,24 +54,6 @@ def entry(
         latency_s=latency_s,
         error="" if status else "ConnectError",
     )
-
-
-@dataclass
-class FakeClock:
-    """``clock`` and ``sleep`` for checks: time moves only when something sleeps or ticks."""
-
-    now: float = 1000.0
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

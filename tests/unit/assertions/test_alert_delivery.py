@@ -13,6 +13,7 @@ from assertions.checks.alert_delivery import COUNTERS_BASIS
 from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.result import CheckResult, Status
+from tests.support.clocks import FakeClock
 from tests.unit.assertions.alert_support import (
     DOWN,
     INJECT,
@@ -25,7 +26,7 @@ from tests.unit.assertions.alert_support import (
     watched,
     watcher_for,
 )
-from tests.unit.assertions.support import FakeClock, Recorder
+from tests.unit.assertions.support import Recorder
 
 ONCALL = ("webhook", "slack", "email")
 SEEN = watched(episode(1005.0, 1005.6))

@@ -8,6 +8,7 @@ import httpx
 
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.checks.alert_watcher import AlertWatcher
+from tests.support.clocks import FakeClock
 from tests.support.waiting import wait_until
 from tests.unit.assertions.alert_support import (
     AM,
@@ -15,7 +16,7 @@ from tests.unit.assertions.alert_support import (
     down_alert,
     watcher_for,
 )
-from tests.unit.assertions.support import FakeClock, Recorder
+from tests.unit.assertions.support import Recorder
 
 
 def test_watcher_records_an_episode_from_first_sight_to_resolution() -> None:

@@ -13,6 +13,7 @@ from assertions.checks.alerts import (
     evaluate_expected_alert,
 )
 from assertions.result import CheckResult, Status
+from tests.support.clocks import FakeClock
 from tests.unit.assertions.alert_support import (
     AM,
     DOWN,
@@ -24,7 +25,7 @@ from tests.unit.assertions.alert_support import (
     note,
     watched,
 )
-from tests.unit.assertions.support import FakeClock, Recorder
+from tests.unit.assertions.support import Recorder
 
 
 def test_fired_notified_and_resolved_in_time() -> None:

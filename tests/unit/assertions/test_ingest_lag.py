@@ -11,7 +11,8 @@ from assertions.backends.jaeger import JaegerBackend
 from assertions.checks.ingest_lag import IngestLagProbe, LagObservation, evaluate_ingest_lag
 from assertions.result import Status
 from scenarios.ledger import LedgerTail, LedgerWriter
-from tests.unit.assertions.support import FakeClock, entry, trace_id
+from tests.support.clocks import FakeClock
+from tests.unit.assertions.support import entry, trace_id
 
 
 def test_all_found_within_the_deadline_passes_with_the_p95() -> None:

@@ -12,8 +12,9 @@ from assertions.checks.completeness import CompletenessExpected, CompletenessObs
 from assertions.checks.logs import IdKind, check_logs, evaluate_logs, log_expectations
 from assertions.result import Status
 from scenarios.ledger import LedgerEntry
+from tests.support.clocks import FakeClock
 from tests.unit.assertions.fake_backends import FakeElasticsearch
-from tests.unit.assertions.support import FakeClock, Recorder, entry, failing
+from tests.unit.assertions.support import Recorder, entry, failing
 
 URL = "http://es.test:9200"
 

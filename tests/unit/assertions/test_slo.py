@@ -24,7 +24,8 @@ from assertions.checks.slo import (
     split_segments,
 )
 from assertions.result import Status
-from tests.unit.assertions.support import FakeClock, RequestsTransport, entry
+from tests.support.clocks import FakeClock
+from tests.unit.assertions.support import RequestsTransport, entry
 
 URL = "http://prometheus.test:9090"
 FAULT = FaultWindow(1010.0, 1020.0, "kill users")

@@ -10,8 +10,9 @@ from assertions.backends.jaeger import DEFAULT_BATCH_SIZE, JaegerBackend
 from assertions.checks.completeness import CompletenessExpected, CompletenessObservation
 from assertions.checks.traces import check_traces, evaluate_traces, trace_expectations
 from assertions.result import Status
+from tests.support.clocks import FakeClock
 from tests.unit.assertions.fake_backends import FakeJaeger
-from tests.unit.assertions.support import FakeClock, Recorder, entry, failing, trace_id
+from tests.unit.assertions.support import Recorder, entry, failing, trace_id
 
 URL = "http://jaeger.test:16686"
 FULL = ["gateway", "orders"]

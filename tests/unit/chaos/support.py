@@ -73,14 +73,3 @@ def write(tmp_path: Path, doc: dict[str, Any], name: str = "exp.json") -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(doc))
     return path
-
-
-class FakeClock:
-    """Each reading is one second after the previous one, starting at ``start``."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start - 1.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now

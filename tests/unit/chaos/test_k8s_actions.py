@@ -20,8 +20,8 @@ from chaosgate.chaos.k8s_actions import (
     stop_stress,
 )
 from chaosgate.chaos.k8s_probes import pods_gone, service_has_ready_pods
+from tests.support.clocks import FakeClock
 from tests.unit.chaos.fake_k8s import FakeKube, pod, service
-from tests.unit.chaos.support import FakeClock
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CPU_SPEC = "manifests/chaos/stress-cpu.yaml"
@@ -147,7 +147,7 @@ def _starts_after(lists: int, phase: str = "Running", **status: Any) -> Any:
 
 def test_start_stress_creates_the_job_pinned_to_the_node_and_waits_until_it_runs() -> None:
     fake = FakeKube(on_list_job_pods=_starts_after(3))
-    clock, slept = FakeClock(), list[float]()
+    clock, slept = FakeClock(step_per_reading=1.0), list[float]()
     result = start_stress(
         CPU_SPEC, "restaurant", node_name="node-7", api=fake.client(), clock=clock,
         sleep=slept.append,
@@ -208,7 +208,7 @@ def test_an_unschedulable_stress_pod_is_deleted_with_advice() -> None:
     with pytest.raises(ActivityFailed) as info:
         start_stress(
             CPU_SPEC, "restaurant", node_name="nope", timeout_s=3, api=fake.client(),
-            clock=FakeClock(), sleep=lambda _: None,
+            clock=FakeClock(step_per_reading=1.0), sleep=lambda _: None,
         )  # fmt: skip
     message = str(info.value)
     assert "cannot be scheduled (Unschedulable: 0/1 nodes are available" in message
@@ -259,7 +259,7 @@ def test_pods_gone_fails_naming_the_pods_left_after_the_timeout() -> None:
     with pytest.raises(ActivityFailed) as info:
         pods_gone(
             "app.kubernetes.io/name=chaosgate-stress", "restaurant", timeout_s=5,
-            api=fake.client(), clock=FakeClock(), sleep=slept.append,
+            api=fake.client(), clock=FakeClock(step_per_reading=1.0), sleep=slept.append,
         )  # fmt: skip
     assert "still there after 5 s: stress-1 (Running, terminating)" in str(info.value)
     assert slept  # it waited before giving up

@@ -33,8 +33,9 @@ from chaosgate.k8s.agent.containers import ContainerRunner, Launch, RunnerContex
 from chaosgate.k8s.agent.podstatus import Terminated, pod_status
 from chaosgate.k8s.agent.processes import record_process
 from chaosgate.k8s.node_config import NodeConfig, load_node_config
+from tests.support.clocks import FakeClock
 from tests.unit.chaos.fake_k8s import FakeKube, pod
-from tests.unit.chaos.support import FakeClock, experiment
+from tests.unit.chaos.support import experiment
 
 USERS = {"app.kubernetes.io/name": "users"}
 SELECTOR = "app.kubernetes.io/name=users"
@@ -278,7 +279,7 @@ def test_a_container_that_does_not_come_back_fails_saying_how_it_is(
         with pytest.raises(ActivityFailed, match=r"restartCount >= 1 after 5 s \(crash 1 of 3"):
             crash_container(
                 SELECTOR, "restaurant", api=fake.client(), env=stack[0], timeout_s=5,
-                clock=FakeClock(), sleep=_quick_sleep,
+                clock=FakeClock(step_per_reading=1.0), sleep=_quick_sleep,
             )  # fmt: skip
         assert len(node.kills_seen) == 1  # one crash, then it waited; never a second kill
     finally:

@@ -11,8 +11,9 @@ from chaoslib.experiment import run_experiment as chaoslib_run_experiment
 
 from chaosgate.chaos.experiments import ExperimentError, load_experiment, run_experiment
 from chaosgate.chaos.timeline import Timeline, TimelineEvent, TimelineHandler
+from tests.support.clocks import FakeClock
 from tests.unit.chaos import fake_activities
-from tests.unit.chaos.support import FakeClock, activity, experiment, probe, write
+from tests.unit.chaos.support import activity, experiment, probe, write
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +31,7 @@ def test_every_activity_and_the_rollbacks_are_stamped_in_order(tmp_path: Path) -
     path = write(tmp_path, experiment(title="break and repair"))
     timeline = Timeline()
 
-    journal = run_experiment(path, timeline=timeline, clock=FakeClock(1000.0))
+    journal = run_experiment(path, timeline=timeline, clock=FakeClock(1000.0, step_per_reading=1.0))
 
     assert journal["status"] == "completed"
     assert _rows(timeline) == [
@@ -62,7 +63,9 @@ def test_fault_window_is_first_inject_start_to_rollbacks_end(tmp_path: Path) -> 
         ]
     )
     timeline = Timeline()
-    run_experiment(write(tmp_path, doc), timeline=timeline, clock=FakeClock(0.0))
+    run_experiment(
+        write(tmp_path, doc), timeline=timeline, clock=FakeClock(0.0, step_per_reading=1.0)
+    )
 
     [window] = timeline.fault_windows()
     inject_starts = [e for e in timeline.events() if e.kind == "inject" and e.phase == "start"]
@@ -129,7 +132,7 @@ def test_a_background_action_keeps_its_inject_kind(tmp_path: Path) -> None:
 
 def test_one_timeline_holds_several_runs(tmp_path: Path) -> None:
     timeline = Timeline()
-    clock = FakeClock(0.0)
+    clock = FakeClock(0.0, step_per_reading=1.0)
     run_experiment(
         write(tmp_path, experiment(title="first"), "a.json"), timeline=timeline, clock=clock
     )

@@ -6,7 +6,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,8 @@ import pytest
 from chaosgate.k8s.agent.containers import ContainerRunner, Launch, RunnerContext
 from chaosgate.k8s.agent.podenv import ContainerEnvError
 from chaosgate.k8s.agent.podstatus import Running, Terminated, Waiting
+from tests.support.clocks import FakeClock
 from tests.support.waiting import wait_until
-
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return T0 + timedelta(seconds=self.now)
 
 
 def _alive(pid: int) -> bool:
@@ -111,10 +98,10 @@ def test_start_delay_keeps_it_creating_then_it_runs_and_logs(harness: Harness) -
     runner = harness.runner('echo "$GREETING from $PWD"; exec sleep 30', delay=5)
     runner.step()
     assert runner.view().state == Waiting("ContainerCreating")
-    harness.clock.now += 4.9
+    harness.clock.advance(4.9)
     runner.step()
     assert not runner.alive
-    harness.clock.now += 0.1
+    harness.clock.advance(0.1)
     runner.step()
     view = runner.view()
     assert isinstance(view.state, Running)
@@ -141,10 +128,10 @@ def test_crash_restarts_at_once_then_backs_off(harness: Harness) -> None:
     assert (view.last_state.exit_code, view.last_state.reason) == (3, "Error")
     assert view.restart_count == 1
     assert not (harness.tmp / "pods" / "uid-1" / "app.pid").exists()
-    harness.clock.now += 9.9
+    harness.clock.advance(9.9)
     runner.step()
     assert runner.view().restart_count == 1
-    harness.clock.now += 0.1
+    harness.clock.advance(0.1)
     runner.step()
     assert runner.restart_count == 2
     harness.until(runner, lambda: "20s" in getattr(runner.view().state, "message", ""))
@@ -183,7 +170,7 @@ def test_no_restart_leaves_it_terminated(
     state = runner.view().state
     assert isinstance(state, Terminated)
     assert (state.exit_code, state.reason) == (code, reason)
-    harness.clock.now += 3600
+    harness.clock.advance(3600)
     runner.step()
     assert runner.restart_count == 0
 
@@ -202,12 +189,12 @@ def test_terminate_sends_sigterm_then_sigkill_after_the_grace_period(harness: Ha
     time.sleep(0.3)
     runner.step()
     assert runner.alive  # TERM is ignored by the shell
-    harness.clock.now += 3
+    harness.clock.advance(3)
     harness.until(runner, lambda: not runner.alive)
     state = runner.view().state
     assert isinstance(state, Terminated) and state.signal == 9
     assert not _alive(child)  # the whole group went
-    harness.clock.now += 100
+    harness.clock.advance(100)
     runner.step()
     assert not runner.alive and runner.restart_count == 0  # terminated for good
 
@@ -237,14 +224,14 @@ def test_a_config_error_waits_and_retries(harness: Harness) -> None:
     )
     runner.step()
     assert len(calls) == 1
-    harness.clock.now += 5
+    harness.clock.advance(5)
     runner.step()
     assert runner.alive and runner.restart_count == 0
 
 
 def test_an_unknown_image_waits_with_err_image_pull(harness: Harness) -> None:
     runner = harness.runner("true", image_error="image 'x' is not in the node config")
-    harness.clock.now += 100
+    harness.clock.advance(100)
     runner.step()
     assert runner.view().state == Waiting("ErrImagePull", "image 'x' is not in the node config")
 

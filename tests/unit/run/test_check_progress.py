@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import TextColumn
 
 from chaosgate.run.check_progress import FoundProgress, found_progress
 from chaosgate.run.progress import Progress
+from tests.support.clocks import FakeClock
 
 
-@dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def printer(*, terminal: bool, clock: Clock) -> tuple[Progress, io.StringIO]:
+def printer(*, terminal: bool, clock: FakeClock) -> tuple[Progress, io.StringIO]:
     out = io.StringIO()
     console = Console(file=out, force_terminal=terminal, width=120, color_system=None)
     return Progress(console, clock=clock), out
@@ -33,7 +25,7 @@ def lines(out: io.StringIO) -> list[str]:
 
 
 def test_plain_lines_at_most_every_interval_then_a_closing_line() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress, out = printer(terminal=False, clock=clock)
     with FoundProgress(progress, "traces", line_every_s=10, clock=clock) as seen:
         for now, found in ((0, 0), (4, 120), (10, 300), (12, 500), (19, 640), (20, 812)):
@@ -49,7 +41,7 @@ def test_plain_lines_at_most_every_interval_then_a_closing_line() -> None:
 
 
 def test_a_quick_check_adds_no_line_to_a_log() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress, out = printer(terminal=False, clock=clock)
     with found_progress(progress, "logs", line_every_s=10) as seen:
         assert seen is not None
@@ -64,7 +56,7 @@ def test_without_a_printer_there_is_no_callback() -> None:
 
 
 def test_a_terminal_gets_a_bar_that_vanishes_when_the_check_ends() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress, out = printer(terminal=True, clock=clock)
     with FoundProgress(progress, "traces", clock=clock) as seen:
         seen(0, 1000)
@@ -77,7 +69,7 @@ def test_a_terminal_gets_a_bar_that_vanishes_when_the_check_ends() -> None:
 
 
 def test_a_failing_display_gives_up_and_never_reaches_the_check() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress, out = printer(terminal=False, clock=clock)
     seen = FoundProgress(progress, "traces", line_every_s=0, clock=clock)
     out.close()  # the console's file went away: every print raises
@@ -89,7 +81,7 @@ def test_a_failing_display_gives_up_and_never_reaches_the_check() -> None:
 
 
 def test_a_check_bar_can_show_while_the_load_bar_still_does() -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress, out = printer(terminal=True, clock=clock)
     load = progress.bar(TextColumn("load bar"))  # a load bar nobody stopped yet
     load.add_task("load")

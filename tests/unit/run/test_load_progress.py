@@ -8,7 +8,6 @@ import io
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,11 @@ from rich.console import Console
 from chaosgate.run.load_progress import LoadFigures, LoadProgress
 from chaosgate.run.progress import Progress
 from scenarios.ledger import LedgerEntry
+from tests.support.clocks import FakeClock
 from tests.support.waiting import wait_until
 from tests.unit.assertions.support import entry
 
 IDLE_S = 3600.0  # the thread sleeps on its stop event this long: only the test ticks
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def console(*, terminal: bool) -> tuple[Console, io.StringIO]:
@@ -55,7 +47,7 @@ def no_progress_thread_left() -> bool:
 
 
 def test_plain_lines_carry_the_figures_of_the_growing_ledger(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     term, out = console(terminal=False)
     ledger = tmp_path / "ledger"
     first, second = ledger / "ledger-h-1.jsonl", ledger / "ledger-h-2.jsonl"  # two processes
@@ -89,7 +81,7 @@ def test_plain_lines_carry_the_figures_of_the_growing_ledger(tmp_path: Path) -> 
 
 
 def test_the_rate_is_recent_and_the_time_left_stops_at_zero(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     term, out = console(terminal=False)
     path = tmp_path / "ledger" / "ledger-h-1.jsonl"
     view = LoadProgress(
@@ -116,7 +108,7 @@ def test_the_rate_is_recent_and_the_time_left_stops_at_zero(tmp_path: Path) -> N
 
 
 def test_before_any_request_there_is_no_error_ratio(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     term, out = console(terminal=False)
     view = LoadProgress(
         Progress(term, clock=clock),
@@ -136,7 +128,7 @@ def test_before_any_request_there_is_no_error_ratio(tmp_path: Path) -> None:
 
 
 def test_a_terminal_gets_a_bar_beside_the_runs_lines(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     term, out = console(terminal=True)
     printer = Progress(term, clock=clock)
     path = tmp_path / "ledger" / "ledger-h-1.jsonl"

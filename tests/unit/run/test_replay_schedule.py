@@ -27,26 +27,11 @@ from chaosgate.run.progress import Progress
 from chaosgate.run.replay_schedule import InjectAlignment, first_action_hook, wait_until
 from chaosgate.run.run_plan import RunPlan, ScheduledExperiment
 from chaosgate.target import local_target
+from tests.support.clocks import FakeClock
 from tests.unit.chaos import fake_activities
 from tests.unit.chaos.support import activity, experiment, probe, write
 
 LOAD_START = 1_800_000_000.0
-
-
-class SleepClock:
-    """Unix time that stands still until someone sleeps; records the sleeps."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds > 0, "a wait sleeps only while there is time left"
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(autouse=True)
@@ -57,22 +42,23 @@ def fresh_system() -> Iterator[None]:
 
 
 def test_wait_until_sleeps_to_the_moment_in_ticks() -> None:
-    clock = SleepClock(100.0)
+    clock = FakeClock(100.0)
     assert wait_until(101.2, clock=clock, sleep=clock.sleep, tick_s=0.5)
     assert clock.now == pytest.approx(101.2)
-    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.2])
+    assert clock.slept == pytest.approx([0.5, 0.5, 0.2])
 
 
 def test_wait_until_a_moment_past_returns_at_once() -> None:
-    clock = SleepClock(100.0)
+    clock = FakeClock(100.0)
     assert wait_until(99.0, clock=clock, sleep=clock.sleep)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_wait_until_stops_when_told_to_stop_waiting() -> None:
-    clock = SleepClock(100.0)
+    clock = FakeClock(100.0)
     assert not wait_until(110.0, clock=clock, sleep=clock.sleep, keep_waiting=lambda: clock() < 102)
     assert clock.now == pytest.approx(102.0)
+    assert clock.slept and all(s > 0 for s in clock.slept)  # sleeps only while time is left
 
 
 def test_the_hook_is_the_method_s_start_or_the_activity_before_the_first_action() -> None:
@@ -109,7 +95,7 @@ def _injects(timeline: Timeline) -> list[float]:
 
 
 def test_the_first_action_starts_at_the_inject_moment(tmp_path: Path) -> None:
-    clock = SleepClock(LOAD_START + 20.0)
+    clock = FakeClock(LOAD_START + 20.0)
     timeline = Timeline()
     alignment = InjectAlignment(LOAD_START + 23.5, clock=clock, sleep=clock.sleep)
     doc = experiment(
@@ -124,11 +110,12 @@ def test_the_first_action_starts_at_the_inject_moment(tmp_path: Path) -> None:
     assert window.inject_at == LOAD_START + 23.5
     assert alignment.waited_s == pytest.approx(3.5)
     assert alignment.late_s == 0.0
+    assert sum(clock.slept) == pytest.approx(3.5) and all(s > 0 for s in clock.slept)
     assert _calls()[:3] == ["intact", "break_it", "break_it"]
 
 
 def test_probes_before_the_first_action_run_first_and_the_action_waits(tmp_path: Path) -> None:
-    clock = SleepClock(LOAD_START + 20.0)
+    clock = FakeClock(LOAD_START + 20.0)
     timeline = Timeline()
     alignment = InjectAlignment(LOAD_START + 30.0, clock=clock, sleep=clock.sleep)
     doc = experiment(method=[probe("look", "intact"), activity("action", "break", "break_it")])
@@ -137,21 +124,22 @@ def test_probes_before_the_first_action_run_first_and_the_action_waits(tmp_path:
     look = [e.at for e in timeline.events() if e.activity == "look"]
     assert look == [LOAD_START + 20.0, LOAD_START + 20.0]  # the probe ran at once
     assert _injects(timeline) == [LOAD_START + 30.0]
+    assert all(s > 0 for s in clock.slept)  # a wait sleeps only while there is time left
 
 
 def test_a_late_experiment_injects_at_once_and_says_by_how_much(tmp_path: Path) -> None:
-    clock = SleepClock(LOAD_START + 40.0)
+    clock = FakeClock(LOAD_START + 40.0)
     timeline = Timeline()
     alignment = InjectAlignment(LOAD_START + 38.0, clock=clock, sleep=clock.sleep)
     path = write(tmp_path, experiment())
     run_experiment(path, timeline=timeline, clock=clock, event_handlers=[alignment])
     assert _injects(timeline) == [LOAD_START + 40.0]
     assert alignment.late_s == pytest.approx(2.0)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 def test_a_signal_during_the_hold_ends_the_experiment_before_its_fault(tmp_path: Path) -> None:
-    clock = SleepClock(LOAD_START)
+    clock = FakeClock(LOAD_START)
 
     def interrupted(_seconds: float) -> None:
         raise KeyboardInterrupt  # what RunInterrupted is
@@ -177,7 +165,7 @@ def _plan(
 
 
 def _play(
-    plan: RunPlan, clock: SleepClock, load_running: Callable[[], bool] = lambda: True
+    plan: RunPlan, clock: FakeClock, load_running: Callable[[], bool] = lambda: True
 ) -> tuple[Timeline, list[ExperimentRun], str]:
     """The chaos phase of ``plan`` with the load started at LOAD_START: the timeline, the
     experiments' results and what the progress printed."""
@@ -202,6 +190,7 @@ def _play(
             clock=clock,
             sleep=clock.sleep,
         )
+    assert all(s > 0 for s in clock.slept)  # a wait sleeps only while there is time left
     return timeline, results, printed.getvalue()
 
 
@@ -212,7 +201,7 @@ def test_each_experiment_starts_and_injects_at_its_recorded_offsets(tmp_path: Pa
         None,  # it never started in the recorded run
         ScheduledExperiment(started_s=61.5, inject_s=64.0),
     ]
-    clock = SleepClock(LOAD_START + 1.0)  # the warm-up took a second
+    clock = FakeClock(LOAD_START + 1.0)  # the warm-up took a second
     timeline, results, printed = _play(_plan(tmp_path, docs, schedule), clock)
     windows = timeline.fault_windows()
     assert [(w.experiment, w.started_at - LOAD_START, w.inject_at) for w in windows] == [
@@ -227,7 +216,7 @@ def test_each_experiment_starts_and_injects_at_its_recorded_offsets(tmp_path: Pa
 def test_an_experiment_recorded_past_the_load_s_end_is_skipped(tmp_path: Path) -> None:
     docs = [experiment(title="first"), experiment(title="late")]
     schedule = [ScheduledExperiment(10.0, 11.0), ScheduledExperiment(100.0, 101.0)]
-    _, results, printed = _play(_plan(tmp_path, docs, schedule), SleepClock(LOAD_START))
+    _, results, printed = _play(_plan(tmp_path, docs, schedule), FakeClock(LOAD_START))
     assert [run.title for run in results] == ["first"]
     assert "01-exp started at +100.0 s in the recorded run, past the load's end (+100 s)" in printed
 
@@ -235,7 +224,7 @@ def test_an_experiment_recorded_past_the_load_s_end_is_skipped(tmp_path: Path) -
 def test_the_load_ending_before_a_recorded_start_ends_the_phase(tmp_path: Path) -> None:
     docs = [experiment(title="first"), experiment(title="second")]
     schedule = [ScheduledExperiment(10.0, 11.0), ScheduledExperiment(80.0, 81.0)]
-    clock = SleepClock(LOAD_START)
+    clock = FakeClock(LOAD_START)
     _, results, printed = _play(
         _plan(tmp_path, docs, schedule), clock, load_running=lambda: clock() < LOAD_START + 50
     )

@@ -13,14 +13,7 @@ from scenarios.shapes import (
     SteadyShape,
     StepShape,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clocks import FakeClock
 
 
 def ticks(

@@ -35,7 +35,6 @@ from restaurant.orders.app import create_app as create_orders
 from restaurant.users.app import create_app as create_users
 
 __all__ = [
-    "FakeClock",
     "ServiceUnderTest",
     "Services",
     "WsgiTransport",
@@ -60,19 +59,6 @@ def metric_value(text: str, name: str, **labels: str) -> float | None:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return None
-
-
-class FakeClock:
-    """Wall-clock seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

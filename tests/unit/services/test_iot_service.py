@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from restaurant.common.runtime import Runtime
 
-from tests.unit.services.support import FakeClock, Services, ServiceUnderTest, metric_value
+from tests.support.clocks import FakeClock
+from tests.unit.services.support import Services, ServiceUnderTest, metric_value
 
 
 def _devices(iot: ServiceUnderTest) -> dict[str, dict[str, Any]]:
@@ -24,7 +25,7 @@ def _gauges(iot: ServiceUnderTest) -> tuple[float | None, float | None]:
 
 
 def test_device_goes_offline_when_heartbeats_stop_and_back_online(services: Services) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_750_000_000.0)
     iot = services.iot(Runtime(clock=clock), iot_offline_after_s=10.0)
     client = iot.client()
     assert (
@@ -53,7 +54,7 @@ def test_device_goes_offline_when_heartbeats_stop_and_back_online(services: Serv
 
 
 def test_single_and_batched_telemetry_are_counted_by_device_type(services: Services) -> None:
-    iot = services.iot(Runtime(clock=FakeClock()))
+    iot = services.iot(Runtime(clock=FakeClock(1_750_000_000.0)))
     client = iot.client()
     single = client.post(
         "/api/iot/devices/fridge-1/telemetry",
@@ -119,7 +120,7 @@ def test_bad_device_id_and_type_in_heartbeat_are_400(services: Services) -> None
 
 
 def test_a_decommissioned_device_leaves_the_list_and_the_gauges(services: Services) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_750_000_000.0)
     iot = services.iot(Runtime(clock=clock), iot_offline_after_s=10.0)
     client = iot.client()
     for device in ("silent-1", "silent-2", "fridge-1"):
