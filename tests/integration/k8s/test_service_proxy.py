@@ -18,11 +18,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -33,6 +31,7 @@ from kubernetes import client
 
 from chaosgate.k8s.node_config import service_loopback_ip
 from tests.integration.k8s.bare_control_plane import bare_control_plane
+from tests.support.servers import KeepAliveServer
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
@@ -161,29 +160,15 @@ def proxy(cluster: Cluster, tmp_path: Path) -> Iterator[Proxy]:
         print(f"--- proxy log ---\n{running.logged()}")
 
 
-class _PodHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        body = self.server.pod_name.encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @dataclass
 class FakePod:
-    """A pod object in the API whose 'container' is an HTTP server this test runs."""
+    """A pod object in the API whose 'container' is an HTTP server this test runs (one that
+    keeps connections open, so that cutting an open one is seen)."""
 
     name: str
     ip: str
     port: int
-    server: ThreadingHTTPServer
+    server: KeepAliveServer
 
 
 @pytest.fixture()
@@ -191,11 +176,8 @@ def pods(cluster: Cluster) -> Iterator[Callable[[str, str], FakePod]]:
     made: list[FakePod] = []
 
     def make(name: str, ip: str) -> FakePod:
-        server = ThreadingHTTPServer((ip, 0), _PodHandler)
-        server.daemon_threads = True
-        server.pod_name = name  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = int(server.server_address[1])
+        server = KeepAliveServer(ip, name.encode())
+        port = server.port
         cluster.core.create_namespaced_pod(
             NAMESPACE,
             _model(
@@ -221,8 +203,7 @@ def pods(cluster: Cluster) -> Iterator[Callable[[str, str], FakePod]]:
 
     yield make
     for pod in made:
-        pod.server.shutdown()
-        pod.server.server_close()
+        pod.server.close()
         try:
             cluster.core.delete_namespaced_pod(pod.name, NAMESPACE, grace_period_seconds=0)
         except client.ApiException as exc:

@@ -28,7 +28,7 @@ from assertions.backends.errors import BackendError
 from assertions.backends.jaeger import JaegerBackend
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.backends.sink import SinkBackend
-from tests.unit.assertions.dead_servers import closed_port_url, hanging_server_url
+from tests.support.servers import closed_port_url, hanging_server_url
 
 TIMEOUT_S = 0.3
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

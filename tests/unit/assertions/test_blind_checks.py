@@ -31,6 +31,7 @@ from assertions.checks.traces import check_traces
 from assertions.result import CheckResult, Status
 from scenarios.ledger import LedgerTail, LedgerWriter
 from tests.support.clocks import FakeClock
+from tests.support.servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.alert_support import (
     AM,
     DOWN,
@@ -42,7 +43,6 @@ from tests.unit.assertions.alert_support import (
     titled,
     watcher_for,
 )
-from tests.unit.assertions.dead_servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.support import entry
 
 AM_SOURCE = f"alertmanager at {AM}/api/v2/alerts"

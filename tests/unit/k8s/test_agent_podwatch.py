@@ -1,17 +1,18 @@
-"""List + watch of the node's pods against a scripted API server on loopback (transport only)."""
+"""List + watch of the node's pods against a scripted API server on loopback (pytest-httpserver;
+transport only)."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from kubernetes import client
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
 
 from chaosgate.k8s.agent.kubeapi import PodApi
 from chaosgate.k8s.agent.podwatch import PodWatch
@@ -50,41 +51,25 @@ class FakeApi:
             "25": [{"type": "DELETED", "object": _pod("c", "26")}],
         }
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                query = parse_qs(url.query)
-                api.requests.append(query)
-                assert url.path == "/api/v1/pods"
-                if query.get("watch") == ["true"]:
-                    lines = [
-                        json.dumps(e) for e in api.watches.get(query["resourceVersion"][0], [])
-                    ]
-                    time.sleep(0.05)
-                    body = ("\n".join(lines) + "\n").encode() if lines else b""
-                else:
-                    items, version = api.lists.pop(0) if api.lists else ([], "99")
-                    body = json.dumps(
-                        {
-                            "kind": "PodList",
-                            "apiVersion": "v1",
-                            "items": items,
-                            "metadata": {"resourceVersion": version},
-                        }
-                    ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        return Handler
+    def __call__(self, request: Request) -> Response:
+        query = request.args.to_dict(flat=False)
+        self.requests.append(query)
+        assert request.path == "/api/v1/pods"
+        if query.get("watch") == ["true"]:
+            lines = [json.dumps(e) for e in self.watches.get(query["resourceVersion"][0], [])]
+            time.sleep(0.05)
+            body = "\n".join(lines) + "\n" if lines else ""
+        else:
+            items, version = self.lists.pop(0) if self.lists else ([], "99")
+            body = json.dumps(
+                {
+                    "kind": "PodList",
+                    "apiVersion": "v1",
+                    "items": items,
+                    "metadata": {"resourceVersion": version},
+                }
+            )
+        return Response(body, status=200, content_type="application/json")
 
 
 class Recorder:
@@ -102,15 +87,11 @@ class Recorder:
 
 
 @pytest.fixture()
-def fake_api() -> Iterator[tuple[FakeApi, client.ApiClient]]:
+def fake_api(httpserver: HTTPServer) -> tuple[FakeApi, client.ApiClient]:
     api = FakeApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), api.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    configuration = client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
-    api_client = client.ApiClient(configuration)
-    yield api, api_client
-    server.shutdown()
-    server.server_close()
+    httpserver.expect_request(re.compile(".*"), method="GET").respond_with_handler(api)
+    configuration = client.Configuration(host=httpserver.url_for("").rstrip("/"))
+    return api, client.ApiClient(configuration)
 
 
 def test_list_watch_relists_on_410_and_resumes_after_bookmarks(

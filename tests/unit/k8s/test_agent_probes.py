@@ -18,6 +18,7 @@ from chaosgate.k8s.agent.probes import (
     probe_timing,
     run_probe,
 )
+from tests.support.servers import silent_listener
 from tests.support.waiting import wait_until
 
 
@@ -43,10 +44,8 @@ def test_liveness_starts_alive_and_dies_after_failure_threshold() -> None:
 
 @pytest.fixture()
 def listener() -> Iterator[int]:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        yield int(server.getsockname()[1])
+    with silent_listener() as port:  # a TCP probe only connects
+        yield port
 
 
 def _target(tmp_path: Path, ports: dict[str, int] | None = None) -> ProbeTarget:

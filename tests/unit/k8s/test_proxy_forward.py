@@ -13,18 +13,12 @@ import pytest
 
 from chaosgate.k8s.proxy.endpoints import Endpoint
 from chaosgate.k8s.proxy.forward import Connection, RoundRobin, start_forwarder
+from tests.support.servers import closed_port, full_backlog_listener, tcp_server
 from tests.support.waiting import wait_until_async
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 def run(coroutine: Awaitable[None]) -> None:
     asyncio.run(asyncio.wait_for(coroutine, 20))
-
-
-async def upstream(handler: Handler) -> tuple[asyncio.Server, Endpoint]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[:2]
 
 
 async def proxy(
@@ -69,7 +63,7 @@ def test_bytes_go_both_ways_unchanged_through_flow_control() -> None:
     payload = os.urandom(8 * 1024 * 1024)
 
     async def scenario() -> None:
-        up, target = await upstream(echo)
+        up, target = await tcp_server(echo)
         server, address = await proxy(lambda: target)
         reader, writer = await asyncio.open_connection(*address)
 
@@ -98,7 +92,7 @@ def test_half_close_reaches_the_pod_and_its_answer_comes_back() -> None:
         writer.close()
 
     async def scenario() -> None:
-        up, target = await upstream(answer_after_eof)
+        up, target = await tcp_server(answer_after_eof)
         server, address = await proxy(lambda: target)
         reader, writer = await asyncio.open_connection(*address)
         writer.write(b"hello")
@@ -124,7 +118,7 @@ def test_the_pod_may_half_close_first_and_still_read() -> None:
     async def scenario() -> None:
         nonlocal greeted
         greeted = asyncio.get_running_loop().create_future()
-        up, target = await upstream(greet_then_read)
+        up, target = await tcp_server(greet_then_read)
         server, address = await proxy(lambda: target)
         reader, writer = await asyncio.open_connection(*address)
         assert await reader.read(-1) == b"banner"
@@ -148,9 +142,7 @@ def test_no_endpoint_resets_the_client_at_once() -> None:
 
 
 def test_a_refused_pod_connection_resets_the_client() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[:2]
+    closed = ("127.0.0.1", closed_port())  # a port nobody listens on
 
     async def scenario() -> None:
         server, address = await proxy(lambda: closed)
@@ -161,31 +153,14 @@ def test_a_refused_pod_connection_resets_the_client() -> None:
 
 
 def test_a_pod_that_never_accepts_is_given_up_after_the_connect_timeout() -> None:
-    # a listener whose accept queue is full drops further SYNs: connect() just hangs
-    hold = socket.socket()
-    hold.bind(("127.0.0.1", 0))
-    hold.listen(0)
-    target = hold.getsockname()[:2]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(target)
-        fillers.append(filler)
-    time.sleep(0.1)
-
-    async def scenario() -> None:
+    async def scenario(target: Endpoint) -> None:
         server, address = await proxy(lambda: target, connect_timeout_s=0.3)
         took = await expect_reset(address)
         assert 0.25 < took < 2.0
         server.close()
 
-    try:
-        run(scenario())
-    finally:
-        for filler in fillers:
-            filler.close()
-        hold.close()
+    with full_backlog_listener() as target:  # connect() to it just hangs
+        run(scenario(target))
 
 
 def test_a_pod_reset_is_passed_on_to_the_client() -> None:
@@ -196,7 +171,7 @@ def test_a_pod_reset_is_passed_on_to_the_client() -> None:
         writer.transport.abort()
 
     async def scenario() -> None:
-        up, target = await upstream(reset_on_data)
+        up, target = await tcp_server(reset_on_data)
         server, address = await proxy(lambda: target)
         reader, writer = await asyncio.open_connection(*address)
         writer.write(b"x")
@@ -216,7 +191,7 @@ def test_each_connection_picks_anew_and_open_connections_keep_their_pod() -> Non
                 writer.write(name)
             writer.close()
 
-        return await upstream(handler)
+        return await tcp_server(handler)
 
     async def scenario() -> None:
         up_a, a = await named(b"A")
@@ -258,7 +233,7 @@ def test_a_client_gone_before_the_pod_answers_leaves_nothing_open() -> None:
     async def scenario() -> None:
         nonlocal done
         done = closed()
-        up, target = await upstream(hold)
+        up, target = await tcp_server(hold)
         server, address = await proxy(lambda: target)
         _, writer = await asyncio.open_connection(*address)
         await wait_until_async(lambda: accepted, timeout_s=5, message="the pod's accept")
@@ -283,7 +258,7 @@ def test_a_client_that_stops_reading_stops_the_pod_from_sending() -> None:
         writer.close()
 
     async def scenario() -> None:
-        up, target = await upstream(flood)
+        up, target = await tcp_server(flood)
         server, address = await proxy(lambda: target)
         _, writer = await asyncio.open_connection(*address)
         await asyncio.sleep(1.5)  # read nothing meanwhile
@@ -306,7 +281,7 @@ def test_finished_connections_leave_no_socket_open_in_the_proxy() -> None:
         return len(os.listdir("/proc/self/fd"))
 
     async def scenario() -> None:
-        up, target = await upstream(answer_after_eof)
+        up, target = await tcp_server(answer_after_eof)
         server, address = await proxy(lambda: target)
         before = open_fds()
         for _ in range(20):
@@ -343,8 +318,8 @@ class _Tracked:
 
 def test_an_endpoint_leaving_resets_its_open_connections_and_spares_the_others() -> None:
     async def scenario() -> None:
-        first, first_address = await upstream(echo)
-        second, second_address = await upstream(echo)
+        first, first_address = await tcp_server(echo)
+        second, second_address = await tcp_server(echo)
         balancer = RoundRobin([first_address, second_address])
         server, address = await proxy(_Tracked(balancer))
         to_first = await asyncio.open_connection(*address)
@@ -369,7 +344,7 @@ def test_an_endpoint_leaving_resets_its_open_connections_and_spares_the_others()
 
 def test_a_closed_connection_is_forgotten() -> None:
     async def scenario() -> None:
-        pod, pod_address = await upstream(echo)
+        pod, pod_address = await tcp_server(echo)
         balancer = RoundRobin([pod_address])
         server, address = await proxy(_Tracked(balancer))
         reader, writer = await asyncio.open_connection(*address)

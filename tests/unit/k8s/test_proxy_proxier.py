@@ -14,6 +14,7 @@ import pytest
 from chaosgate.k8s.proxy.listeners import ListenerKey, Route
 from chaosgate.k8s.proxy.model import PodInfo, ServiceInfo, ServicePortInfo
 from chaosgate.k8s.proxy.proxier import LoopSink, Proxier
+from tests.support.servers import tcp_server
 from tests.support.waiting import wait_until_async
 
 NODE_IP = "127.0.0.1"
@@ -62,9 +63,9 @@ async def pod_server(ip: str, reply: bytes) -> AsyncIterator[int]:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(handler, ip, 0)
+    server, (_, port) = await tcp_server(handler, ip)
     try:
-        yield int(server.sockets[0].getsockname()[1])
+        yield port
     finally:
         server.close()
 

@@ -1,24 +1,25 @@
-"""The list+watch loop against a scripted API server on loopback (faked at the HTTP level;
-the real kubernetes client makes the requests)."""
+"""The list+watch loop against a scripted API server on loopback (pytest-httpserver, faked at
+the HTTP level; the real kubernetes client makes the requests)."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from kubernetes.client import ApiClient, Configuration, CoreV1Api
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
 
 from chaosgate.k8s.proxy.model import PodInfo, pod_info
 from chaosgate.k8s.proxy.watcher import ListWatcher
 from tests.support.waiting import wait_until
 
-Reply = Callable[[BaseHTTPRequestHandler], None]
+Reply = Callable[[], Response]
 
 
 def raw_pod(name: str, version: str, ip: str = "127.1.0.2") -> dict[str, Any]:
@@ -31,67 +32,46 @@ def raw_pod(name: str, version: str, ip: str = "127.1.0.2") -> dict[str, Any]:
     }
 
 
-def send_json(handler: BaseHTTPRequestHandler, status: int, body: object) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+def send_json(status: int, body: object) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
 
 
 def pod_list(version: str, *pods: dict[str, Any]) -> Reply:
     body = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": version}}
-    return lambda handler: send_json(handler, 200, {**body, "items": list(pods)})
+    return lambda: send_json(200, {**body, "items": list(pods)})
 
 
 def events(*lines: dict[str, Any], hold: threading.Event | None = None) -> Reply:
     """A watch response: these events, then the server ends it (or holds it open)."""
 
-    def reply(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Connection", "close")
-        handler.end_headers()
+    def stream() -> Iterator[bytes]:
         for line in lines:
-            handler.wfile.write(json.dumps(line).encode() + b"\n")
-            handler.wfile.flush()
+            yield json.dumps(line).encode() + b"\n"
         if hold is not None:
             hold.wait(10)
-        handler.close_connection = True
 
-    return reply
+    return lambda: Response(stream(), status=200, content_type="application/json")
 
 
 def failure(status: int) -> Reply:
     body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
-    return lambda handler: send_json(handler, status, body)
+    return lambda: send_json(status, body)
 
 
-class ScriptedApi(ThreadingHTTPServer):
-    daemon_threads = True
+class ScriptedApi:
+    """The API server's answers, one reply of the script per request (a 500 once it is used
+    up), served by pytest-httpserver; each request's path and query are kept."""
 
-    def __init__(self, script: Sequence[Reply]) -> None:
+    def __init__(self, server: HTTPServer, script: Sequence[Reply]) -> None:
         self.script = deque(script)
         self.requests: list[dict[str, str]] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
+        server.expect_request(re.compile(".*"), method="GET").respond_with_handler(self._answer)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ScriptedApi
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        query = {key: values[0] for key, values in parse_qs(url.query).items()}
-        self.server.requests.append({"path": url.path, **query})
-        if not self.server.script:
-            send_json(self, 500, {"message": "script exhausted"})
-            return
-        self.server.script.popleft()(self)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    def _answer(self, request: Request) -> Response:
+        self.requests.append({"path": request.path, **request.args.to_dict()})
+        if not self.script:
+            return send_json(500, {"message": "script exhausted"})
+        return self.script.popleft()()
 
 
 class RecordingSink:
@@ -117,20 +97,14 @@ class RecordingSink:
 
 
 @pytest.fixture()
-def api_server() -> Iterator[Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]]]:
-    servers: list[ScriptedApi] = []
-
+def api_server(
+    httpserver: HTTPServer,
+) -> Callable[[Sequence[Reply]], tuple[ScriptedApi, CoreV1Api]]:
     def start(script: Sequence[Reply]) -> tuple[ScriptedApi, CoreV1Api]:
-        server = ScriptedApi(script)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        configuration = Configuration(host=f"http://127.0.0.1:{server.server_address[1]}")
-        return server, CoreV1Api(ApiClient(configuration))
+        configuration = Configuration(host=httpserver.url_for("").rstrip("/"))
+        return ScriptedApi(httpserver, script), CoreV1Api(ApiClient(configuration))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return start
 
 
 def test_lists_watches_resumes_relists_on_gone_and_recovers_from_errors(

@@ -32,6 +32,7 @@ from chaosgate.target import (
     Target,
 )
 from tests.support.clocks import FakeClock
+from tests.support.servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.alert_support import (
     AM,
     DOWN,
@@ -39,7 +40,6 @@ from tests.unit.assertions.alert_support import (
     FakeAlertmanager,
     down_alert,
 )
-from tests.unit.assertions.dead_servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.support import Recorder, entry
 from tests.unit.run.plans import smoke_plan, target_at
 

@@ -1,55 +1,39 @@
-"""A real Locust HttpUser against a tiny HTTP server on 127.0.0.1: what reaches the ledger."""
+"""A real Locust HttpUser against pytest-httpserver on 127.0.0.1: what reaches the ledger."""
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
+import re
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner
+from pytest_httpserver import HTTPServer
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Request, Response
 
 from scenarios.base import TracedUser
 from scenarios.ledger import read_ledger
 from scenarios.recorder import LedgerRecorder
 from scenarios.tracing import TRACEPARENT, new_request_ids
+from tests.support.servers import closed_port, closed_port_url
 from tests.unit.scenarios.support import fire, new_events
 
 
-class Server:
-    def __init__(self) -> None:
-        self.headers: list[dict[str, str]] = []
-        received = self.headers
+def _order(request: Request) -> Response:
+    """Order 7 exists; any other id is a 404 naming it."""
+    order_id = request.path.rsplit("/", 1)[-1]
+    if order_id == "7":
+        status, body = 200, {"id": 7, "status": "accepted"}
+    else:
+        status, body = 404, {"error": f"no order {order_id}"}
+    return Response(json.dumps(body), status=status, content_type="application/json")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                received.append(dict(self.headers.items()))
-                if self.path == "/api/orders/7":
-                    status, body = 200, {"id": 7, "status": "accepted"}
-                else:
-                    status, body = 404, {"error": f"no order {self.path.rsplit('/', 1)[-1]}"}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _sent_headers(server: HTTPServer) -> list[Headers]:
+    return [request.headers for request, _ in server.log]
 
 
 class Probe(TracedUser):
@@ -57,10 +41,11 @@ class Probe(TracedUser):
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    running = Server()
-    yield running
-    running.close()
+def server(httpserver: HTTPServer) -> HTTPServer:
+    httpserver.expect_request(re.compile(r"/api/orders/[^/]+"), method="GET").respond_with_handler(
+        _order
+    )
+    return httpserver
 
 
 def started(tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch) -> Environment:
@@ -76,23 +61,23 @@ def started(tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch) -> Envir
 
 @pytest.fixture
 def environment(
-    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Environment]:
-    env = started(tmp_path, server.url, monkeypatch)
+    env = started(tmp_path, server.url_for("").rstrip("/"), monkeypatch)
     yield env
     assert isinstance(env.runner, LocalRunner)
     env.runner.quit()
 
 
 def test_a_request_goes_to_the_ledger_with_its_route_template(
-    server: Server, environment: Environment, tmp_path: Path
+    server: HTTPServer, environment: Environment, tmp_path: Path
 ) -> None:
     user = Probe(environment)
     reply = user.call("GET", "/api/orders/{id}", id=7)
     fire(environment.events.test_stop, environment=environment)
 
     assert reply.ok and reply.body == {"id": 7, "status": "accepted"}
-    [sent] = server.headers
+    [sent] = _sent_headers(server)
     [entry] = read_ledger(tmp_path / "ledger")
     match = TRACEPARENT.fullmatch(sent["traceparent"])
     assert match is not None
@@ -114,7 +99,7 @@ def test_a_request_goes_to_the_ledger_with_its_route_template(
 
 
 def test_every_request_gets_fresh_ids_and_a_failure_is_recorded_with_its_status(
-    server: Server, environment: Environment, tmp_path: Path
+    server: HTTPServer, environment: Environment, tmp_path: Path
 ) -> None:
     user = Probe(environment)
     user.call("GET", "/api/orders/{id}", id=7)
@@ -138,10 +123,7 @@ def test_every_request_gets_fresh_ids_and_a_failure_is_recorded_with_its_status(
 def test_no_response_is_status_0_with_the_transport_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    environment = started(tmp_path, f"http://127.0.0.1:{closed_port}", monkeypatch)
+    environment = started(tmp_path, closed_port_url(), monkeypatch)
     user = Probe(environment)
     reply = user.call("POST", "/api/iot/devices/{id}/heartbeat", id="oven-1", json={})
     fire(environment.events.test_stop, environment=environment)
@@ -154,9 +136,9 @@ def test_no_response_is_status_0_with_the_transport_error(
 
 
 def test_nothing_is_written_before_test_start_or_after_test_stop(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Probe, "host", server.url)
+    monkeypatch.setattr(Probe, "host", server.url_for("").rstrip("/"))
     events = new_events()
     recorder = LedgerRecorder(tmp_path / "ledger")
     recorder.install(events)
@@ -177,9 +159,7 @@ def test_a_master_process_writes_no_ledger(tmp_path: Path) -> None:
     recorder = LedgerRecorder(tmp_path / "ledger")
     recorder.install(events)
     env = Environment(events=events)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()  # free for the master to bind
     master = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
     try:
         assert isinstance(master, MasterRunner)
