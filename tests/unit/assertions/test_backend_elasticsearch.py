@@ -111,7 +111,12 @@ def test_a_text_field_without_keyword_is_an_error_naming_the_field() -> None:
 
 def test_sends_auth_headers_index_pattern_and_lenient_index_options() -> None:
     recorder = Recorder(FakeElasticsearch([doc(1, "gateway", 1.0)]))
-    backend(recorder, {"Authorization": "ApiKey c2VjcmV0"}).find_ids("trace_id", [trace_id(1)])
+    found = backend(recorder, {"Authorization": "ApiKey c2VjcmV0"}).find_ids(
+        "trace_id", [trace_id(1)]
+    )
+    assert set(found) == {trace_id(1)}
+    paths = [request.url.path.rsplit("/", 1)[-1] for request in recorder.requests]
+    assert paths == ["_field_caps", "_search"]  # the field check, then the search
     for request in recorder.requests:
         assert request.headers["Authorization"] == "ApiKey c2VjcmV0"
         assert request.url.path.startswith("/restaurant-logs-*/")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
+from chaosgate.stack.alerting import INHIBIT_RULES
 from tests.unit.chaos.support import RULES, rule_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -153,14 +154,14 @@ def test_fill_disk_expects_one_alert_per_filesystem_it_makes() -> None:
 
 
 def test_every_expected_inhibition_is_an_inhibit_rule_of_alertmanager() -> None:
-    alerting = pytest.importorskip("chaosgate.stack.alerting")
     rules = [
         (
             re.compile(rule["source_matchers"][0].split("=", 1)[1].lstrip("~").strip('"')),
             re.compile(rule["target_matchers"][0].split("=", 1)[1].lstrip("~").strip('"')),
         )
-        for rule in alerting.INHIBIT_RULES
+        for rule in INHIBIT_RULES
     ]
+    assert rules and INHIBITED
     for name, pairs in INHIBITED.items():
         for target, source in pairs:
             matched = any(s.fullmatch(source) and t.fullmatch(target) for s, t in rules)

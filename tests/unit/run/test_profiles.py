@@ -26,8 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_profile_names_existing_experiments() -> None:
+    assert {"smoke", "gate", "nightly"} <= set(PROFILES)
     for profile in PROFILES.values():
-        for path in profile.experiment_paths():
+        paths = profile.experiment_paths()
+        assert paths, f"{profile.name} runs no experiment"
+        for path in paths:
             assert path.is_file(), f"{profile.name}: {path}"
 
 

@@ -5,7 +5,10 @@ import random
 from dataclasses import replace
 from typing import Any
 
+from restaurant.iot.devices import DEVICE_TYPES as SERVICE_DEVICE_TYPES
+
 from scenarios.fleet import (
+    DEVICE_TYPES,
     RANGES,
     Fleet,
     SilentSchedule,
@@ -42,8 +45,10 @@ def test_readings_stay_within_each_type_range_and_drift_a_little() -> None:
         assert max(values) - min(values) > (high - low) / 10  # but it does move
 
 
-def test_the_reference_ranges() -> None:
-    assert RANGES == {"fridge": (1.0, 5.0), "freezer": (-22.0, -16.0), "oven": (150.0, 250.0)}
+def test_every_device_type_of_the_fleet_has_a_range_and_is_one_the_iot_service_takes() -> None:
+    assert set(RANGES) == set(DEVICE_TYPES)
+    assert set(DEVICE_TYPES) <= set(SERVICE_DEVICE_TYPES)  # else its heartbeats are 400s
+    assert all(low < high for low, high in RANGES.values())
 
 
 def test_the_silent_share_is_rounded_up_and_spread_over_the_fleet() -> None:
