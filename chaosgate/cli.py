@@ -20,9 +20,6 @@ import typer
 
 from chaosgate.chaos.experiments import ExperimentError
 from chaosgate.cli_common import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_OK,
     PortOption,
     TargetOption,
     err,
@@ -47,6 +44,7 @@ from chaosgate.stack.builds import BuildError
 from chaosgate.stack.launcher import StackError
 from chaosgate.stack.ports import PortError
 from chaosgate.target import Target, TargetError
+from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 __all__ = ["app", "main"]
 

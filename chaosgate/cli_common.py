@@ -1,5 +1,6 @@
-"""What every ``chaosgate`` sub-command shares: exit codes, the consoles, the target and port
-options, and how a target is resolved (the built-in ones follow the stack's port overrides)."""
+"""What every ``chaosgate`` sub-command shares: the consoles, the target and port options, and
+how a target is resolved (the built-in ones follow the stack's port overrides). The exit codes
+are in :mod:`chaosgate.vocabulary`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,6 @@ from chaosgate.stack.ports import DEFAULT_PORTS, resolve_ports
 from chaosgate.target import ResolvedTarget, Target, resolve_target
 
 __all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_UNHEALTHY",
     "PortOption",
     "TargetOption",
     "err",
@@ -31,8 +28,6 @@ __all__ = [
     "resolve_target_spec",
     "stack_layout",
 ]
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNHEALTHY = 0, 1, 2, 3
 
 # wide enough for the status table when output goes to a file or a CI log
 out = Console(width=None if sys.stdout.isatty() else 160)

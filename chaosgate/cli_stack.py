@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from chaosgate.cli_common import (
-    EXIT_FAILED,
     PortOption,
     http_client,
     load_target,
@@ -26,6 +25,7 @@ from chaosgate.stack.launcher import stack_down, stack_status, stack_up
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
 from chaosgate.stack.ports import resolve_ports
 from chaosgate.target import TargetError
+from chaosgate.vocabulary import EXIT_FAILED
 
 __all__ = ["stack_app"]
 

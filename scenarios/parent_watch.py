@@ -19,6 +19,7 @@ import gevent
 from locust.env import Environment
 from locust.event import Events
 
+from chaosgate.vocabulary import EXIT_SIGTERM
 from scenarios.recorder import listen
 
 __all__ = ["watch_parent"]
@@ -35,10 +36,10 @@ def _watch(
         sleep(CHECK_EVERY_S)
     logger.warning("chaosgate load: the runner (pid %d) is gone; stopping the load", parent)
     if environment.runner is not None:
-        gevent.spawn_later(EXIT_AFTER_S, os._exit, 143)
+        gevent.spawn_later(EXIT_AFTER_S, os._exit, EXIT_SIGTERM)
         environment.runner.quit()
     else:
-        os._exit(143)
+        os._exit(EXIT_SIGTERM)
 
 
 def watch_parent(events: Events, *, getppid: Callable[[], int] = os.getppid) -> None:

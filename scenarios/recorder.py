@@ -16,7 +16,8 @@ from typing import Any
 from locust.event import EventHook, Events
 from locust.runners import MasterRunner
 
-from scenarios.ledger import LedgerEntry, LedgerWriter
+from chaosgate.vocabulary import LedgerEntry
+from scenarios.ledger import LedgerWriter
 
 __all__ = ["LedgerRecorder", "ledger_entry", "listen"]
 

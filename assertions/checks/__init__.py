@@ -2,7 +2,6 @@
 
 from assertions.checks.alert_coverage import RuleOutcome, evaluate_coverage, rule_outcomes
 from assertions.checks.alert_dedup import evaluate_dedup
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_grouping import evaluate_grouping
 from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhibition
 from assertions.checks.alert_noise import evaluate_noise
@@ -18,8 +17,6 @@ from assertions.checks.completeness import (
 )
 from assertions.checks.logs import check_logs, evaluate_logs
 from assertions.checks.slo import (
-    FaultWindow,
-    SloBounds,
     SloExpected,
     SloObservation,
     SloStats,
@@ -37,13 +34,10 @@ __all__ = [
     "CompletenessExpected",
     "CompletenessObservation",
     "Expectation",
-    "ExpectedAlert",
     "ExpectedInhibition",
-    "FaultWindow",
     "QualityExpectation",
     "Route",
     "RuleOutcome",
-    "SloBounds",
     "SloExpected",
     "SloObservation",
     "SloStats",

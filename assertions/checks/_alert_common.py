@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from assertions.checks.alert_check_names import alert_check_name
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 
 __all__ = ["MAX_LISTED", "Judge", "episode_view", "round_s", "unobserved", "unwatched"]
 

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from assertions.backends.prometheus import AlertRule
 from assertions.checks.alert_check_names import alert_check_name, parse_alert_check_name
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 
 __all__ = ["PROVED", "RuleOutcome", "evaluate_coverage", "rule_outcomes"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from assertions.backends.sink import Notification
 from assertions.checks._alert_common import MAX_LISTED, episode_view, round_s, unobserved
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 
 __all__ = ["ExpectedInhibition", "evaluate_inhibition"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from assertions.backends.sink import Notification
 from assertions.checks._alert_common import MAX_LISTED, Judge, episode_view, round_s
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 
 __all__ = ["judge_fired", "judge_resolved"]
 

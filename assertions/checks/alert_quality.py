@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from assertions.checks._alert_common import MAX_LISTED, episode_view, unwatched
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
-from assertions.checks.slo import FaultWindow
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert, FaultWindow
 
 __all__ = ["QualityExpectation", "evaluate_quality"]
 

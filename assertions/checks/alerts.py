@@ -10,8 +10,8 @@ and the sink's notifications:
   resolved within the resolve deadline); fired and resolved are judged in
   :mod:`~assertions.checks.alert_lifecycle`.
 
-:class:`ExpectedAlert` (:mod:`~assertions.checks.alert_expectations`) and :func:`evaluate_noise`
-(:mod:`~assertions.checks.alert_noise`) are re-exported here for existing callers.
+What an expectation is: :class:`chaosgate.vocabulary.ExpectedAlert`. :func:`evaluate_noise`
+(:mod:`~assertions.checks.alert_noise`) is re-exported here for existing callers.
 
 An alert's absence is concluded only from a window the watcher observed without failed polls;
 otherwise the result is an error, never a pass. :func:`check_expected_alert` waits for the
@@ -28,17 +28,16 @@ from assertions.backends.errors import BackendError
 from assertions.backends.sink import INTEGRATIONS, Notification, SinkBackend
 from assertions.checks._alert_common import Judge
 from assertions.checks.alert_delivery import Counters, evaluate_delivery
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_lifecycle import judge_fired, judge_resolved
 from assertions.checks.alert_noise import evaluate_noise
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.result import CheckResult
+from chaosgate.vocabulary import Clock, ExpectedAlert
 
 __all__ = [
     "DEFAULT_RESOLVE_DEADLINE_S",
     "DEFAULT_ROUTED",
     "CounterReader",
-    "ExpectedAlert",
     "check_expected_alert",
     "evaluate_expected_alert",
     "evaluate_noise",
@@ -107,7 +106,7 @@ def check_expected_alert(
     counters: CounterReader | None = None,
     group_by: Sequence[str] | None = None,
     poll_interval_s: float = 0.5,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CheckResult]:
     """Wait, at most until every deadline has passed, for the alert to fire, notify, resolve.

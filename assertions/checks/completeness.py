@@ -31,7 +31,7 @@ from typing import Any
 from assertions.backends.errors import BackendError
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = [
     "DEFAULT_DOWNSTREAM_BY_PREFIX",

@@ -21,7 +21,8 @@ from assertions.backends.errors import BackendError
 from assertions.backends.jaeger import JaegerBackend
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
-from scenarios.ledger import LedgerEntry, LedgerTail
+from chaosgate.request_ledger import LedgerTail
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = ["IngestLagProbe", "LagObservation", "LagSample", "evaluate_ingest_lag"]
 

@@ -25,7 +25,7 @@ from assertions.checks.completeness import (
     sample_entries,
 )
 from assertions.result import CheckResult
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = ["IdKind", "check_logs", "check_name", "evaluate_logs", "log_expectations"]
 

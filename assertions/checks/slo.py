@@ -29,12 +29,10 @@ from assertions.backends.errors import BackendError
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.checks._stats import histogram_quantile, percentile
 from assertions.result import CheckResult, Status
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry, SloBounds
 
 __all__ = [
     "DEFAULT_SELECTOR",
-    "FaultWindow",
-    "SloBounds",
     "SloExpected",
     "SloObservation",
     "SloStats",
@@ -48,21 +46,6 @@ __all__ = [
 
 DEFAULT_SELECTOR = 'service="gateway"'
 Side = Literal["inside", "outside"]
-
-
-@dataclass(frozen=True)
-class FaultWindow:
-    start: float  # inject time, unix seconds
-    end: float  # rollback time (or the end of the fault's effect)
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class SloBounds:
-    """Upper bounds for one side; None leaves that figure unjudged."""
-
-    max_error_ratio: float | None = None
-    max_p95_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -261,7 +244,7 @@ def check_prometheus_slo(
     selector: str = DEFAULT_SELECTOR,
     settle_s: float = 2.0,
     retry_interval_s: float = 1.0,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CheckResult]:
     """Query Prometheus once it has scraped past ``end`` (``settle_s``), retrying failures.

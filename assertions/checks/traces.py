@@ -24,7 +24,7 @@ from assertions.checks.completeness import (
     sample_entries,
 )
 from assertions.result import CheckResult
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = ["CHECK_NAME", "check_traces", "evaluate_traces", "trace_expectations"]
 

@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,9 @@ from chaosgate.chaos.experiment_errors import ExperimentError
 from chaosgate.chaos.experiment_files import read_experiment_file
 from chaosgate.chaos.experiment_kinds import check_chaos_kind
 from chaosgate.chaos.experiment_schema import MAX_SECONDS, check_structure
-from chaosgate.chaos.timeline import Clock, Timeline, TimelineHandler
+from chaosgate.chaos.timeline import Timeline, TimelineHandler
 from chaosgate.target_values import ChaosKind
+from chaosgate.vocabulary import Clock, ExpectedAlert
 
 __all__ = [
     "DEFAULT_DEADLINE_S",
@@ -54,7 +55,6 @@ __all__ = [
     "EXTENSION_NAME",
     "ROLLBACK_STRATEGY",
     "ChaosgateExtension",
-    "ExpectedAlertSpec",
     "ExpectedInhibitionSpec",
     "Experiment",
     "ExperimentError",
@@ -90,27 +90,17 @@ _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Failed|Ti
 
 
 @dataclass(frozen=True)
-class ExpectedAlertSpec:
-    """An alert the experiment's fault must raise: name, labels it must carry, deadline."""
-
-    alertname: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    deadline_s: float = DEFAULT_DEADLINE_S
-    label_patterns: Mapping[str, str] = field(default_factory=dict)  # name -> full-match regex
-
-
-@dataclass(frozen=True)
 class ExpectedInhibitionSpec:
     """An alert the fault raises that Alertmanager must inhibit: listed with ``inhibitedBy``
     naming a firing alert called ``inhibited_by``, and never sent to a receiver."""
 
-    alert: ExpectedAlertSpec
+    alert: ExpectedAlert
     inhibited_by: str
 
 
 @dataclass(frozen=True)
 class ChaosgateExtension:
-    expected_alerts: tuple[ExpectedAlertSpec, ...]
+    expected_alerts: tuple[ExpectedAlert, ...]
     expected_inhibitions: tuple[ExpectedInhibitionSpec, ...] = ()
     resolve_deadline_s: float = DEFAULT_RESOLVE_DEADLINE_S
     keeps_slo: bool = False  # the fault window is judged with the steady-state SLO bounds
@@ -156,7 +146,7 @@ def _patterns(value: object, where: str) -> dict[str, str]:
     return patterns
 
 
-def _alert(item: object, where: str, keys: tuple[str, ...] = _ALERT_KEYS) -> ExpectedAlertSpec:
+def _alert(item: object, where: str, keys: tuple[str, ...] = _ALERT_KEYS) -> ExpectedAlert:
     if not isinstance(item, dict):
         raise ExperimentError(
             f"{where}: expected an object like "
@@ -176,7 +166,7 @@ def _alert(item: object, where: str, keys: tuple[str, ...] = _ALERT_KEYS) -> Exp
     labels = _string_map(item.get("labels", {}), f"{where}.labels", '{"service": "users"}')
     patterns = _patterns(item.get("label_patterns", {}), f"{where}.label_patterns")
     deadline = _deadline(item.get("deadline_s", DEFAULT_DEADLINE_S), f"{where}.deadline_s")
-    return ExpectedAlertSpec(
+    return ExpectedAlert(
         alertname=name, labels=labels, deadline_s=deadline, label_patterns=patterns
     )
 
@@ -258,9 +248,7 @@ def chaosgate_extension(
     )
 
 
-def expected_alerts(
-    experiment: Experiment, *, source: str = "experiment"
-) -> list[ExpectedAlertSpec]:
+def expected_alerts(experiment: Experiment, *, source: str = "experiment") -> list[ExpectedAlert]:
     """The alerts the experiment's fault must raise, from its chaosgate extension."""
     return list(chaosgate_extension(experiment, source=source).expected_alerts)
 

@@ -34,7 +34,6 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from chaosgate.chaos.k8s_api import (
-    Clock,
     Sleep,
     api_client,
     api_reason,
@@ -42,6 +41,7 @@ from chaosgate.chaos.k8s_api import (
     read_service,
 )
 from chaosgate.chaos.k8s_specs import SpecError, load_spec_documents, resolve_spec_path
+from chaosgate.vocabulary import Clock
 
 __all__ = [
     "DETACHED_LABEL",

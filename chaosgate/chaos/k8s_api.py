@@ -13,7 +13,6 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 __all__ = [
-    "Clock",
     "Sleep",
     "api_client",
     "api_reason",
@@ -23,7 +22,6 @@ __all__ = [
     "selector_string",
 ]
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 

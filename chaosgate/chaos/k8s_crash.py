@@ -44,7 +44,6 @@ from chaoslib.exceptions import ActivityFailed
 from kubernetes import client
 
 from chaosgate.chaos.k8s_api import (
-    Clock,
     Sleep,
     api_client,
     list_pods,
@@ -54,6 +53,7 @@ from chaosgate.k8s.agent.pods import pods_dir
 from chaosgate.k8s.node_config import NodeConfig, NodeConfigError, load_node_config
 from chaosgate.stack.k8s_parts import k8s_files
 from chaosgate.stack.layout import StackLayout
+from chaosgate.vocabulary import Clock
 
 __all__ = ["PROCESS_ID_PREFIX", "crash_container", "local_node_config"]
 

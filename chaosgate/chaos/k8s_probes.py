@@ -20,13 +20,13 @@ from kubernetes import client
 
 from chaosgate.chaos.k8s_actions import ORIGINAL_SELECTOR_ANNOTATION
 from chaosgate.chaos.k8s_api import (
-    Clock,
     Sleep,
     api_client,
     object_name,
     read_service,
     selector_string,
 )
+from chaosgate.vocabulary import Clock
 
 __all__ = ["pods_gone", "service_has_ready_pods"]
 

@@ -3,7 +3,9 @@
 ``TimelineHandler`` is a ``chaoslib.run.RunEventHandler``: chaoslib calls it as the run
 happens, and it stamps each event with an injected clock (``time.time`` by default) onto a
 ``Timeline``, a thread-safe list of ``TimelineEvent``. The runner writes the events into
-summary.json and turns them into fault windows:
+summary.json and sums each experiment run up as an :class:`ExperimentSpan` (summary.json's
+``fault_window`` records), whose fault is judged as a
+:class:`~chaosgate.vocabulary.FaultWindow`:
 
 - inject time = start of the first action of the method;
 - rollback time = end of the rollbacks (when they were played).
@@ -19,15 +21,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from chaoslib.run import RunEventHandler
 
-__all__ = ["Clock", "EventKind", "FaultWindow", "Timeline", "TimelineEvent", "TimelineHandler"]
+from chaosgate.vocabulary import Clock
 
-Clock = Callable[[], float]
+__all__ = ["EventKind", "ExperimentSpan", "Timeline", "TimelineEvent", "TimelineHandler"]
+
 EventKind = Literal["experiment-start", "experiment-end", "probe", "inject", "rollback"]
 Phase = Literal["start", "end"]
 
@@ -46,8 +48,11 @@ class TimelineEvent:
 
 
 @dataclass(frozen=True)
-class FaultWindow:
-    """One experiment run's fault: from its first injected action to the end of rollbacks."""
+class ExperimentSpan:
+    """One experiment run on the timeline: its start, its fault (from its first injected action
+    to the end of its rollbacks, either missing when it did not happen), its end and status.
+    Not a :class:`~chaosgate.vocabulary.FaultWindow`: it may have no fault at all, and it
+    keeps what the report shows (the experiment's own start and end, its status)."""
 
     experiment: str
     started_at: float
@@ -78,14 +83,14 @@ class Timeline:
     def as_json(self) -> list[dict[str, Any]]:
         return [event.as_json() for event in self.events()]
 
-    def fault_windows(self) -> list[FaultWindow]:
-        """One window per experiment run (each ``experiment-start`` opens one)."""
-        windows: list[FaultWindow] = []
+    def experiment_spans(self) -> list[ExperimentSpan]:
+        """One span per experiment run (each ``experiment-start`` opens one)."""
+        spans: list[ExperimentSpan] = []
         current: dict[str, Any] | None = None
         for event in self.events():
             if event.kind == "experiment-start":
                 if current is not None:
-                    windows.append(FaultWindow(**current))
+                    spans.append(ExperimentSpan(**current))
                 current = {
                     "experiment": event.experiment,
                     "started_at": event.at,
@@ -105,12 +110,12 @@ class Timeline:
                 current["ended_at"] = event.at
                 current["status"] = event.status
         if current is not None:
-            windows.append(FaultWindow(**current))
-        return windows
+            spans.append(ExperimentSpan(**current))
+        return spans
 
-    def window(self, experiment: str) -> FaultWindow | None:
-        """The latest run's window of the experiment titled ``experiment``."""
-        matches = [w for w in self.fault_windows() if w.experiment == experiment]
+    def span(self, experiment: str) -> ExperimentSpan | None:
+        """The latest run's span of the experiment titled ``experiment``."""
+        matches = [w for w in self.experiment_spans() if w.experiment == experiment]
         return matches[-1] if matches else None
 
 

@@ -18,10 +18,9 @@ from chaosgate.receivers.credential import (
     load_credential,
 )
 from chaosgate.stack.ports import DEFAULT_PORTS, HOST
+from chaosgate.vocabulary import EXIT_BAD_INPUT
 
 __all__ = ["sink_app"]
-
-EXIT_BAD_INPUT = 2
 
 sink_app = typer.Typer()
 

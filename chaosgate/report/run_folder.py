@@ -24,7 +24,8 @@ from typing import Any
 
 from assertions.result import CheckResult
 from chaosgate.input_files import InputFileError, read_input_text
-from scenarios.ledger import LedgerEntry, LedgerError, read_ledger
+from chaosgate.request_ledger import RequestLedgerError, read_ledger
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = ["MAX_SUMMARY_BYTES", "RunFolder", "RunFolderError", "read_run_folder"]
 
@@ -155,7 +156,7 @@ def _ledger(directory: Path) -> tuple[tuple[LedgerEntry, ...], str]:
         return (), ""
     try:
         return tuple(read_ledger(directory)), ""
-    except (LedgerError, OSError, UnicodeDecodeError) as exc:
+    except (RequestLedgerError, OSError, UnicodeDecodeError) as exc:
         return (), f"the request ledger could not be read: {exc}"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from assertions.checks._stats import percentile
 from assertions.checks.slo import is_error
 from assertions.result import CheckResult
-from chaosgate.chaos.timeline import FaultWindow, Timeline, TimelineEvent
+from chaosgate.chaos.timeline import ExperimentSpan, Timeline, TimelineEvent
 from chaosgate.report.run_folder import RunFolder
 from chaosgate.report.timeline_checks import (
     AlertLifecycle,
@@ -38,7 +38,7 @@ from chaosgate.report.timeline_checks import (
     number,
     unexpected_alerts,
 )
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = [
     "ALL_SCENARIOS",
@@ -153,16 +153,16 @@ def _known(record: Mapping[str, Any], kind: type[Any]) -> dict[str, Any]:
     return {item.name: record.get(item.name) for item in fields(kind)}
 
 
-def _windows(timeline: Sequence[Mapping[str, Any]]) -> list[FaultWindow]:
+def _windows(timeline: Sequence[Mapping[str, Any]]) -> list[ExperimentSpan]:
     records = [r["fault_window"] for r in timeline if isinstance(r.get("fault_window"), Mapping)]
     if records:
-        return [FaultWindow(**_known(record, FaultWindow)) for record in records]
+        return [ExperimentSpan(**_known(record, ExperimentSpan)) for record in records]
     events = Timeline()  # an older summary: the windows from the events, as the run made them
     for record in timeline:
         event = _known(record, TimelineEvent)
         if isinstance(event["kind"], str) and number(event["at"]) is not None:
             events.add(TimelineEvent(**event))
-    return events.fault_windows()
+    return events.experiment_spans()
 
 
 def _names(checks: Sequence[CheckResult]) -> dict[float, str]:

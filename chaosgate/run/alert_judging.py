@@ -38,13 +38,13 @@ from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhi
 from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
 from assertions.checks.alert_routing import RoutingConfigError, route_for, routed_integrations
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
-from assertions.checks.alerts import ExpectedAlert, check_expected_alert, evaluate_noise
-from assertions.checks.slo import FaultWindow
+from assertions.checks.alerts import check_expected_alert, evaluate_noise
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
 from chaosgate.run.chaos_phase import ExperimentRun
 from chaosgate.run.judging import judged
 from chaosgate.run.profiles import Profile
+from chaosgate.vocabulary import ExpectedAlert, FaultWindow
 
 __all__ = [
     "AlertingSetup",

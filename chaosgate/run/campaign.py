@@ -26,12 +26,12 @@ from typing import Any
 
 from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.ingest_lag import IngestLagProbe
-from assertions.checks.slo import FaultWindow as SloWindow
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline
 from chaosgate.faults.recorder import RunFaults
 from chaosgate.faults.undo import undo_entry
+from chaosgate.request_ledger import LedgerTail, read_ledger
 from chaosgate.run.alert_judging import (
     alerting_figures,
     experiment_checks,
@@ -53,23 +53,19 @@ from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
 from chaosgate.run.run_plan import RunOutcome, RunPlan
 from chaosgate.run.run_record import ExperimentCopy, build_replay_record, copy_experiments
-from scenarios.ledger import LedgerEntry, LedgerTail, read_ledger
+from chaosgate.vocabulary import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY, LedgerEntry
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_PASSED",
-    "EXIT_UNHEALTHY",
     "RunOutcome",
     "RunPlan",
     "run_campaign",
 ]
 
-EXIT_PASSED, EXIT_FAILED, EXIT_UNHEALTHY = 0, 1, 3
 LOAD_STOP_GRACE_S = 2.0  # Locust's own stop, then SIGKILL: an interrupted run ends within 7 s
 
 
 def _verdict(checks: Sequence[CheckResult]) -> tuple[int, str]:
-    return (EXIT_PASSED, "passed") if all(c.passed for c in checks) else (EXIT_FAILED, "failed")
+    return (EXIT_OK, "passed") if all(c.passed for c in checks) else (EXIT_FAILED, "failed")
 
 
 @dataclass
@@ -91,7 +87,7 @@ class _Live:
         return build_replay_record(
             plan,
             self.experiment_copies,
-            timeline.fault_windows(),
+            timeline.experiment_spans(),
             self.load_started,
             chaosgate=self.build or chaosgate_build(),
             parts=self.part_versions,
@@ -252,11 +248,7 @@ def _campaign(
     entries, load_summary, load_ended = _finish_load(plan, live, faults, progress, record)
 
     # the fault windows, once: from inject to rollback (or the end of the load)
-    windows = [
-        SloWindow(start=run.inject_at, end=run.rollback_at or load_ended, name=run.path.stem)
-        for run in experiment_runs
-        if run.inject_at is not None
-    ]
+    windows = [w for run in experiment_runs if (w := run.fault_window(load_ended)) is not None]
     if probe is None:
         progress.info("no load ran: ingest-lag, completeness and SLO checks left out")
     else:

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from assertions.checks.alerts import ExpectedAlert
 from chaosgate.chaos.experiments import (
-    ExpectedAlertSpec,
     chaosgate_extension,
     failed_activities,
     load_experiment,
@@ -41,10 +39,11 @@ from chaosgate.faults.recorder import RunFaults
 from chaosgate.faults.undo import undo_entry
 from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.progress import Progress
-from chaosgate.run.replay_schedule import Clock, InjectAlignment, Sleep, wait_until
+from chaosgate.run.replay_schedule import InjectAlignment, Sleep, wait_until
 from chaosgate.run.run_plan import RunPlan, ScheduledExperiment
 from chaosgate.stack.layout import StackLayout
 from chaosgate.target import Target
+from chaosgate.vocabulary import Clock, ExpectedAlert, FaultWindow
 
 __all__ = ["ExperimentRun", "chaos_environment", "chaostoolkit_log", "run_chaos_timeline"]
 
@@ -65,11 +64,14 @@ class ExperimentRun:
     # alerts the fault raises that Alertmanager must inhibit: (the alert, its source's name)
     inhibited: tuple[tuple[ExpectedAlert, str], ...] = ()
 
-
-def _expected(spec: ExpectedAlertSpec) -> ExpectedAlert:
-    return ExpectedAlert(
-        spec.alertname, dict(spec.labels), spec.deadline_s, dict(spec.label_patterns)
-    )
+    def fault_window(self, until: float) -> FaultWindow | None:
+        """Its fault's window, named after the file's stem: from the inject to the rollback, or
+        to ``until`` (the load's end) when the rollbacks never finished; None when nothing was
+        injected."""
+        if self.inject_at is None:
+            return None
+        end = until if self.rollback_at is None else self.rollback_at
+        return FaultWindow(self.inject_at, end, self.path.stem)
 
 
 def chaos_environment(target: Target) -> AbstractContextManager[None]:
@@ -260,10 +262,8 @@ def run_chaos_timeline(
                 alignment = InjectAlignment(load_started + slot.inject_s, clock=clock, sleep=sleep)
         experiment = load_experiment(path)
         extension = chaosgate_extension(experiment, source=str(path))
-        expected = tuple(_expected(spec) for spec in extension.expected_alerts)
-        inhibited = tuple(
-            (_expected(item.alert), item.inhibited_by) for item in extension.expected_inhibitions
-        )
+        expected = extension.expected_alerts
+        inhibited = tuple((i.alert, i.inhibited_by) for i in extension.expected_inhibitions)
         title = str(experiment.get("title", path.stem))
         progress.step(f"chaos: {path.stem} ({title})")
         journal_path = chaos_dir / f"{index:02d}-{path.stem}.journal.json"
@@ -296,7 +296,7 @@ def run_chaos_timeline(
             status, error = "error", f"{type(exc).__name__}: {exc}"
         with interrupts.protected():  # a signal now waits until the fault is known undone
             failed += _settle(faults, entry, plan.target, journal, failed)
-            window = timeline.window(title)
+            window = timeline.span(title)
             results.append(
                 ExperimentRun(
                     path=path,

@@ -26,10 +26,12 @@ from typing import Any
 
 from chaoslib.run import RunEventHandler
 
+from chaosgate.vocabulary import EXIT_SIGINT, EXIT_SIGTERM, Clock
+
 __all__ = ["EXIT_CODES", "Interrupts", "RunInterrupted"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number
+EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -41,7 +43,7 @@ class RunInterrupted(KeyboardInterrupt):
 class Interrupts:
     """Install with ``with interrupts.installed():`` on the main thread."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Clock = time.time) -> None:
         self.signum: int | None = None
         self.at: float | None = None
         self.later: list[int] = []  # signals after the first, ignored

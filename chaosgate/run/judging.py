@@ -22,17 +22,14 @@ from typing import Any
 
 from assertions.checks.completeness import FoundCallback
 from assertions.checks.logs import check_logs
-from assertions.checks.slo import FaultWindow as SloWindow
-from assertions.checks.slo import SloBounds as SloSide
 from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_slo, ledger_slo
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
 from chaosgate.run.check_progress import found_progress
-from chaosgate.run.profiles import SloBounds
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import FaultWindow, LedgerEntry, SloBounds
 
 __all__ = [
     "SloJudgement",
@@ -68,19 +65,20 @@ class SloJudgement:
     """One SLO judgement: these fault windows, these bounds, and the check name's last part
     (None: ``outside_faults`` / ``inside_faults`` as :func:`evaluate_slo` names them)."""
 
-    windows: tuple[SloWindow, ...]
+    windows: tuple[FaultWindow, ...]
     expected: SloExpected
     name: str | None = None
 
 
 def slo_judgements(
-    windows: Sequence[SloWindow], bounds: SloBounds, keeps_slo: frozenset[str] = frozenset()
+    windows: Sequence[FaultWindow],
+    steady: SloBounds,
+    in_fault: SloBounds,
+    keeps_slo: frozenset[str] = frozenset(),
 ) -> list[SloJudgement]:
-    """Outside every window: the steady-state bounds. Inside the windows of faults the service
-    is not built to survive: the in-fault bounds (judged unless every window is one it keeps
-    its SLO in). Each window named in ``keeps_slo``: the steady-state bounds, on its own."""
-    steady = SloSide(max_error_ratio=bounds.error_ratio, max_p95_s=bounds.p95_s)
-    in_fault = SloSide(max_error_ratio=bounds.error_ratio_in_fault, max_p95_s=bounds.p95_s_in_fault)
+    """Outside every window: the ``steady`` bounds. Inside the windows of faults the service
+    is not built to survive: the ``in_fault`` bounds (judged unless every window is one it
+    keeps its SLO in). Each window named in ``keeps_slo``: the ``steady`` bounds, on its own."""
     faulted = tuple(window for window in windows if window.name not in keeps_slo)
     kept = [window for window in windows if window.name in keeps_slo]
     judgements = [SloJudgement(tuple(windows), SloExpected(outside=steady))]
@@ -95,7 +93,7 @@ def slo_judgements(
 def slo_checks(
     plan: RunPlan,
     entries: Sequence[LedgerEntry],
-    windows: Sequence[SloWindow],
+    windows: Sequence[FaultWindow],
     backends: WarmupBackends,
     start: float,
     end: float,
@@ -108,7 +106,8 @@ def slo_checks(
     whole deadline, the later judgements make one attempt each."""
     checks: list[CheckResult] = []
     deadline_s = prometheus_deadline_s
-    for judgement in slo_judgements(windows, plan.profile.slo, keeps_slo):
+    profile = plan.profile
+    for judgement in slo_judgements(windows, profile.slo, profile.slo_in_fault, keeps_slo):
         names = _slo_names(judgement)
 
         def judge(
@@ -150,7 +149,7 @@ def _slo_names(judgement: SloJudgement) -> list[str]:
     return [f"slo.{source}.{side}_faults" for source in ("ledger", "prometheus") for side in sides]
 
 
-def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) -> bool:
+def _in_fault(entry: LedgerEntry, windows: Sequence[FaultWindow], grace_s: float) -> bool:
     end = entry.started_at + entry.latency_s
     return any(
         end >= window.start - grace_s and entry.started_at <= window.end + grace_s
@@ -161,7 +160,7 @@ def _in_fault(entry: LedgerEntry, windows: Sequence[SloWindow], grace_s: float) 
 def completeness_checks(
     plan: RunPlan,
     entries: Sequence[LedgerEntry],
-    windows: Sequence[SloWindow],
+    windows: Sequence[FaultWindow],
     backends: WarmupBackends,
     *,
     progress: Progress | None = None,

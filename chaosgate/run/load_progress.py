@@ -2,8 +2,8 @@
 
 Locust runs in its own process (:mod:`chaosgate.run.load`); what this process can watch of it
 is the request ledger, one JSONL file per Locust process, growing as requests end. A
-:class:`~scenarios.ledger.LedgerTail` reads only the bytes appended since the previous tick, so
-a tick costs what was written since, never the whole ledger again. Requests per second are
+:class:`~chaosgate.request_ledger.LedgerTail` reads only the bytes appended since the previous
+tick, so a tick costs what was written since, never the whole ledger again. Requests per second are
 counted over the last ``window_s`` of ticks (recent, so a fault that stalls the service shows
 as a drop, not as a dent in an average); errors over the whole load, with the SLO check's rule
 for a failed request (:func:`assertions.checks.slo.is_error`), so both say the same.
@@ -31,8 +31,9 @@ from rich.progress import BarColumn, TaskID, TextColumn
 from rich.progress import Progress as RichProgress
 
 from assertions.checks.slo import is_error
+from chaosgate.request_ledger import LedgerTail
 from chaosgate.run.progress import Progress
-from scenarios.ledger import LedgerEntry, LedgerTail
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = [
     "LINE_EVERY_S",

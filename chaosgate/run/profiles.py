@@ -18,19 +18,21 @@ from typing import Literal
 from chaosgate.input_files import file_kind
 from chaosgate.target_env import quote
 from chaosgate.target_values import ChaosKind
+from chaosgate.vocabulary import SloBounds
 
 __all__ = [
     "EXPERIMENT_DIRS",
+    "IN_FAULT_SLO",
     "KUBERNETES_PROFILES",
     "MAX_DURATION_S",
     "MAX_SEED",
     "MAX_USERS",
     "MIN_DURATION_S",
     "PROFILES",
+    "STEADY_SLO",
     "AlertCoverage",
     "Profile",
     "ProfileError",
-    "SloBounds",
     "experiment_path",
     "profiles_for",
     "resolve_profile",
@@ -50,20 +52,14 @@ MAX_SEED = 2**63 - 1
 
 
 AlertCoverage = Literal["all"] | tuple[str, ...]
+# the SLO bounds the service must keep outside fault windows (and inside those of the faults it
+# is built to survive, ``keeps_slo``), and inside the other fault windows
+STEADY_SLO = SloBounds(max_error_ratio=0.01, max_p95_s=1.0)
+IN_FAULT_SLO = SloBounds(max_error_ratio=0.6, max_p95_s=5.0)
 
 
 class ProfileError(Exception):
     """An unknown profile, scenario or experiment, or a bad override."""
-
-
-@dataclass(frozen=True)
-class SloBounds:
-    """Bounds the service must keep; ``*_in_fault`` apply inside fault windows."""
-
-    error_ratio: float = 0.01
-    p95_s: float = 1.0
-    error_ratio_in_fault: float = 0.6
-    p95_s_in_fault: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,8 @@ class Profile:
     shape: str | None = None  # steady / ramp / spike / step, or None for plain -u/-r/-t
     trace_sample: int | None = None  # None: every ledger id
     completeness: float = 1.0  # minimum share of ledger ids found in traces and logs
-    slo: SloBounds = field(default_factory=SloBounds)
+    slo: SloBounds = STEADY_SLO
+    slo_in_fault: SloBounds = IN_FAULT_SLO
     seed: int = 1
     chaos: ChaosKind = "local"  # which folder the experiment names are in (EXPERIMENT_DIRS)
     # the alert rules this run must prove (fired in time, notified, resolved): "all" loaded

@@ -33,9 +33,10 @@ from typing import Any
 
 from chaoslib.run import RunEventHandler
 
-__all__ = ["Clock", "InjectAlignment", "Sleep", "first_action_hook", "wait_until"]
+from chaosgate.vocabulary import Clock
 
-Clock = Callable[[], float]
+__all__ = ["InjectAlignment", "Sleep", "first_action_hook", "wait_until"]
+
 Sleep = Callable[[float], None]
 WAIT_TICK_S = 0.5  # how often a wait asks whether to go on waiting
 

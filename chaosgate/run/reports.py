@@ -74,7 +74,7 @@ def write_reports(
         settings=settings,
         timeline=[
             *timeline.as_json(),
-            *({"fault_window": w.as_json()} for w in timeline.fault_windows()),
+            *({"fault_window": w.as_json()} for w in timeline.experiment_spans()),
         ],
         checks=checks,
         load=load,

@@ -13,7 +13,7 @@ same load and the same faults at the same offsets.
   ``chaos/NN-<stem>.journal.json``), with its SHA-256: the record stays true when the original
   is edited later. Call it before the load, so the copy is what the chaos phase reads.
 - :func:`build_replay_record` assembles the :class:`ReplayRecord`; ``as_json()`` is the
-  section. Faults come from the chaos timeline's fault windows, matched to the plan's
+  section. Faults come from the chaos timeline's experiment spans, matched to the plan's
   experiments by title in order (an experiment that never started, e.g. skipped when the load
   ended, has no fault).
 - :func:`~chaosgate.run.run_record_load.load_replay_record` reads the section back, checked.
@@ -34,7 +34,7 @@ from typing import Any
 
 from chaosgate.chaos.experiment_errors import ExperimentError
 from chaosgate.chaos.experiment_files import read_experiment_file
-from chaosgate.chaos.timeline import FaultWindow
+from chaosgate.chaos.timeline import ExperimentSpan
 from chaosgate.input_files import InputFileError, read_input_text
 from chaosgate.run.part_versions import ChaosgateBuild
 from chaosgate.run.run_plan import ReplayOf, RunPlan
@@ -212,13 +212,13 @@ def _offset(at: float | None, origin: float | None) -> float | None:
 
 
 def fault_offsets(
-    windows: Sequence[FaultWindow],
+    windows: Sequence[ExperimentSpan],
     experiments: Sequence[ExperimentCopy],
     load_started_at: float | None,
 ) -> tuple[RecordedFault, ...]:
-    """Each fault window as offsets from ``load_started_at``, matched in order to the
+    """Each experiment span as offsets from ``load_started_at``, matched in order to the
     experiment with its title (the timeline knows titles only; experiments run in plan order,
-    so the n-th window belongs to the next experiment with that title)."""
+    so the n-th span belongs to the next experiment with that title)."""
     faults: list[RecordedFault] = []
     position = 0  # experiments before it have been matched (or skipped)
     for window in windows:
@@ -249,17 +249,17 @@ def fault_offsets(
 def build_replay_record(
     plan: RunPlan,
     experiments: Sequence[ExperimentCopy],
-    windows: Sequence[FaultWindow],
+    windows: Sequence[ExperimentSpan],
     load_started_at: float | None,
     *,
     chaosgate: ChaosgateBuild,
     parts: Mapping[str, Mapping[str, Any]],
 ) -> ReplayRecord:
     """The record of ``plan``'s run: its profile and load, ``experiments`` (from
-    :func:`copy_experiments`), the fault ``windows`` (``Timeline.fault_windows()``) as offsets
-    from ``load_started_at`` (None: the load never started, every offset None), chaosgate's
-    build and the ``parts``' versions (:func:`~chaosgate.run.part_versions.read_part_versions`;
-    ``{}`` when they were not read)."""
+    :func:`copy_experiments`), their spans ``windows`` (``Timeline.experiment_spans()``) as
+    offsets from ``load_started_at`` (None: the load never started, every offset None),
+    chaosgate's build and the ``parts``' versions
+    (:func:`~chaosgate.run.part_versions.read_part_versions`; ``{}`` when they were not read)."""
     profile = plan.profile
     return ReplayRecord(
         run_id=plan.run_id,

@@ -20,7 +20,7 @@ from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.logs import check_logs
 from assertions.checks.traces import check_traces
 from assertions.result import Status
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 from tests.integration.conftest import LocalStack
 
 pytestmark = pytest.mark.integration

@@ -79,7 +79,7 @@ def test_gateway_error_ratio_injects_and_rolls_back(
 
     assert journal["status"] == "completed", journal
     assert journal["deviated"] is False
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     assert window.inject_at is not None and window.rollback_at is not None
     assert window.rollback_at - window.inject_at >= 30  # the fault stays on for its pause
     _say(f"gateway-error-ratio fault window {window.rollback_at - window.inject_at:.1f} s")
@@ -110,7 +110,7 @@ def test_kill_users_service_brings_back_a_new_process(
     assert journal["status"] == "completed", journal
     assert journal["deviated"] is False
     assert journal["run"][0]["output"]["pid"] == old_pid
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     assert window.inject_at is not None and window.rollback_at is not None
 
     after = supervisor.process("users")

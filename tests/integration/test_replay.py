@@ -28,7 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from scenarios.ledger import LedgerEntry, read_ledger
+from chaosgate.request_ledger import read_ledger
+from chaosgate.vocabulary import LedgerEntry
 from tests.integration.conftest import LocalStack
 from tests.integration.support import chaosgate_env
 

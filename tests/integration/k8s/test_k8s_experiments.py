@@ -120,7 +120,7 @@ def test_the_cpu_stress_pod_saturates_the_node_raises_node_high_cpu_and_goes(
     assert journal["status"] == "completed", journal
     assert journal["deviated"] is False
     assert failed_activities(journal) == []
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     assert window.inject_at is not None and window.rollback_at is not None
     started = journal["run"][0]["output"]
     assert started["node"] == LOCAL_NODE_NAME

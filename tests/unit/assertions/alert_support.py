@@ -11,9 +11,9 @@ import httpx
 
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.sink import Notification
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations, AlertWatcher
 from assertions.result import CheckResult
+from chaosgate.vocabulary import ExpectedAlert
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.fake_backends import am_alert
 from tests.unit.assertions.support import Recorder

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from assertions.backends.prometheus import AlertRule
 from assertions.checks.alert_coverage import RuleOutcome, evaluate_coverage, rule_outcomes
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 from tests.unit.assertions.alert_support import DOWN
 
 # the 16 rules of stack/prometheus/rules.yml as Prometheus 2.42 listed them

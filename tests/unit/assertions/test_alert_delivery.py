@@ -10,9 +10,9 @@ import httpx
 from assertions.backends.errors import BackendError
 from assertions.backends.sink import Notification, SinkBackend
 from assertions.checks.alert_delivery import COUNTERS_BASIS
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.alert_support import (
     DOWN,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from assertions.backends.sink import Notification
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_inhibition import ExpectedInhibition, evaluate_inhibition
 from assertions.checks.alert_watcher import AlertEpisode
 from assertions.result import Status
+from chaosgate.vocabulary import ExpectedAlert
 from tests.unit.assertions.alert_support import INJECT, watched
 
 LATENCY = ExpectedAlert("GatewayHighLatency", {"service": "gateway"}, deadline_s=30.0)

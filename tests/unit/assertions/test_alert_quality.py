@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from assertions.checks.alert_expectations import ExpectedAlert
 from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
-from assertions.checks.slo import FaultWindow
 from assertions.result import Status
+from chaosgate.vocabulary import ExpectedAlert, FaultWindow
 from tests.unit.assertions.alert_support import DOWN, episode, watched
 
 KILL = FaultWindow(1000.0, 1040.0, "kill-users-service")

@@ -7,12 +7,9 @@ import httpx
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.sink import Notification, SinkBackend
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
-from assertions.checks.alerts import (
-    ExpectedAlert,
-    check_expected_alert,
-    evaluate_expected_alert,
-)
+from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import ExpectedAlert
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.alert_support import (
     AM,

@@ -26,10 +26,12 @@ from assertions.checks.alert_quality import QualityExpectation, evaluate_quality
 from assertions.checks.alert_watcher import AlertObservations, AlertWatcher
 from assertions.checks.alerts import check_expected_alert, evaluate_expected_alert
 from assertions.checks.ingest_lag import IngestLagProbe
-from assertions.checks.slo import FaultWindow, SloBounds, SloExpected, check_prometheus_slo
+from assertions.checks.slo import SloExpected, check_prometheus_slo
 from assertions.checks.traces import check_traces
 from assertions.result import CheckResult, Status
-from scenarios.ledger import LedgerTail, LedgerWriter
+from chaosgate.request_ledger import LedgerTail
+from chaosgate.vocabulary import FaultWindow, SloBounds
+from scenarios.ledger import LedgerWriter
 from tests.support.clocks import FakeClock
 from tests.support.servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.alert_support import (

@@ -10,7 +10,8 @@ from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.jaeger import JaegerBackend
 from assertions.checks.ingest_lag import IngestLagProbe, LagObservation, evaluate_ingest_lag
 from assertions.result import Status
-from scenarios.ledger import LedgerTail, LedgerWriter
+from chaosgate.request_ledger import LedgerTail
+from scenarios.ledger import LedgerWriter
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.support import entry, trace_id
 

@@ -11,7 +11,7 @@ from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.checks.completeness import CompletenessExpected, CompletenessObservation
 from assertions.checks.logs import IdKind, check_logs, evaluate_logs, log_expectations
 from assertions.result import Status
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.fake_backends import FakeElasticsearch
 from tests.unit.assertions.support import Recorder, entry, failing

@@ -12,8 +12,6 @@ import requests
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.checks._stats import histogram_quantile, percentile, summary
 from assertions.checks.slo import (
-    FaultWindow,
-    SloBounds,
     SloExpected,
     SloObservation,
     SloStats,
@@ -24,6 +22,7 @@ from assertions.checks.slo import (
     split_segments,
 )
 from assertions.result import Status
+from chaosgate.vocabulary import FaultWindow, SloBounds
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.support import RequestsTransport, entry
 

@@ -10,13 +10,13 @@ import pytest
 from chaosgate.chaos.experiments import (
     DEFAULT_DEADLINE_S,
     DEFAULT_RESOLVE_DEADLINE_S,
-    ExpectedAlertSpec,
     ExpectedInhibitionSpec,
     ExperimentError,
     chaosgate_extension,
     expected_alerts,
     validate_experiment,
 )
+from chaosgate.vocabulary import ExpectedAlert
 from tests.unit.chaos.support import activity, experiment, write
 
 SOURCE = "experiments/local/x.json"
@@ -47,8 +47,8 @@ def test_expected_alerts_are_read_with_defaults() -> None:
         }
     )
     assert expected_alerts(doc) == [
-        ExpectedAlertSpec("UsersServiceDown", {"service": "users"}, 20.0),
-        ExpectedAlertSpec("NodeHighCPU", {}, DEFAULT_DEADLINE_S),
+        ExpectedAlert("UsersServiceDown", {"service": "users"}, 20.0),
+        ExpectedAlert("NodeHighCPU", {}, DEFAULT_DEADLINE_S),
     ]
     assert chaosgate_extension(doc).resolve_deadline_s == DEFAULT_RESOLVE_DEADLINE_S
 
@@ -167,7 +167,7 @@ def test_label_patterns_and_expected_inhibitions_are_read() -> None:
     assert extension.expected_alerts[0].label_patterns == {"mountpoint": ".*/d-0"}
     (inhibition,) = extension.expected_inhibitions
     assert inhibition == ExpectedInhibitionSpec(
-        ExpectedAlertSpec("DatabaseTooManyConnections", {"service": "orders"}),
+        ExpectedAlert("DatabaseTooManyConnections", {"service": "orders"}),
         "DatabasePoolExhausted",
     )
 

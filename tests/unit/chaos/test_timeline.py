@@ -67,7 +67,7 @@ def test_fault_window_is_first_inject_start_to_rollbacks_end(tmp_path: Path) -> 
         write(tmp_path, doc), timeline=timeline, clock=FakeClock(0.0, step_per_reading=1.0)
     )
 
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     inject_starts = [e for e in timeline.events() if e.kind == "inject" and e.phase == "start"]
     assert [e.activity for e in inject_starts] == ["break", "wait"]
     assert window.inject_at == inject_starts[0].at
@@ -78,8 +78,8 @@ def test_fault_window_is_first_inject_start_to_rollbacks_end(tmp_path: Path) -> 
     assert window.status == "deviated"
     # a probe inside the method is a probe, not an injection
     assert [e.kind for e in timeline.events() if e.activity == "look"] == ["probe", "probe"]
-    assert timeline.window("break and repair") == window
-    assert timeline.window("no such experiment") is None
+    assert timeline.span("break and repair") == window
+    assert timeline.span("no such experiment") is None
 
 
 def test_rollbacks_are_played_even_when_the_run_failed(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_rollbacks_are_played_even_when_the_run_failed(tmp_path: Path) -> None:
     assert [run["activity"]["name"] for run in journal["rollbacks"]] == ["repair"]
     assert fake_activities.SYSTEM["broken"] is False
     assert settings == {"runtime": {"rollbacks": {"strategy": "never"}}}, "settings mutated"
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     assert window.inject_at is not None and window.rollback_at is not None
     assert window.status == "failed"
 
@@ -114,7 +114,7 @@ def test_no_inject_when_the_hypothesis_fails_before_the_method(tmp_path: Path) -
     journal = run_experiment(write(tmp_path, doc), timeline=timeline)
 
     assert journal["status"] == "failed"
-    [window] = timeline.fault_windows()
+    [window] = timeline.experiment_spans()
     assert window.inject_at is None
     # rollbacks are still played ("always"), so the window has a rollback time
     assert window.rollback_at is not None
@@ -140,7 +140,7 @@ def test_one_timeline_holds_several_runs(tmp_path: Path) -> None:
         write(tmp_path, experiment(title="second"), "b.json"), timeline=timeline, clock=clock
     )
 
-    windows = timeline.fault_windows()
+    windows = timeline.experiment_spans()
     assert [w.experiment for w in windows] == ["first", "second"]
     first, second = windows
     assert first.inject_at is not None and first.rollback_at is not None

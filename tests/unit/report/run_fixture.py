@@ -2,7 +2,7 @@
 ledger file as LedgerWriter writes it): one fault, one alert that fired and was notified late
 on one receiver, one alert that never fired, an unexpected critical alert, ingest-lag checks.
 
-Built from the same types the run uses (CheckResult, TimelineEvent, FaultWindow, LedgerEntry,
+Built from the same types the run uses (CheckResult, TimelineEvent, ExperimentSpan, LedgerEntry,
 RunSummary), so a change of their shape shows here too.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline, TimelineEvent
 from chaosgate.report.summary import RunSummary, write_summary
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 
 __all__ = [
     "EXPERIMENT",
@@ -85,7 +85,7 @@ def timeline() -> list[dict[str, Any]]:
         ("experiment-end", "", "end", ROLLBACK + 0.1, "completed"),
     ):
         events.add(TimelineEvent(TITLE, kind, activity, phase, at, status))  # type: ignore[arg-type]
-    return [*events.as_json(), *({"fault_window": w.as_json()} for w in events.fault_windows())]
+    return [*events.as_json(), *({"fault_window": w.as_json()} for w in events.experiment_spans())]
 
 
 def _episode(alertname: str, starts: float, resolved: float | None) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from assertions.backends.prometheus import AlertRule
 from assertions.checks.alert_routing import routed_integrations
-from assertions.checks.alerts import ExpectedAlert
 from assertions.result import CheckResult, Status
 from chaosgate.run.alert_judging import AlertingSetup, alerting_figures
+from chaosgate.vocabulary import ExpectedAlert
 
 CONFIG = {
     "route": {

@@ -20,7 +20,6 @@ from pytest_httpserver import HTTPServer
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.prometheus import AlertRule
 from assertions.checks.alert_watcher import AlertWatcher
-from assertions.checks.slo import FaultWindow
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
 from chaosgate.run.alert_judging import AlertingSetup, experiment_checks, run_alert_checks
@@ -31,6 +30,7 @@ from chaosgate.run.profiles import Profile
 from chaosgate.target import (
     Target,
 )
+from chaosgate.vocabulary import FaultWindow
 from tests.support.clocks import FakeClock
 from tests.support.servers import closed_port_url, hanging_server_url
 from tests.unit.assertions.alert_support import (

@@ -13,12 +13,12 @@ import pytest
 import requests
 from rich.console import Console
 
-from assertions.checks.slo import FaultWindow
 from assertions.result import CheckResult
 from chaosgate.run.backends import build_backends
 from chaosgate.run.judging import completeness_checks
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
+from chaosgate.vocabulary import FaultWindow
 from tests.unit.assertions.fake_backends import FakeElasticsearch, FakeJaeger
 from tests.unit.assertions.support import entry
 from tests.unit.run.plans import smoke_plan, target_at

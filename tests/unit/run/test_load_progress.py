@@ -15,7 +15,7 @@ from rich.console import Console
 
 from chaosgate.run.load_progress import LoadFigures, LoadProgress
 from chaosgate.run.progress import Progress
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import LedgerEntry
 from tests.support.clocks import FakeClock
 from tests.support.waiting import wait_until
 from tests.unit.assertions.support import entry

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from chaosgate.cli import main
+from chaosgate.request_ledger import read_ledger
 from chaosgate.run import load
 from chaosgate.run.load import WEB_HOST, locust_command, start_load
 from chaosgate.run.profiles import resolve_profile
-from scenarios.ledger import read_ledger
 from tests.support.waiting import wait_until
 from tests.unit.run.test_replay_plan import RUN_ID, recorded_run
 

@@ -87,7 +87,7 @@ def recorded_run(
     for path, start, inject in windows:
         add_window(timeline, title_of(path), start, inject)
     record = build_replay_record(
-        plan, copies, timeline.fault_windows(), LOAD_START, chaosgate=BUILD, parts={}
+        plan, copies, timeline.experiment_spans(), LOAD_START, chaosgate=BUILD, parts={}
     )
     summary = RunSummary(
         run_id=RUN_ID,

@@ -105,7 +105,7 @@ def test_the_first_action_starts_at_the_inject_moment(tmp_path: Path) -> None:
     journal = run_experiment(path, timeline=timeline, clock=clock, event_handlers=[alignment])
     assert journal["status"] == "completed"
     assert _injects(timeline) == [LOAD_START + 23.5, LOAD_START + 23.5]  # held once, at the first
-    (window,) = timeline.fault_windows()
+    (window,) = timeline.experiment_spans()
     assert window.started_at == LOAD_START + 20.0
     assert window.inject_at == LOAD_START + 23.5
     assert alignment.waited_s == pytest.approx(3.5)
@@ -203,7 +203,7 @@ def test_each_experiment_starts_and_injects_at_its_recorded_offsets(tmp_path: Pa
     ]
     clock = FakeClock(LOAD_START + 1.0)  # the warm-up took a second
     timeline, results, printed = _play(_plan(tmp_path, docs, schedule), clock)
-    windows = timeline.fault_windows()
+    windows = timeline.experiment_spans()
     assert [(w.experiment, w.started_at - LOAD_START, w.inject_at) for w in windows] == [
         ("first", 20.0, LOAD_START + 20.75),
         ("third", 61.5, LOAD_START + 64.0),

@@ -146,7 +146,7 @@ def test_faults_are_offsets_from_the_load_start_matched_to_their_experiment(
     kill = title_of(KILL_USERS)
     run_window(timeline, kill, LOAD_START + 20.0, LOAD_START + 20.4567, LOAD_START + 41.25)
     run_window(timeline, kill, LOAD_START + 60.0, None, None)  # hypothesis failed: no fault
-    faults = fault_offsets(timeline.fault_windows(), copies, LOAD_START)
+    faults = fault_offsets(timeline.experiment_spans(), copies, LOAD_START)
     assert faults == (
         RecordedFault(kill, 0, "completed", 20.0, 20.457, 41.25, 42.25),
         RecordedFault(kill, 2, "failed", 60.0, None, None, 61.0),
@@ -158,7 +158,7 @@ def test_a_window_of_an_experiment_the_plan_does_not_have_is_unmatched(tmp_path:
     timeline = Timeline()
     run_window(timeline, "someone else's", LOAD_START + 5, LOAD_START + 6, LOAD_START + 7)
     run_window(timeline, title_of(KILL_USERS), LOAD_START + 8, LOAD_START + 9, LOAD_START + 10)
-    first, second = fault_offsets(timeline.fault_windows(), copies, LOAD_START)
+    first, second = fault_offsets(timeline.experiment_spans(), copies, LOAD_START)
     assert (first.experiment_index, second.experiment_index) == (None, 0)
 
 
@@ -166,7 +166,7 @@ def test_no_load_start_no_offsets(tmp_path: Path) -> None:
     copies = copy_experiments(plan_of(tmp_path, [KILL_USERS]))
     timeline = Timeline()
     run_window(timeline, title_of(KILL_USERS), 5.0, 6.0, 7.0)
-    (fault,) = fault_offsets(timeline.fault_windows(), copies, None)
+    (fault,) = fault_offsets(timeline.experiment_spans(), copies, None)
     assert (fault.started_s, fault.inject_s, fault.rollback_s, fault.ended_s) == (None,) * 4
 
 
@@ -201,7 +201,7 @@ def full_record(tmp_path: Path) -> tuple[RunPlan, ReplayRecord]:
         "prometheus": {"error": "prometheus at http://p/api/v1/status/buildinfo: HTTP 503"},
     }
     record = build_replay_record(
-        plan, copies, timeline.fault_windows(), LOAD_START, chaosgate=BUILD, parts=parts
+        plan, copies, timeline.experiment_spans(), LOAD_START, chaosgate=BUILD, parts=parts
     )
     return plan, record
 

@@ -3,12 +3,10 @@ is judged with the steady-state bounds, on its own window; the others with the i
 
 from __future__ import annotations
 
-from assertions.checks.slo import FaultWindow, SloBounds, evaluate_slo, ledger_slo
+from assertions.checks.slo import evaluate_slo, ledger_slo
 from chaosgate.run.judging import SloJudgement, slo_judgements
-from chaosgate.run.profiles import SloBounds as ProfileBounds
-from scenarios.ledger import LedgerEntry
+from chaosgate.vocabulary import FaultWindow, LedgerEntry, SloBounds
 
-BOUNDS = ProfileBounds(error_ratio=0.01, p95_s=1.0, error_ratio_in_fault=0.6, p95_s_in_fault=5.0)
 STEADY = SloBounds(max_error_ratio=0.01, max_p95_s=1.0)
 IN_FAULT = SloBounds(max_error_ratio=0.6, max_p95_s=5.0)
 KILL = FaultWindow(100.0, 120.0, "kill-orders-pod")
@@ -43,14 +41,14 @@ def _names_and_bounds(
 
 
 def test_without_keeps_slo_every_window_gets_the_in_fault_bounds() -> None:
-    assert _names_and_bounds(slo_judgements([KILL, CUT], BOUNDS)) == [
+    assert _names_and_bounds(slo_judgements([KILL, CUT], STEADY, IN_FAULT)) == [
         (None, ("kill-orders-pod", "remove-orders-endpoints"), STEADY, None),
         (None, ("kill-orders-pod", "remove-orders-endpoints"), None, IN_FAULT),
     ]
 
 
 def test_a_window_that_keeps_the_slo_is_judged_alone_with_the_steady_bounds() -> None:
-    judgements = slo_judgements([KILL, CUT], BOUNDS, frozenset({"kill-orders-pod"}))
+    judgements = slo_judgements([KILL, CUT], STEADY, IN_FAULT, frozenset({"kill-orders-pod"}))
     assert _names_and_bounds(judgements) == [
         (None, ("kill-orders-pod", "remove-orders-endpoints"), STEADY, None),
         (None, ("remove-orders-endpoints",), None, IN_FAULT),
@@ -59,13 +57,13 @@ def test_a_window_that_keeps_the_slo_is_judged_alone_with_the_steady_bounds() ->
 
 
 def test_only_kept_windows_leave_no_in_fault_judgement() -> None:
-    judgements = slo_judgements([KILL], BOUNDS, frozenset({"kill-orders-pod"}))
+    judgements = slo_judgements([KILL], STEADY, IN_FAULT, frozenset({"kill-orders-pod"}))
     assert _names_and_bounds(judgements) == [
         (None, ("kill-orders-pod",), STEADY, None),
         ("kill-orders-pod", ("kill-orders-pod",), None, STEADY),
     ]
     # with no fault at all the in-fault side is still judged (and finds nothing: an error)
-    assert _names_and_bounds(slo_judgements([], BOUNDS)) == [
+    assert _names_and_bounds(slo_judgements([], STEADY, IN_FAULT)) == [
         (None, (), STEADY, None),
         (None, (), None, IN_FAULT),
     ]
@@ -76,7 +74,7 @@ def test_five_percent_errors_fail_a_kept_window_but_pass_as_an_ordinary_fault() 
 
     def verdicts(keeps: frozenset[str]) -> dict[str, str]:
         results = {}
-        for judgement in slo_judgements([KILL], BOUNDS, keeps):
+        for judgement in slo_judgements([KILL], STEADY, IN_FAULT, keeps):
             for check in evaluate_slo(ledger_slo(entries, judgement.windows), judgement.expected):
                 results[judgement.name or check.name] = check.status.value
         return results

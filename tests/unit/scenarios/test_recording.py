@@ -14,8 +14,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from chaosgate.request_ledger import read_ledger
 from scenarios.base import TracedUser
-from scenarios.ledger import read_ledger
 from scenarios.recorder import LedgerRecorder
 from scenarios.tracing import TRACEPARENT, new_request_ids
 from tests.support.servers import closed_port, closed_port_url

@@ -11,11 +11,11 @@ import pytest
 from locust.env import Environment
 from locust.util.load_locustfile import load_locustfile
 
+from chaosgate.request_ledger import read_ledger
 from scenarios.base import TracedUser
 from scenarios.customer import Customer
 from scenarios.iot import IoTDevice
 from scenarios.kitchen import KitchenStaff
-from scenarios.ledger import read_ledger
 from scenarios.settings import SettingsError
 from scenarios.setup import configure
 from scenarios.shapes import SHAPES, SpikeShape
