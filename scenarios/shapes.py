@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from locust import LoadTestShape
 
+from chaosgate.vocabulary import Clock
 from scenarios.settings import ShapeSettings, shape_settings
 
 __all__ = ["SHAPES", "ChaosgateShape", "RampShape", "SpikeShape", "SteadyShape", "StepShape"]
@@ -36,7 +37,7 @@ class ChaosgateShape(LoadTestShape):
     def __init__(
         self,
         settings: ShapeSettings | None = None,
-        clock: Callable[[], float] = time.perf_counter,
+        clock: Clock = time.perf_counter,
     ) -> None:
         self.settings = settings if settings is not None else shape_settings(os.environ)
         self._clock = clock

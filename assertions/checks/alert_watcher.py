@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.errors import BackendError
+from chaosgate.vocabulary import Clock
 
 __all__ = ["AlertEpisode", "AlertObservations", "AlertWatcher"]
 
@@ -95,7 +96,7 @@ class AlertWatcher:
         backend: AlertmanagerBackend,
         *,
         interval_s: float = 0.5,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         filters: Sequence[str] = (),
     ) -> None:
         self._backend = backend

@@ -31,7 +31,7 @@ from typing import Any
 from assertions.backends.errors import BackendError
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
-from chaosgate.vocabulary import LedgerEntry
+from chaosgate.vocabulary import Clock, LedgerEntry
 
 __all__ = [
     "DEFAULT_DOWNSTREAM_BY_PREFIX",
@@ -163,7 +163,7 @@ def poll_for_ids(
     batch_size: int,
     deadline_s: float,
     interval_s: float,
-    clock: Callable[[], float],
+    clock: Clock,
     sleep: Callable[[float], None],
     sample: Mapping[str, Any] | None = None,
     on_progress: FoundCallback | None = None,

@@ -22,7 +22,7 @@ from assertions.backends.jaeger import JaegerBackend
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
 from chaosgate.request_ledger import LedgerTail
-from chaosgate.vocabulary import LedgerEntry
+from chaosgate.vocabulary import Clock, LedgerEntry
 
 __all__ = ["IngestLagProbe", "LagObservation", "LagSample", "evaluate_ingest_lag"]
 
@@ -175,7 +175,7 @@ class IngestLagProbe:
         per_round: int = 3,
         interval_s: float = 0.5,
         seed: int = 0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self._tail = tail
         self._per_round = per_round

@@ -24,7 +24,7 @@ from assertions.checks.completeness import (
     sample_entries,
 )
 from assertions.result import CheckResult
-from chaosgate.vocabulary import LedgerEntry
+from chaosgate.vocabulary import Clock, LedgerEntry
 
 __all__ = ["CHECK_NAME", "check_traces", "evaluate_traces", "trace_expectations"]
 
@@ -73,7 +73,7 @@ def check_traces(
     count_unanswered: bool = False,
     gateway: str = GATEWAY_SERVICE,
     downstream_by_prefix: Mapping[str, str] = DEFAULT_DOWNSTREAM_BY_PREFIX,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: FoundCallback | None = None,
 ) -> CheckResult:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from assertions.backends.sink import INTEGRATIONS
 from chaosgate.receivers.credential import Credential
 from chaosgate.receivers.payloads import mail_problem, slack_problem, webhook_problem
 from chaosgate.receivers.store import STATUSES, NotificationStore
+from chaosgate.vocabulary import Clock
 
 __all__ = ["MAX_BODY_BYTES", "create_query_app", "create_sink_app", "serve_sink"]
 
@@ -49,7 +50,7 @@ _REALM = 'Bearer realm="chaosgate-sink"'
 
 
 def create_sink_app(
-    store: NotificationStore, credential: Credential, *, clock: Callable[[], float] = time.time
+    store: NotificationStore, credential: Credential, *, clock: Clock = time.time
 ) -> Flask:
     """The WSGI app recording into ``store`` what carries ``credential``; ``clock`` stamps
     webhook and Slack arrivals."""

@@ -25,7 +25,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -33,6 +33,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from chaosgate.receivers.credential import SMTP_USERNAME, Credential
 from chaosgate.receivers.mail import parse_mail
+from chaosgate.vocabulary import Clock
 
 __all__ = [
     "MAX_MAIL_BYTES",
@@ -165,7 +166,7 @@ class RecordingHandler:
     arrived).
     """
 
-    def __init__(self, recorder: Recorder, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, recorder: Recorder, *, clock: Clock = time.time) -> None:
         self._recorder = recorder
         self._clock = clock
 

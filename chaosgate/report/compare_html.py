@@ -12,7 +12,6 @@ template (:func:`~chaosgate.report.page_file.page_templates`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from chaosgate.report.compare import (
 )
 from chaosgate.report.page_file import page_templates, safe_file_part, write_page
 from chaosgate.report.run_figures import FigureGroup, RunFigure, format_value, value_text
+from chaosgate.vocabulary import Clock
 
 __all__ = ["default_compare_path", "render_comparison_html", "write_comparison_html"]
 
@@ -70,7 +70,7 @@ def _run(header: RunHeader) -> dict[str, str]:
     return {"verdict": verdict, "verdict_class": verdict if verdict in _VERDICTS else "error"}
 
 
-def _context(comparison: RunComparison, now: Callable[[], float]) -> dict[str, Any]:
+def _context(comparison: RunComparison, now: Clock) -> dict[str, Any]:
     then_run, now_run = comparison.before, comparison.after
     rows = header_rows(comparison)
     checks = [
@@ -108,15 +108,11 @@ def _context(comparison: RunComparison, now: Callable[[], float]) -> dict[str, A
     }
 
 
-def render_comparison_html(
-    comparison: RunComparison, *, now: Callable[[], float] = time.time
-) -> str:
+def render_comparison_html(comparison: RunComparison, *, now: Clock = time.time) -> str:
     """The comparison as one HTML document (``now``: the clock its "written" line reads)."""
     return page_templates().get_template("compare.html.j2").render(**_context(comparison, now))
 
 
-def write_comparison_html(
-    comparison: RunComparison, path: Path, *, now: Callable[[], float] = time.time
-) -> Path:
+def write_comparison_html(comparison: RunComparison, path: Path, *, now: Clock = time.time) -> Path:
     """Write the comparison's page to ``path`` (whole or not at all); ``path``."""
     return write_page(path, render_comparison_html(comparison, now=now))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from chaosgate.report.page_file import page_templates, safe_file_part, write_pag
 from chaosgate.report.run_figures import FigureGroup, format_value, value_text
 from chaosgate.report.timeline_alert_panel import plain_text
 from chaosgate.report.trend import SECTION_TITLES, Trend, TrendSeries
+from chaosgate.vocabulary import Clock
 
 __all__ = ["default_trend_path", "render_trend_html", "trend_chart", "write_trend_html"]
 
@@ -121,7 +121,7 @@ def _table_rows(series: TrendSeries) -> dict[str, Any]:
     }
 
 
-def _context(trend: Trend, now: Callable[[], float]) -> dict[str, Any]:
+def _context(trend: Trend, now: Clock) -> dict[str, Any]:
     runs = [
         {
             "number": index,
@@ -141,7 +141,7 @@ def _context(trend: Trend, now: Callable[[], float]) -> dict[str, Any]:
     }
 
 
-def render_trend_html(trend: Trend, *, now: Callable[[], float] = time.time) -> str:
+def render_trend_html(trend: Trend, *, now: Clock = time.time) -> str:
     """The trend as one HTML document (``now``: the clock its "written" line reads)."""
     groups = [(group, trend.series_of(group)) for group in FigureGroup]
     groups = [(group, series) for group, series in groups if series]
@@ -173,6 +173,6 @@ def render_trend_html(trend: Trend, *, now: Callable[[], float] = time.time) -> 
     )
 
 
-def write_trend_html(trend: Trend, path: Path, *, now: Callable[[], float] = time.time) -> Path:
+def write_trend_html(trend: Trend, path: Path, *, now: Clock = time.time) -> Path:
     """Write the trend's page to ``path`` (whole or not at all); ``path``."""
     return write_page(path, render_trend_html(trend, now=now))

@@ -13,7 +13,7 @@ view with one line, never the check.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
 
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 
 from chaosgate.run.progress import Progress
+from chaosgate.vocabulary import Clock
 
 __all__ = ["LINE_EVERY_S", "FoundProgress", "found_progress"]
 
@@ -36,7 +37,7 @@ class FoundProgress:
         label: str,
         *,
         line_every_s: float = LINE_EVERY_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
     ) -> None:
         if line_every_s < 0:
             raise ValueError(f"line_every_s {line_every_s!r} is negative; give 0 or more")

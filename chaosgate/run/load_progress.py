@@ -33,7 +33,7 @@ from rich.progress import Progress as RichProgress
 from assertions.checks.slo import is_error
 from chaosgate.request_ledger import LedgerTail
 from chaosgate.run.progress import Progress
-from chaosgate.vocabulary import LedgerEntry
+from chaosgate.vocabulary import Clock, LedgerEntry
 
 __all__ = [
     "LINE_EVERY_S",
@@ -138,7 +138,7 @@ class LoadProgress:
         line_every_s: float = LINE_EVERY_S,
         refresh_s: float = REFRESH_S,
         window_s: float = RATE_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         if duration_s <= 0 or refresh_s <= 0 or window_s <= 0 or line_every_s < 0:

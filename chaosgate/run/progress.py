@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +17,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import ProgressColumn
 
 from assertions.result import CheckResult, Status
+from chaosgate.vocabulary import Clock
 
 __all__ = ["Progress"]
 
@@ -31,7 +31,7 @@ _MARKS = {
 class Progress:
     """Thread-safe printer; every line carries the seconds since the run started."""
 
-    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, console: Console, clock: Clock = time.monotonic) -> None:
         self._console = console
         self._clock = clock
         self._started = clock()
@@ -47,9 +47,7 @@ class Progress:
         """Whether a bar can redraw itself in place: a terminal that understands cursor moves."""
         return self._console.is_terminal and not self._console.is_dumb_terminal
 
-    def bar(
-        self, *columns: ProgressColumn, get_time: Callable[[], float] | None = None
-    ) -> RichProgress:
+    def bar(self, *columns: ProgressColumn, get_time: Clock | None = None) -> RichProgress:
         """A rich bar on this console, not started. The lines printed while it shows appear
         above it (rich draws both through one console); it vanishes when stopped (the caller
         prints a closing line if one is wanted), and it redraws only when the caller updates it

@@ -49,6 +49,7 @@ from chaosgate.run.run_plan import ReplayMode, ReplayOf, RunPlan, ScheduledExper
 from chaosgate.run.run_record import ExperimentCopy, ReplayRecord
 from chaosgate.run.run_record_load import ReplayRecordError, load_replay_record
 from chaosgate.target import BUILTIN_TARGETS, ResolvedTarget
+from chaosgate.vocabulary import Clock
 
 __all__ = [
     "REPLAY_SOURCES_DIR",
@@ -243,7 +244,7 @@ def resolve_replay_target(
     return resolved
 
 
-def replay_run_id(profile: str, *, clock: Callable[[], float] = time.time) -> str:
+def replay_run_id(profile: str, *, clock: Clock = time.time) -> str:
     """``<UTC stamp>-<profile>-replay-<4 hex>``: sorted with the other runs, and a replay."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock()))
     return f"{stamp}-{safe_file_part(profile)}-replay-{secrets.token_hex(2)}"
