@@ -17,7 +17,7 @@ from typing import Any
 from assertions.checks._alert_common import MAX_LISTED, episode_view, unwatched
 from assertions.checks.alert_watcher import AlertEpisode, AlertObservations
 from assertions.result import CheckResult, Status
-from chaosgate.vocabulary import ExpectedAlert, FaultWindow
+from chaosgate.vocabulary import ExpectedAlert, FaultWindow, in_fault
 
 __all__ = ["QualityExpectation", "evaluate_quality"]
 
@@ -46,7 +46,7 @@ def _named(
     windows: Sequence[FaultWindow],
     expectations: Sequence[QualityExpectation],
 ) -> bool:
-    around = {w.name for w in windows if w.start <= episode.first_seen <= w.end}
+    around = {w.name for w in windows if w.contains(episode.first_seen)}
     return any(e.window in around and e.alert.matches(episode.labels) for e in expectations)
 
 
@@ -66,11 +66,7 @@ def evaluate_quality(
     nothing to count is None and not judged."""
     counted = [e for e in expectations if not e.inhibited]
     fired = [e for e in counted if e.fired_in_time]
-    inside = [
-        ep
-        for ep in observations.episodes
-        if any(w.start <= ep.first_seen <= w.end for w in windows)
-    ]
+    inside = [ep for ep in observations.episodes if in_fault(ep.first_seen, windows)]
     named = [ep for ep in inside if _named(ep, windows, expectations)]
     unexpected = [ep for ep in inside if ep not in named]
     recall, precision = _ratio(len(fired), len(counted)), _ratio(len(named), len(inside))

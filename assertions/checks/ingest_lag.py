@@ -22,7 +22,7 @@ from assertions.backends.jaeger import JaegerBackend
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
 from chaosgate.request_ledger import LedgerTail
-from chaosgate.vocabulary import Clock, LedgerEntry
+from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry, in_fault
 
 __all__ = ["IngestLagProbe", "LagObservation", "LagSample", "evaluate_ingest_lag"]
 
@@ -142,13 +142,10 @@ class _Tracker:
                 self.samples.append(LagSample(key, ended, None, unobserved=blind))
                 del self.pending[key]
 
-    def observation(self, windows: Sequence[tuple[float, float]], grace_s: float) -> LagObservation:
-        """The samples outside every fault window (widened by ``grace_s``)."""
-
-        def in_fault(sample: LagSample) -> bool:
-            return any(start - grace_s <= sample.ended <= end + grace_s for start, end in windows)
-
-        judged = [sample for sample in self.samples if not in_fault(sample)]
+    def observation(self, windows: Sequence[FaultWindow], grace_s: float) -> LagObservation:
+        """The samples whose request ended outside every fault window (widened by
+        ``grace_s``)."""
+        judged = [s for s in self.samples if not in_fault(s.ended, windows, grace_s=grace_s)]
         return LagObservation(
             lags_s=[s.lag_s for s in judged if s.lag_s is not None],
             missed=[s.key for s in judged if s.lag_s is None and not s.unobserved],
@@ -196,9 +193,8 @@ class IngestLagProbe:
 
     def poll_once(self) -> None:
         for entry in self._sample(self._tail.new_entries()):
-            ended = entry.started_at + entry.latency_s
-            self._traces.pending[entry.trace_id] = ended
-            self._logs.pending[entry.trace_id] = ended
+            self._traces.pending[entry.trace_id] = entry.ended_at
+            self._logs.pending[entry.trace_id] = entry.ended_at
         now = self._clock()
         self._traces.poll(now)
         self._logs.poll(now)
@@ -237,7 +233,7 @@ class IngestLagProbe:
         *,
         traces_deadline_s: float,
         logs_deadline_s: float,
-        fault_windows: Sequence[tuple[float, float]] = (),
+        fault_windows: Sequence[FaultWindow] = (),
         grace_s: float = 2.0,
     ) -> list[CheckResult]:
         """Judged outside the fault windows: a fault (a stopped log shipper, say) may delay

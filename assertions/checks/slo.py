@@ -3,7 +3,8 @@
 Two sources, one judgement:
 
 - the ledger (pure, :func:`ledger_slo`): a request belongs to a fault window when it started
-  inside it; an error is a request with no response (status 0) or a 5xx; the p95 latency is
+  inside it (:meth:`~chaosgate.vocabulary.FaultWindow.contains`: the rollback's moment is
+  still inside); an error is a request with no response (status 0) or a 5xx; the p95 latency is
   over the requests that got a response;
 - Prometheus (:func:`prometheus_slo`): the gateway's ``http_requests_total`` and
   ``http_request_duration_seconds_bucket``, each series' growth over each segment of the run
@@ -29,7 +30,7 @@ from assertions.backends.errors import BackendError
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.checks._stats import histogram_quantile, percentile
 from assertions.result import CheckResult, Status
-from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry, SloBounds
+from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry, SloBounds, in_fault
 
 __all__ = [
     "DEFAULT_SELECTOR",
@@ -78,15 +79,11 @@ def is_error(entry: LedgerEntry) -> bool:
     return entry.status == 0 or entry.status >= 500
 
 
-def _in_windows(moment: float, windows: Sequence[FaultWindow]) -> bool:
-    return any(window.start <= moment < window.end for window in windows)
-
-
 def ledger_slo(entries: Sequence[LedgerEntry], windows: Sequence[FaultWindow]) -> SloObservation:
     """Error ratio and p95 latency of the ledger's requests, inside and outside the windows."""
     sides: dict[Side, list[LedgerEntry]] = {"inside": [], "outside": []}
     for entry in entries:
-        sides["inside" if _in_windows(entry.started_at, windows) else "outside"].append(entry)
+        sides["inside" if in_fault(entry.started_at, windows) else "outside"].append(entry)
 
     def stats(items: list[LedgerEntry]) -> SloStats:
         answered = [entry.latency_s for entry in items if entry.status != 0]
@@ -107,7 +104,7 @@ def split_segments(
     segments: list[tuple[float, float, Side]] = []
     for low, high in itertools.pairwise(ordered):
         if high > low:
-            side: Side = "inside" if _in_windows((low + high) / 2, windows) else "outside"
+            side: Side = "inside" if in_fault((low + high) / 2, windows) else "outside"
             segments.append((low, high, side))
     return segments
 

@@ -257,7 +257,7 @@ def _campaign(
             probe.results(
                 traces_deadline_s=deadlines.traces_s,
                 logs_deadline_s=deadlines.logs_s,
-                fault_windows=[(window.start, window.end) for window in windows],
+                fault_windows=windows,
             )
         )
         record(completeness_checks(plan, entries, windows, backends, progress=progress))

@@ -150,11 +150,8 @@ def _slo_names(judgement: SloJudgement) -> list[str]:
 
 
 def _in_fault(entry: LedgerEntry, windows: Sequence[FaultWindow], grace_s: float) -> bool:
-    end = entry.started_at + entry.latency_s
-    return any(
-        end >= window.start - grace_s and entry.started_at <= window.end + grace_s
-        for window in windows
-    )
+    """Whether some moment of the request, from its start to its end, was inside a window."""
+    return any(w.touches(entry.started_at, entry.ended_at, grace_s=grace_s) for w in windows)
 
 
 def completeness_checks(

@@ -11,6 +11,7 @@ from assertions.backends.jaeger import JaegerBackend
 from assertions.checks.ingest_lag import IngestLagProbe, LagObservation, evaluate_ingest_lag
 from assertions.result import Status
 from chaosgate.request_ledger import LedgerTail
+from chaosgate.vocabulary import FaultWindow
 from scenarios.ledger import LedgerWriter
 from tests.support.clocks import FakeClock
 from tests.unit.assertions.support import entry, trace_id
@@ -86,7 +87,7 @@ def test_probe_samples_new_ledger_lines_and_leaves_fault_windows_out(tmp_path: P
     clock.now = 1090.0
     probe.poll_once()  # the third trace is now past its deadline
     traces, logs = probe.results(
-        traces_deadline_s=30, logs_deadline_s=30, fault_windows=[(985.0, 995.0)]
+        traces_deadline_s=30, logs_deadline_s=30, fault_windows=[FaultWindow(985.0, 995.0)]
     )
     assert traces.status is Status.FAILED  # the lost trace, outside any window
     assert traces.observed["sampled"] == 2

@@ -61,13 +61,24 @@ def test_ledger_splits_by_fault_window() -> None:
         entry(3, started_at=1012.0, latency_s=2.0, status=502),
         entry(4, started_at=1015.0, latency_s=5.0, status=0),
         entry(5, started_at=1019.9, latency_s=0.1),
-        entry(6, started_at=1020.0, latency_s=0.1),
+        entry(6, started_at=1020.5, latency_s=0.1),
     ]
     observation = ledger_slo(entries, [FAULT])
     assert (observation.inside.requests, observation.inside.errors) == (3, 2)
     assert observation.inside.p95_s == pytest.approx(0.1 + 0.95 * 1.9)  # answered: 2.0 and 0.1
     assert observation.outside.requests == 3 and observation.outside.errors == 0
     assert observation.inside.error_ratio == pytest.approx(2 / 3)
+
+
+def test_a_request_sent_at_the_inject_or_the_rollback_moment_is_inside() -> None:
+    entries = [
+        entry(1, started_at=1009.999, latency_s=0.1),
+        entry(2, started_at=1010.0, latency_s=0.1),
+        entry(3, started_at=1020.0, latency_s=0.1),
+        entry(4, started_at=1020.001, latency_s=0.1),
+    ]
+    observation = ledger_slo(entries, [FAULT])
+    assert (observation.inside.requests, observation.outside.requests) == (2, 2)
 
 
 def test_bounds_pass_fail_and_are_optional() -> None:
