@@ -29,6 +29,7 @@ from chaosgate.cli_common import (
     resolve_target_spec,
 )
 from chaosgate.cli_errors import is_help_request, print_error, usage_message
+from chaosgate.cli_list import list_app
 from chaosgate.cli_replay import replay_command
 from chaosgate.cli_report import compare_command, report_command, trend_command
 from chaosgate.cli_stack import stack_app
@@ -43,6 +44,7 @@ from chaosgate.run.reports_dir import check_reports_dir
 from chaosgate.stack.builds import BuildError
 from chaosgate.stack.launcher import StackError
 from chaosgate.stack.ports import PortError
+from chaosgate.stack.prerequisites import StackPrerequisiteError
 from chaosgate.target import Target, TargetError
 from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
@@ -58,6 +60,7 @@ target_app = typer.Typer(help="Targets: the deployed stack chaosgate verifies.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(target_app, name="target")
 app.add_typer(sink_app, name="sink")
+app.add_typer(list_app, name="list")
 app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("trend")(trend_command)
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print_error(str(exc))
         return EXIT_BAD_INPUT
-    except (StackError, BuildError) as exc:
+    except (StackError, BuildError, StackPrerequisiteError) as exc:
         print_error(str(exc))
         return EXIT_FAILED
     except typer.Abort:

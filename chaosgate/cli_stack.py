@@ -24,6 +24,7 @@ from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
 from chaosgate.stack.launcher import stack_down, stack_status, stack_up
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
 from chaosgate.stack.ports import resolve_ports
+from chaosgate.stack.prerequisites import check_stack_prerequisites
 from chaosgate.target import TargetError
 from chaosgate.vocabulary import EXIT_FAILED
 
@@ -83,9 +84,11 @@ def stack_up_command(
 ) -> None:
     """Build what is missing, start every part under supervisord, wait until all are healthy."""
     ports = resolve_ports(os.environ, port or [])
+    layout = stack_layout()
+    check_stack_prerequisites(layout)
     with http_client() as http:
         statuses = stack_up(
-            stack_layout(),
+            layout,
             ports,
             http,
             report=report_progress,
@@ -164,9 +167,11 @@ def stack_build_command(
 ) -> None:
     """Build (or find in the cache) Jaeger and the OpenSearch node (and with --k8s, etcd and
     the Kubernetes control plane)."""
-    results = list(ensure_builds(stack_layout(), report=report_progress).results)
+    layout = stack_layout()
+    check_stack_prerequisites(layout)
+    results = list(ensure_builds(layout, report=report_progress).results)
     if k8s:
-        results += ensure_k8s_builds(stack_layout(), report=report_progress).results
+        results += ensure_k8s_builds(layout, report=report_progress).results
     for result in results:
         state = f"built in {result.seconds:.0f} s" if result.built else "cached"
         out.print(f"{result.part}: {state}: {result.output}")

@@ -1,6 +1,8 @@
 """chaosgate's load: restaurant customers, kitchen staff and the kitchen's IoT fleet.
 
-Thin on purpose: everything lives in ``scenarios/`` (settings in scenarios/README.md).
+The locustfile ``chaosgate run`` starts (from the installed package); the checkout's top-level
+``locustfile.py`` re-exports it. Thin on purpose: everything lives in ``scenarios/`` (settings
+in scenarios/README.md).
 
     locust -f locustfile.py --headless -H http://127.0.0.1:8080 -u 20 -r 5 -t 60s --csv out/run
     CHAOSGATE_SHAPE=spike locust -f locustfile.py --headless -H http://127.0.0.1:8080

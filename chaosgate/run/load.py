@@ -23,6 +23,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import scenarios
 from chaosgate.run.profiles import Profile, ProfileError
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "start_load",
 ]
 
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfile.py"
+# the locustfile inside the scenarios package, so an installed wheel has it; the checkout's
+# top-level locustfile.py re-exports it for plain `locust -f locustfile.py`
+LOCUSTFILE = Path(scenarios.__file__).resolve().parent / "locustfile.py"
 WEB_HOST = "127.0.0.1"  # the web UI is for the engineer at this machine, never the network
 WEB_AUTOQUIT_S = 10  # the page stays up this long after the run time, to read the final stats
 
@@ -179,7 +182,9 @@ def start_load(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id),
-            cwd=LOCUSTFILE.parent,
+            # the run's folder, not the caller's: Locust reads a locust.conf or pyproject.toml
+            # it finds in its working directory, and a run takes its settings from the profile
+            cwd=run_dir,
             # its own process group: a Ctrl-C in the terminal reaches the runner only (which
             # stops Locust itself), and the group ends together
             start_new_session=True,

@@ -38,7 +38,9 @@ __all__ = [
     "resolve_profile",
 ]
 
-_EXPERIMENTS_ROOT = Path(__file__).resolve().parents[2] / "experiments"
+# the package's experiments/: in a checkout a link to the top-level experiments/ folder, in an
+# installed wheel the files themselves (package data)
+_EXPERIMENTS_ROOT = Path(__file__).resolve().parents[1] / "experiments"
 EXPERIMENT_DIRS: Mapping[ChaosKind, Path] = {
     "local": _EXPERIMENTS_ROOT / "local",
     "kubernetes": _EXPERIMENTS_ROOT / "k8s",

@@ -15,15 +15,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from chaosgate.stack.builds import K8sBuildOutputs
-from chaosgate.stack.k8s_pki import ClusterPki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import Part
 from chaosgate.stack.ports import HOST
 from chaosgate.stack.supervisor import Program
+
+if TYPE_CHECKING:  # the PKI needs cryptography, which only the local stack's extra installs
+    from chaosgate.stack.k8s_pki import ClusterPki
 
 __all__ = [
     "DEFAULT_POD_START_DELAY_S",

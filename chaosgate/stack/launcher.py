@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -31,7 +32,6 @@ from chaosgate.stack.k8s_parts import (
     kubernetes_service_ip,
     write_k8s_files,
 )
-from chaosgate.stack.k8s_pki import ClusterPki, ensure_pki
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
 from chaosgate.stack.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
@@ -40,6 +40,9 @@ from chaosgate.stack.supervisor import (
     render_supervisord_conf,
     supervisord_command,
 )
+
+if TYPE_CHECKING:  # the PKI needs cryptography, which only the local stack's extra installs
+    from chaosgate.stack.k8s_pki import ClusterPki
 
 __all__ = [
     "StackError",
@@ -126,6 +129,8 @@ def _supervisor_processes(layout: StackLayout) -> dict[str, dict[str, object]]:
 
 
 def _cluster_pki(layout: StackLayout) -> ClusterPki:
+    from chaosgate.stack.k8s_pki import ClusterPki  # cryptography: the stack's extra only
+
     return ClusterPki(k8s_files(layout).pki_dir)
 
 
@@ -278,6 +283,8 @@ def stack_up(
     pod_logs: Path | None = None
     if k8s:
         k8s_builds = ensure_k8s_builds(layout, report=report)
+        from chaosgate.stack.k8s_pki import ensure_pki  # cryptography: the stack's extra only
+
         pki = ensure_pki(k8s_files(layout).pki_dir, service_ip=kubernetes_service_ip())
         files = write_k8s_files(layout, ports, pki, start_delay_s=pod_start_delay_s)
         pod_logs = files.pod_logs

@@ -11,6 +11,7 @@ import pytest
 from locust.env import Environment
 from locust.util.load_locustfile import load_locustfile
 
+import scenarios
 from chaosgate.request_ledger import read_ledger
 from scenarios.base import TracedUser
 from scenarios.customer import Customer
@@ -21,7 +22,10 @@ from scenarios.setup import configure
 from scenarios.shapes import SHAPES, SpikeShape
 from tests.unit.scenarios.support import fire, new_events
 
-LOCUSTFILE = Path(__file__).resolve().parents[3] / "locustfile.py"
+# the locustfile `chaosgate run` starts (inside the scenarios package); the checkout's top-level
+# locustfile.py only re-exports it
+LOCUSTFILE = Path(scenarios.__file__).resolve().parent / "locustfile.py"
+CHECKOUT_LOCUSTFILE = Path(__file__).resolve().parents[3] / "locustfile.py"
 
 
 @pytest.fixture(autouse=True)
@@ -104,6 +108,15 @@ def test_the_locustfile_exports_no_shape_by_default() -> None:
     user_classes, shapes = load_locustfile(str(LOCUSTFILE))
     assert set(user_classes) == {"Customer", "KitchenStaff", "IoTDevice"}
     assert shapes == []
+
+
+def test_the_checkout_locustfile_gives_plain_locust_the_same_users() -> None:
+    user_classes, _ = load_locustfile(str(CHECKOUT_LOCUSTFILE))
+    assert user_classes == {
+        "Customer": Customer,
+        "KitchenStaff": KitchenStaff,
+        "IoTDevice": IoTDevice,
+    }
 
 
 def test_a_bad_setting_stops_the_locustfile_with_one_line_and_exit_code_2(
