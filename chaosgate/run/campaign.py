@@ -44,7 +44,7 @@ from chaosgate.chaos.timeline import Timeline
 from chaosgate.faults.recorder import RunFaults
 from chaosgate.faults.undo import undo_entry
 from chaosgate.run.campaign_parts import REAL_PARTS, CampaignParts
-from chaosgate.run.chaos_phase import chaos_environment
+from chaosgate.run.chaos_phase import ChaosPhaseInputs, chaos_environment
 from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.judge_phase import FinishedRun
 from chaosgate.run.live_parts import LOAD_STOP_GRACE_S, LiveParts, finish_load
@@ -145,17 +145,16 @@ def _undo_pending(run: _Run) -> str:
 
 def _load_summary(run: _Run) -> dict[str, Any]:
     """summary.json's ``load`` when the run was cut short: the load stopped first if it
-    still ran (its fault-ledger entry settled); as it ended when it had ended already."""
+    still ran; as it ended when it had ended already. Either way its fault-ledger entry is
+    settled: a load that has stopped is undone."""
     live, load = run.live, run.live.load
     if run.load_summary is not None:
         return run.load_summary
     if load is None:
         return {}
-    if load.running():
-        result = load.end(grace_s=LOAD_STOP_GRACE_S)
-        run.faults.settle_load(undone=not load.running())
-    else:
-        result = load.wait(timeout_s=0)
+    # ended already (the signal's callback stopped it, or it had run its time): as it ended
+    result = load.end(grace_s=LOAD_STOP_GRACE_S) if load.running() else load.wait(timeout_s=0)
+    run.faults.settle_load(undone=not load.running())
     return {"locust_exit_code": result.exit_code, "started_at": live.load_started,
             "ended_at": run.parts.clock()}  # fmt: skip
 
@@ -252,9 +251,9 @@ def _campaign(run: _Run) -> RunOutcome:
     )
     # chaoslib must run on the main thread (it installs signal handlers); Locust is a
     # separate process, so the load goes on while the experiments run here
-    parts.chaos_phase(plan, run.timeline, progress, load_running, live.experiment_runs,
-                      faults=faults, interrupts=interrupts,
-                      load_started=load_started)  # fmt: skip
+    parts.chaos_phase(ChaosPhaseInputs(plan, run.timeline, progress, load_running,
+                                       live.experiment_runs, faults, interrupts,
+                                       load_started))  # fmt: skip
     interrupts.check()
     entries, load_summary, load_ended = finish_load(
         plan, live, faults, progress, run.record, parts.clock

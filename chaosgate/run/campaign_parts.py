@@ -21,16 +21,12 @@ from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.ingest_lag import IngestLagProbe
 from assertions.checks.warmup import WarmupBackends, check_warmup
 from assertions.result import CheckResult
-from chaosgate.chaos.timeline import Timeline
-from chaosgate.faults.recorder import RunFaults
 from chaosgate.request_ledger import LedgerTail
 from chaosgate.run.alert_judging import AlertingSetup, read_alerting
-from chaosgate.run.chaos_phase import ExperimentRun, chaostoolkit_log, run_chaos_timeline
-from chaosgate.run.interrupts import Interrupts
+from chaosgate.run.chaos_phase import ChaosPhaseInputs, chaostoolkit_log, run_chaos_timeline
 from chaosgate.run.judge_phase import FinishedRun, LagProbe, Recorder, judge_run
 from chaosgate.run.load import LoadResult, start_load
 from chaosgate.run.part_versions import ChaosgateBuild, chaosgate_build, read_part_versions
-from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
 from chaosgate.target import Target
 from chaosgate.vocabulary import Clock
@@ -56,22 +52,9 @@ class RunningLoad(Protocol):
     def end(self, grace_s: float) -> LoadResult: ...
 
 
-class ChaosPhase(Protocol):
-    """Beside the load: the experiments in turn, each appended to ``results`` as it ends
-    (:func:`~chaosgate.run.chaos_phase.run_chaos_timeline`)."""
-
-    def __call__(
-        self,
-        plan: RunPlan,
-        timeline: Timeline,
-        progress: Progress,
-        load_running: Callable[[], bool],
-        results: list[ExperimentRun],
-        *,
-        faults: RunFaults,
-        interrupts: Interrupts,
-        load_started: float,
-    ) -> None: ...
+ChaosPhase = Callable[[ChaosPhaseInputs], None]
+"""Beside the load: the experiments in turn, each appended to ``inputs.results`` as it ends
+(:func:`~chaosgate.run.chaos_phase.run_chaos_timeline`)."""
 
 
 def _watch_alerts(backends: WarmupBackends) -> AlertWatcher:
@@ -97,22 +80,10 @@ def _start_probe(plan: RunPlan, backends: WarmupBackends) -> LagProbe:
     ).start()
 
 
-def _chaos_phase(
-    plan: RunPlan,
-    timeline: Timeline,
-    progress: Progress,
-    load_running: Callable[[], bool],
-    results: list[ExperimentRun],
-    *,
-    faults: RunFaults,
-    interrupts: Interrupts,
-    load_started: float,
-) -> None:
+def _chaos_phase(inputs: ChaosPhaseInputs) -> None:
     # chaoslib's own log goes to the run's folder, not into the live progress
-    with chaostoolkit_log(plan.run_dir / "chaos" / "chaostoolkit.log"):
-        run_chaos_timeline(plan, timeline, progress, load_running, results,
-                           faults=faults, interrupts=interrupts,
-                           load_started=load_started)  # fmt: skip
+    with chaostoolkit_log(inputs.plan.run_dir / "chaos" / "chaostoolkit.log"):
+        run_chaos_timeline(inputs)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,13 @@ from chaosgate.stack.layout import StackLayout
 from chaosgate.target import Target
 from chaosgate.vocabulary import Clock, ExpectedAlert, FaultWindow
 
-__all__ = ["ExperimentRun", "chaos_environment", "chaostoolkit_log", "run_chaos_timeline"]
+__all__ = [
+    "ChaosPhaseInputs",
+    "ExperimentRun",
+    "chaos_environment",
+    "chaostoolkit_log",
+    "run_chaos_timeline",
+]
 
 
 @dataclass(frozen=True)
@@ -218,24 +224,35 @@ def _inject_line(
     )
 
 
+@dataclass(frozen=True)
+class ChaosPhaseInputs:
+    """What the chaos phase is handed by the run: its plan, the timeline it stamps, where it
+    reports, whether the load still runs, the list each experiment's result is appended to as
+    it ends, the run's fault ledger and its signals, and when the load started (unix seconds;
+    a replay's offsets count from it)."""
+
+    plan: RunPlan
+    timeline: Timeline
+    progress: Progress
+    load_running: Callable[[], bool]
+    results: list[ExperimentRun]
+    faults: RunFaults
+    interrupts: Interrupts
+    load_started: float | None = None
+
+
 def run_chaos_timeline(
-    plan: RunPlan,
-    timeline: Timeline,
-    progress: Progress,
-    load_running: Callable[[], bool],
-    results: list[ExperimentRun],
-    *,
-    faults: RunFaults,
-    interrupts: Interrupts,
-    load_started: float | None = None,
-    clock: Clock = time.time,
-    sleep: Sleep = time.sleep,
+    inputs: ChaosPhaseInputs, *, clock: Clock = time.time, sleep: Sleep = time.sleep
 ) -> None:
     """Beside the load: wait, then each experiment in turn, with recovery gaps between them
     (or, for a replay's plan, each at its recorded offsets from ``load_started``, unix
     seconds as ``clock`` tells them). Each experiment is written to the fault ledger before it
     runs and marked after; a signal (RunInterrupted) ends the experiment through its
     rollbacks and then ends the phase. ``clock`` also stamps the chaos timeline."""
+    plan, timeline, progress = inputs.plan, inputs.timeline, inputs.progress
+    results = inputs.results
+    load_running, load_started = inputs.load_running, inputs.load_started
+    faults, interrupts = inputs.faults, inputs.interrupts
     schedule = plan.schedule
     if schedule is not None and (load_started is None or len(schedule) != len(plan.experiments)):
         raise ValueError("a replay's chaos needs the load's start and one slot per experiment")

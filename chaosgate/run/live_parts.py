@@ -85,10 +85,11 @@ class LiveParts:
 
 
 def _end_load(load: RunningLoad, faults: RunFaults) -> None:
-    """End a load that still runs, and settle its fault-ledger entry."""
+    """End a load that still runs, and settle its fault-ledger entry (also when the load
+    ended by itself: a signal's callback told it to stop, and it did)."""
     if load.running():
         load.end(grace_s=LOAD_STOP_GRACE_S)
-        faults.settle_load(undone=not load.running())
+    faults.settle_load(undone=not load.running())
 
 
 def finish_load(

@@ -8,7 +8,8 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+import signal
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,13 @@ from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
-from chaosgate.chaos.timeline import Timeline
 from chaosgate.faults.ledger import FaultLedger, ProcessRef
 from chaosgate.faults.recorder import RunFaults
 from chaosgate.run.alert_judging import AlertingSetup
 from chaosgate.run.backends import build_backends
 from chaosgate.run.campaign import run_campaign
 from chaosgate.run.campaign_parts import CampaignParts, RunningLoad
-from chaosgate.run.chaos_phase import ExperimentRun
+from chaosgate.run.chaos_phase import ChaosPhaseInputs, ExperimentRun
 from chaosgate.run.interrupts import Interrupts
 from chaosgate.run.judge_phase import FinishedRun, LagProbe, Recorder
 from chaosgate.run.load import LoadResult
@@ -143,24 +143,15 @@ class Fakes:
     def start_probe(self, plan: RunPlan, backends: WarmupBackends) -> LagProbe:
         return self.probe
 
-    def chaos_phase(
-        self,
-        plan: RunPlan,
-        timeline: Timeline,
-        progress: Progress,
-        load_running: Callable[[], bool],
-        results: list[ExperimentRun],
-        *,
-        faults: RunFaults,
-        interrupts: Interrupts,
-        load_started: float,
-    ) -> None:
+    def chaos_phase(self, inputs: ChaosPhaseInputs) -> None:
+        plan, progress, load_started = inputs.plan, inputs.progress, inputs.load_started
+        assert load_started is not None
         progress.step("chaos: kill-users (Kill the users service)")
-        assert load_running()
+        assert inputs.load_running()
         if self.chaos_error is not None:
             raise self.chaos_error
         self.clock.advance(20.0)
-        results.append(
+        inputs.results.append(
             ExperimentRun(Path("kill-users.json"), "Kill the users service", (), 60.0,
                           plan.run_dir / "chaos" / "00-kill-users.journal.json",
                           inject_at=load_started + 5.0, rollback_at=load_started + 15.0,
@@ -201,7 +192,13 @@ def _target() -> Target:
     return target_at(*urls, deadline_s=1.0)
 
 
-def _run(tmp_path: Path, backends: WarmupBackends, parts: CampaignParts) -> RunOutcome:
+def _run(
+    tmp_path: Path,
+    backends: WarmupBackends,
+    parts: CampaignParts,
+    *,
+    interrupts: Interrupts | None = None,
+) -> RunOutcome:
     plan = replace(smoke_plan(_target(), tmp_path / "run"), run_id="run-1")
     faults = RunFaults(
         FaultLedger(tmp_path / "state"),
@@ -215,7 +212,7 @@ def _run(tmp_path: Path, backends: WarmupBackends, parts: CampaignParts) -> RunO
         backends,
         progress=progress,
         faults=faults,
-        interrupts=Interrupts(),
+        interrupts=interrupts or Interrupts(),
         parts=parts,
     )
 
@@ -285,3 +282,23 @@ def test_an_exception_before_the_warm_up_has_passed_propagates(
     with pytest.raises(ValueError, match="no warm-up"):
         _run(tmp_path, backends, replace(fakes.parts(), check_warmup=broken_warmup))
     assert fakes.load.calls == [] and fakes.watcher.stops == 0  # nothing was started
+
+
+def test_a_load_the_signal_already_stopped_is_marked_undone_in_the_interrupted_summary(
+    tmp_path: Path, backends: WarmupBackends
+) -> None:
+    """The signal's callback stops Locust at once; by the time the run winds down the load
+    has ended by itself, and its fault-ledger entry must say undone, not pending."""
+    interrupts = Interrupts()
+    fakes = Fakes(load=FakeLoad(pid=os.getpid()))
+
+    def interrupted_chaos(inputs: ChaosPhaseInputs) -> None:
+        fakes.load.alive = False  # Locust obeyed the stop the callback sent
+        interrupts.handler(signal.SIGTERM)
+
+    parts = replace(fakes.parts(), chaos_phase=interrupted_chaos)
+    outcome = _run(tmp_path, backends, parts, interrupts=interrupts)
+    assert (outcome.exit_code, outcome.verdict) == (143, "interrupted")
+    summary = _summary(outcome)
+    assert [(e["kind"], e["state"]) for e in summary["faults"]] == [("load", "undone")]
+    assert "stop" in fakes.load.calls  # the callback told the load to stop

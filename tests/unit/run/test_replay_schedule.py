@@ -20,7 +20,7 @@ from chaosgate.chaos.experiments import run_experiment
 from chaosgate.chaos.timeline import Timeline
 from chaosgate.faults.ledger import FaultLedger, ProcessRef
 from chaosgate.faults.recorder import RunFaults
-from chaosgate.run.chaos_phase import ExperimentRun, run_chaos_timeline
+from chaosgate.run.chaos_phase import ChaosPhaseInputs, ExperimentRun, run_chaos_timeline
 from chaosgate.run.interrupts import Interrupts
 from chaosgate.run.profiles import resolve_profile
 from chaosgate.run.progress import Progress
@@ -178,18 +178,10 @@ def _play(
     interrupts = Interrupts()
     progress = Progress(Console(file=printed, width=300))
     with interrupts.installed():
-        run_chaos_timeline(
-            plan,
-            timeline,
-            progress,
-            load_running,
-            results,
-            faults=faults,
-            interrupts=interrupts,
-            load_started=LOAD_START,
-            clock=clock,
-            sleep=clock.sleep,
+        inputs = ChaosPhaseInputs(
+            plan, timeline, progress, load_running, results, faults, interrupts, LOAD_START
         )
+        run_chaos_timeline(inputs, clock=clock, sleep=clock.sleep)
     assert all(s > 0 for s in clock.slept)  # a wait sleeps only while there is time left
     return timeline, results, printed.getvalue()
 
