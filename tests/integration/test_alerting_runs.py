@@ -124,6 +124,10 @@ WARNING_FAULTS = (
 )
 
 
+# in scripts/nightly (its `long` part, and every rule in its nightly profile runs): scripts/test
+# proves the warning route to Slack through the Kubernetes alert run (test_k8s_runs), and this
+# 6-minute run would take CI past its 45 minutes
+@pytest.mark.long
 @pytest.mark.timeout(1200)
 def test_every_warning_fault_fires_and_reaches_slack(
     local_stack: LocalStack, tmp_path: Path

@@ -36,8 +36,8 @@ at most ``CHECK_PHASE_BOUND_S`` (about 2.5 to 3.5 min measured by design: three 
 deadlines and the SLO's), then the restore (OpenSearch takes the longest to come back, up to a
 minute): 4 to 5 minutes per rotation, under 20 minutes for the four.
 
-Run one rotation: ``.venv/bin/python -m pytest tests/integration/test_backend_failures.py
--k rotation0 -p no:cacheprovider``; all four without ``-k``.
+Run one rotation: ``.venv/bin/python -m pytest -m integration
+tests/integration/test_backend_failures.py -k rotation0``; all four without ``-k``.
 """
 
 from __future__ import annotations

@@ -89,10 +89,12 @@ def _alert_rule_tests() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.tools
 def test_promtool_checks_the_rules_file() -> None:
     _run_promtool("check", "rules", str(RULES.relative_to(REPO_ROOT)))
 
 
+@pytest.mark.tools
 def test_promtool_unit_tests_of_the_rules_pass() -> None:
     _run_promtool("test", "rules", str(RULES_TEST.relative_to(REPO_ROOT)))
 

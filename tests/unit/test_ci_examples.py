@@ -172,6 +172,7 @@ def readable(findings: list[dict[str, Any]]) -> str:
     )
 
 
+@pytest.mark.tools
 def test_the_actionlint_build_is_the_pinned_version(actionlint: Path) -> None:
     proc = subprocess.run(
         [str(actionlint), "-version"], capture_output=True, text=True, timeout=30, check=True
@@ -179,6 +180,7 @@ def test_the_actionlint_build_is_the_pinned_version(actionlint: Path) -> None:
     assert proc.stdout.splitlines()[0] == actionlint_version(MODULE_DIR / "go.mod")
 
 
+@pytest.mark.tools
 def test_the_examples_pass_actionlint(actionlint: Path) -> None:
     findings = lint(actionlint, NIGHTLY, GATE)
     assert findings == [], "actionlint:\n" + readable(findings)
@@ -199,6 +201,7 @@ BROKEN = [
     BROKEN,
     ids=[f"{source.stem}-{kind}" for source, _old, _new, kind, _at in BROKEN],
 )
+@pytest.mark.tools
 def test_actionlint_reports_a_broken_copy(
     actionlint: Path, tmp_path: Path, source: Path, old: str, new: str, kind: str, at: str | None
 ) -> None:

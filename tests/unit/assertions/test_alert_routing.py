@@ -158,6 +158,7 @@ LABEL_SETS = [
 )
 @pytest.mark.parametrize("config", [PLATFORM, CONTINUE_TREE], ids=["platform", "continue"])
 @pytest.mark.parametrize("labels", LABEL_SETS, ids=[labels["alertname"] for labels in LABEL_SETS])
+@pytest.mark.tools
 def test_the_walk_agrees_with_amtool(
     config: dict[str, Any], labels: dict[str, str], tmp_path: Path
 ) -> None:

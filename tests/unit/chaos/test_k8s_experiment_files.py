@@ -242,6 +242,7 @@ def test_stress_spec_is_bounded_without_a_rollback(kind: str) -> None:
 
 
 @pytest.mark.skipif(STRESS_NG is None, reason="Debian's stress-ng is not installed")
+@pytest.mark.tools
 def test_cpu_stress_options_are_stress_ngs_own() -> None:
     [container] = _spec("stress-cpu.yaml")["spec"]["template"]["spec"]["containers"]
     assert "command" not in container  # the image's entrypoint is stress-ng

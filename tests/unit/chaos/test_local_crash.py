@@ -30,6 +30,8 @@ from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 from tests.unit.services.gunicorn_support import free_port
 
+pytestmark = pytest.mark.processes  # real programs for seconds each
+
 
 def _program(name: str, root: Path, port: int, delay_s: float) -> Program:
     site = root / f"{name}-site"

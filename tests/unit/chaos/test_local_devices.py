@@ -131,6 +131,7 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], fragment: str) -> 
         local_actions.silence_devices(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.processes
 def test_silenced_devices_really_go_offline_and_the_rollback_removes_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: Start
 ) -> None:

@@ -98,6 +98,7 @@ def test_release_with_nothing_recorded_does_nothing(layout: StackLayout) -> None
 
 
 @needs_mount
+@pytest.mark.tools
 def test_release_tolerates_what_was_never_made(layout: StackLayout) -> None:
     image = layout.data_dir / "chaos" / "disk-fill-0.img"
     mountpoint = layout.run_dir / "chaos" / "disk-fill-0"
@@ -122,6 +123,7 @@ def _node_exporter_filesystems(port: int) -> dict[str, dict[str, float]]:
 
 
 @needs_mount
+@pytest.mark.tools
 def test_two_filesystems_filled_seen_by_node_exporter_and_released(layout: StackLayout) -> None:
     result = local_actions.fill_disk(size_mb=32, fill_percent=95, count=2)
     filled = result["filesystems"]
@@ -177,6 +179,7 @@ def test_two_filesystems_filled_seen_by_node_exporter_and_released(layout: Stack
 
 
 @needs_mount
+@pytest.mark.tools
 def test_release_finds_a_loop_device_the_record_missed(layout: StackLayout) -> None:
     # a crash between losetup and the record's update: the loop device is found by its image
     fs = local_actions.fill_disk(size_mb=16, fill_percent=50)["filesystems"][0]

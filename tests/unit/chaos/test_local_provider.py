@@ -206,6 +206,7 @@ def no_stress_left(layout: StackLayout) -> Iterator[StackLayout]:
     local_actions.stop_stress()
 
 
+@pytest.mark.tools
 def test_stress_runs_bounded_and_the_rollback_stops_it_by_pid(no_stress_left: StackLayout) -> None:
     started = local_actions.stress_cpu(duration_s=30, workers=1, load_percent=5)
     pid = started["pid"]
@@ -228,12 +229,14 @@ def test_stress_runs_bounded_and_the_rollback_stops_it_by_pid(no_stress_left: St
     assert local_actions.stop_stress() == {"stopped": [], "already_ended": []}
 
 
+@pytest.mark.tools
 def test_stress_ends_by_itself(no_stress_left: StackLayout) -> None:
     pid = local_actions.stress_cpu(duration_s=1, workers=1, load_percent=5)["pid"]
     wait_until(lambda: _gone(pid), timeout_s=15, interval_s=0.2, message=f"stress-ng {pid} gone")
     assert local_actions.stop_stress() == {"stopped": [], "already_ended": [pid]}
 
 
+@pytest.mark.tools
 def test_stop_stress_in_another_process_uses_the_recorded_pid(
     no_stress_left: StackLayout,
 ) -> None:

@@ -60,6 +60,7 @@ def _meminfo_kb() -> tuple[int, int]:
     return values["MemTotal"], values["MemAvailable"]
 
 
+@pytest.mark.tools
 def test_a_small_real_fill_is_held_niced_and_stopped_by_pid(layout: StackLayout) -> None:
     total, available = _meminfo_kb()
     target_kb = 512 * 1024  # keep all but about 512 MB free: harmless on a shared machine

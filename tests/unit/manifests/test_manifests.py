@@ -28,6 +28,8 @@ from tests.unit.manifests.support import (
     variable_references,
 )
 
+pytestmark = pytest.mark.tools  # needs a tool scripts/test installs or builds
+
 RESTAURANT_RENDERS = ("base", "local", "cluster")
 WORKLOAD_KINDS = ("Deployment", "Job", "CronJob")
 # Locust's own settings variables, asked in a child process: importing locust monkey-patches

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from chaosgate.k8s.service_env import service_env
 from tests.unit.manifests.openapi import schema_problems
 from tests.unit.manifests.support import MANIFESTS, Obj, container, find, pod_spec
+
+pytestmark = pytest.mark.tools  # kubectl renders the manifests; the API schemas from Go's cache
 
 SINK = "notification-sink"
 REFERENCE = MANIFESTS / "alertmanager" / "alertmanager.yml"

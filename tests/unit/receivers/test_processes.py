@@ -21,6 +21,8 @@ from chaosgate.receivers.credential import SMTP_USERNAME, TOKEN_ENV, write_token
 from tests.support.waiting import wait_until
 from tests.unit.receivers.conftest import free_port, recorded_body
 
+pytestmark = pytest.mark.processes  # real programs for seconds each
+
 START_TIMEOUT_S = 30.0
 
 

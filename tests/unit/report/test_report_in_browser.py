@@ -43,6 +43,7 @@ def _broken_copy(report: Path, folder: Path, before_body_end: str) -> Path:
     return page
 
 
+@pytest.mark.tools
 def test_the_report_draws_its_timeline_in_chromium_with_no_network(
     report: Path, browser: Browser
 ) -> None:
@@ -73,6 +74,7 @@ def _page(folder: Path, body: str) -> Path:
     return page
 
 
+@pytest.mark.tools
 def test_a_script_error_on_the_page_is_reported(browser: Browser, tmp_path: Path) -> None:
     page = _page(tmp_path, '<script>throw new Error("the page broke")</script>')
     view = view_report(page, tmp_path / "shot.png", elements={"text": "p"}, browser=browser)
@@ -82,6 +84,7 @@ def test_a_script_error_on_the_page_is_reported(browser: Browser, tmp_path: Path
     assert view.elements["text"][0].has_size
 
 
+@pytest.mark.tools
 def test_every_request_off_the_page_is_refused_and_recorded(
     browser: Browser, tmp_path: Path
 ) -> None:
@@ -98,6 +101,7 @@ def test_every_request_off_the_page_is_refused_and_recorded(
     assert "tried to load http://127.0.0.1:9/x.png" in view.problems()
 
 
+@pytest.mark.tools
 def test_a_timeline_that_is_not_laid_out_is_reported(
     report: Path, browser: Browser, tmp_path: Path
 ) -> None:

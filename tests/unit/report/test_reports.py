@@ -69,6 +69,7 @@ def test_summary_lists_failed_checks_and_counts(tmp_path: Path) -> None:
     assert data["duration_s"] == 60.0
 
 
+@pytest.mark.tools
 def test_allure_generate_accepts_the_results(tmp_path: Path) -> None:
     results = tmp_path / "allure-results"
     write_allure_results(

@@ -125,6 +125,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.processes
 def test_locust_with_its_web_ui_runs_its_time_writes_its_stats_and_quits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.support.waiting import wait_until
 
@@ -31,6 +32,7 @@ time.sleep(300)
 """
 
 
+@pytest.mark.processes
 def test_locust_quits_soon_after_its_runner_is_killed(tmp_path: Path) -> None:
     log = tmp_path / "locust.log"
     runner = subprocess.Popen(

@@ -15,6 +15,8 @@ import pytest
 from tests.support.waiting import wait_until
 from tests.unit.services.gunicorn_support import Start
 
+pytestmark = pytest.mark.processes  # real programs for seconds each
+
 USER = {"name": "Ada", "email": "ada@example.com"}
 
 

@@ -226,6 +226,7 @@ def _both(tmp_path: Path) -> list[Path]:
 
 
 @needs_amtool
+@pytest.mark.tools
 def test_amtool_accepts_both_configs(tmp_path: Path) -> None:
     for path in _both(tmp_path):
         proc = _amtool("check-config", str(path))
@@ -243,6 +244,7 @@ def test_amtool_accepts_both_configs(tmp_path: Path) -> None:
     ],
     ids=["critical", "warning", "no-severity"],
 )
+@pytest.mark.tools
 def test_amtool_routes_by_severity(tmp_path: Path, labels: list[str], receiver: str) -> None:
     for path in _both(tmp_path):
         proc = _amtool(

@@ -170,6 +170,7 @@ def test_prometheus_discovers_annotated_running_pods(tmp_path: Path) -> None:
     assert relabel[("__meta_kubernetes_pod_phase",)]["regex"] == "Running"
 
 
+@pytest.mark.tools
 def test_the_built_prometheus_accepts_the_k8s_config(tmp_path: Path) -> None:
     """The promtool built with the stack's Prometheus checks the rendered config for real
     (Debian's is built without Kubernetes discovery and refuses it)."""
