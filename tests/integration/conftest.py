@@ -5,9 +5,13 @@ Set CHAOSGATE_KEEP_STACK=1 to leave a stack this session started running afterwa
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +20,7 @@ from chaosgate.stack.launcher import read_record, stack_down, stack_up
 from chaosgate.stack.layout import StackLayout
 from chaosgate.stack.parts import part_urls
 from chaosgate.stack.ports import resolve_ports
+from tests.integration.wheel import REPO_ROOT, InstalledWheel, installed_wheel
 
 
 @dataclass(frozen=True)
@@ -50,3 +55,39 @@ def local_stack() -> Iterator[LocalStack]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5.0) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def wheel_chaosgate(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    """This checkout's wheel in a virtualenv of its own (tests/integration/wheel.py)."""
+    layout = StackLayout.from_env(os.environ)
+    layout.cache_dir.mkdir(parents=True, exist_ok=True)
+    return installed_wheel(layout.cache_dir, tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture()
+def outside(tmp_path: Path) -> Path:
+    """A working directory that is not the checkout (nothing of it on the path)."""
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    assert not work.resolve().is_relative_to(REPO_ROOT)
+    return work
+
+
+def write_target_file(path: Path, env: Mapping[str, str]) -> Path:
+    """The local stack as a target file, as a team would write one: what the checkout's
+    ``chaosgate target show`` resolves for the built-in ``local`` target with ``env``'s ports."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "chaosgate", "target", "show"],
+        env=dict(env), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    target = json.loads(shown.stdout)
+    target["name"] = "staging-like"
+    path.write_text(json.dumps(target, indent=2) + "\n")
+    return path
+
+
+@pytest.fixture()
+def target_file(tmp_path: Path) -> Path:
+    """The local stack at its default ports (or this environment's) as a target file."""
+    return write_target_file(tmp_path / "target.json", os.environ)

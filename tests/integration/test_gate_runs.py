@@ -8,6 +8,7 @@ in a `finally`, so later tests see a healthy stack.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -23,8 +24,9 @@ import yaml
 
 from chaosgate.stack.configs import SERVICES
 from chaosgate.stack.supervisor import SupervisorClient
-from tests.integration.conftest import LocalStack
+from tests.integration.conftest import LocalStack, write_target_file
 from tests.integration.support import chaosgate_env
+from tests.integration.wheel import InstalledWheel, wheel_env
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +34,29 @@ RUN_SECONDS = 50  # enough for warm-up load, the kill experiment (~20 s) and a t
 
 
 def _run_smoke(
-    stack: LocalStack, reports: Path, extra_env: dict[str, str] | None = None
+    stack: LocalStack,
+    reports: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    env = chaosgate_env(stack.ports, stack.layout.state_dir)
-    env.update(extra_env or {})
+    """A smoke run: the checkout's chaosgate against the session's stack unless ``command``
+    (and ``env``, ``cwd``) say otherwise."""
+    if env is None:
+        env = chaosgate_env(stack.ports, stack.layout.state_dir)
+        env.update(extra_env or {})
     proc = subprocess.run(
         [
-            sys.executable, "-m", "chaosgate", "run",
+            *(command or [sys.executable, "-m", "chaosgate", "run"]),
             "--profile", "smoke", "--duration", str(RUN_SECONDS), "--reports", str(reports),
         ],
         capture_output=True,
         text=True,
         timeout=600,
         env=env,
+        cwd=cwd,
         check=False,
     )  # fmt: skip
     summaries = sorted(reports.glob("*/summary.json"))
@@ -73,21 +85,38 @@ def _files_containing(roots: list[Path], needle: bytes, *, since: float) -> list
     ]
 
 
-def test_smoke_run_passes_on_a_healthy_stack(local_stack: LocalStack, tmp_path: Path) -> None:
-    """Also: a credential given through the environment (the log store's password; the local
-    OpenSearch ignores it) appears in no report, ledger, journal or log the run writes."""
+def test_smoke_run_passes_on_a_healthy_stack(
+    local_stack: LocalStack, wheel_chaosgate: InstalledWheel, outside: Path, tmp_path: Path
+) -> None:
+    """Made as a team would make it: the wheel's chaosgate in its own virtualenv, from a
+    directory that is not the checkout, against a target file (tests/integration/wheel.py);
+    then ``report`` and ``replay --dry-run`` of its run folder. Also: a credential given
+    through the environment (the log store's password; the local OpenSearch ignores it)
+    appears in no report, ledger, journal or log the run writes."""
     canary = f"canary-{secrets.token_hex(8)}"
     state = tmp_path / "state"
-    started = time.time()
-    code, summary = _run_smoke(
-        local_stack,
-        tmp_path / "reports",
+    reports = tmp_path / "reports"
+    target = write_target_file(
+        tmp_path / "target.json", chaosgate_env(local_stack.ports, local_stack.layout.state_dir)
+    )
+    env = wheel_env(
+        os.environ,
         {
             "CHAOSGATE_ELASTICSEARCH__AUTH__USERNAME": "chaosgate",
             "CHAOSGATE_ELASTICSEARCH__AUTH__PASSWORD_ENV": "CANARY_ES_PASSWORD",
             "CANARY_ES_PASSWORD": canary,
             "CHAOSGATE_STATE_DIR": str(state),
+            # the local chaos drivers find the stack's process manager through its state
+            "CHAOSGATE_STACK_DIR": str(local_stack.layout.state_dir),
         },
+    )
+    started = time.time()
+    code, summary = _run_smoke(
+        local_stack,
+        reports,
+        env=env,
+        command=[str(wheel_chaosgate.chaosgate), "run", "--target", str(target)],
+        cwd=outside,
     )
     assert (code, summary["verdict"]) == (0, "passed"), summary["failed_checks"]
     assert summary["settings"]["target"]["elasticsearch"]["auth"]["username"] == "chaosgate"
@@ -110,6 +139,19 @@ def test_smoke_run_passes_on_a_healthy_stack(local_stack: LocalStack, tmp_path: 
     assert list((artifacts / "ledger").glob("ledger-*.jsonl"))
     assert list((artifacts / "chaos").glob("*.journal.json"))
     assert summary["load"]["requests"] > 100
+    # the installed chaosgate reads its own run folder back
+    (artifacts / "report.html").unlink()
+    report = subprocess.run([str(wheel_chaosgate.chaosgate), "report", str(artifacts)],
+                            cwd=outside, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert (artifacts / "report.html").is_file()
+    replay = subprocess.run([str(wheel_chaosgate.chaosgate), "replay", str(artifacts),
+                             "--dry-run", "--target", str(target)],
+                            cwd=outside, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "kill-users" in replay.stdout
 
 
 @contextmanager
