@@ -25,8 +25,8 @@ import httpx
 
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.jaeger import JaegerBackend
-from chaosgate.stack.ports import resolve_ports
 from chaosgate.target import local_target
+from refstack.launcher.ports import resolve_ports
 
 
 def send_requests(gateway: str, count: int, workers: int) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 All on loopback, no API server: one process runs a local HTTP server (the standard library's
 threading server, HTTP/1.1 keep-alive), another runs ``start_forwarder`` with that server as
-its only endpoint (as ``python -m chaosgate.k8s.proxy`` does for a Service port); this process
+its only endpoint (as ``python -m refstack.proxy`` does for a Service port); this process
 sends the same requests both ways, alternating, and prints requests/s, mean latency and the
 ratio of the times (proxied / direct) for three patterns:
 
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from chaosgate.k8s.proxy.forward import RoundRobin, start_forwarder
+from refstack.proxy.forward import RoundRobin, start_forwarder
 
 HOST = "127.0.0.1"
 BODY = b'{"items": [' + b", ".join(b'{"id": %d, "name": "dish"}' % n for n in range(40)) + b"]}"

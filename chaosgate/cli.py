@@ -41,12 +41,12 @@ from chaosgate.report.run_folder import RunFolderError
 from chaosgate.report.trend import TrendError
 from chaosgate.run.profiles import Profile, ProfileError, resolve_profile
 from chaosgate.run.reports_dir import check_reports_dir
-from chaosgate.stack.builds import BuildError
-from chaosgate.stack.launcher import StackError
-from chaosgate.stack.ports import PortError
-from chaosgate.stack.prerequisites import StackPrerequisiteError
 from chaosgate.target import Target, TargetError
 from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from refstack.launcher.builds import BuildError
+from refstack.launcher.launcher import StackError
+from refstack.launcher.ports import PortError
+from refstack.launcher.prerequisites import StackPrerequisiteError
 
 __all__ = ["app", "main"]
 

@@ -12,9 +12,9 @@ import httpx
 import typer
 from rich.console import Console
 
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.ports import DEFAULT_PORTS, resolve_ports
 from chaosgate.target import ResolvedTarget, Target, resolve_target
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.ports import DEFAULT_PORTS, resolve_ports
 
 __all__ = [
     "PortOption",

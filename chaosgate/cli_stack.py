@@ -18,15 +18,15 @@ from chaosgate.cli_common import (
     stack_layout,
 )
 from chaosgate.faults.command import pending_lines
-from chaosgate.stack.builds import ensure_builds, ensure_k8s_builds
-from chaosgate.stack.health import PartStatus
-from chaosgate.stack.k8s_parts import DEFAULT_POD_START_DELAY_S
-from chaosgate.stack.launcher import stack_down, stack_status, stack_up
-from chaosgate.stack.parts import DEFAULT_RESTART_DELAY_S
-from chaosgate.stack.ports import resolve_ports
-from chaosgate.stack.prerequisites import check_stack_prerequisites
 from chaosgate.target import TargetError
 from chaosgate.vocabulary import EXIT_FAILED
+from refstack.launcher.builds import ensure_builds, ensure_k8s_builds
+from refstack.launcher.health import PartStatus
+from refstack.launcher.k8s_parts import DEFAULT_POD_START_DELAY_S
+from refstack.launcher.launcher import stack_down, stack_status, stack_up
+from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S
+from refstack.launcher.ports import resolve_ports
+from refstack.launcher.prerequisites import check_stack_prerequisites
 
 __all__ = ["stack_app"]
 

@@ -24,12 +24,16 @@ __all__ = ["ENV_PREFIX", "SUITE_ENV_PREFIXES", "SUITE_ENV_VARS", "closest_env_na
 ENV_PREFIX = "CHAOSGATE_"
 
 SUITE_ENV_PREFIXES: Mapping[str, str] = MappingProxyType(
-    {"CHAOSGATE_PORT_": "a port of the local stack, CHAOSGATE_PORT_<NAME> (chaosgate.stack.ports)"}
+    {
+        "CHAOSGATE_PORT_": (
+            "a port of the local stack, CHAOSGATE_PORT_<NAME> (refstack.launcher.ports)"
+        )
+    }
 )
 
 SUITE_ENV_VARS: Mapping[str, str] = MappingProxyType(
     {
-        # the checkout, the builds and the local stack (chaosgate.stack.layout, .ports, .parts)
+        # the checkout, the builds and the local stack (refstack.launcher.layout, .ports, .parts)
         "CHAOSGATE_HOME": "the chaosgate checkout the stack and the specs are read from",
         "CHAOSGATE_CACHE": "the build cache (default ~/.cache/chaosgate)",
         "CHAOSGATE_STACK_DIR": "the local stack's state directory (default .stack)",

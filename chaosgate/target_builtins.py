@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.ports import DEFAULT_PORTS
 from chaosgate.target_models import (
     DEFAULT_LOCAL_PORTS,
     AlertmanagerConfig,
@@ -22,6 +20,8 @@ from chaosgate.target_models import (
     TargetError,
     local_url,
 )
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.ports import DEFAULT_PORTS
 
 __all__ = [
     "BUILTIN_K8S_SOURCE",

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from chaosgate.stack.ports import DEFAULT_PORTS
 from chaosgate.target_values import (
     SINK_RECEIVERS,
     DocField,
@@ -30,6 +29,7 @@ from chaosgate.target_values import (
     Username,
     reject,
 )
+from refstack.launcher.ports import DEFAULT_PORTS
 
 __all__ = [
     "CREDENTIAL_REFS",

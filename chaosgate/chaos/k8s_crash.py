@@ -10,9 +10,9 @@ place are what PodCrashLooping / PodRestartingOften count (``changes`` of one po
 Why it kills by the PID the node agent recorded. The fault on a real cluster is
 ``kubectl exec POD -- kill 1`` (the container's PID 1 dies, the kubelet restarts it with its
 back-off); chaosk8s has no such action, and the local node has no ``exec``: its pods are plain
-processes of this machine (chaosgate.k8s.agent). So the action reads the record the agent
+processes of this machine (refstack.node). So the action reads the record the agent
 keeps while a container runs, ``<node state_dir>/pods/<pod uid>/<container>.pid`` (PID and
-process start time, chaosgate.k8s.agent.processes), from the node configuration of the stack
+process start time, refstack.node.processes), from the node configuration of the stack
 in ``CHAOSGATE_STACK_DIR`` (``<state dir>/k8s/node.yaml``), and kills that PID only.
 
 It refuses anything the agent did not record for exactly this container: the pod must be bound
@@ -49,16 +49,16 @@ from chaosgate.chaos.k8s_api import (
     list_pods,
     object_name,
 )
-from chaosgate.k8s.agent.pods import pods_dir
-from chaosgate.k8s.node_config import NodeConfig, NodeConfigError, load_node_config
-from chaosgate.stack.k8s_parts import k8s_files
-from chaosgate.stack.layout import StackLayout
 from chaosgate.vocabulary import Clock
+from refstack.launcher.k8s_parts import k8s_files
+from refstack.launcher.layout import StackLayout
+from refstack.node.pods import pods_dir
+from refstack.node_config import NodeConfig, NodeConfigError, load_node_config
 
 __all__ = ["PROCESS_ID_PREFIX", "crash_container", "local_node_config"]
 
 PROCESS_ID_PREFIX = "process://"  # the containerID the local node agent reports
-START_TIME_TOLERANCE_S = 0.5  # as chaosgate.k8s.agent.processes.stop_recorded_processes
+START_TIME_TOLERANCE_S = 0.5  # as refstack.node.processes.stop_recorded_processes
 POLL_S = 0.5
 
 

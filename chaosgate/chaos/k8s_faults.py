@@ -1,5 +1,5 @@
 """Service-level faults on Kubernetes: the restaurant services' admin fault switches
-(``PUT/DELETE /admin/faults``, stack/CONTRACT.md) on every pod of a Deployment, called by
+(``PUT/DELETE /admin/faults``, refstack/CONTRACT.md) on every pod of a Deployment, called by
 Chaos Toolkit as ``type: python`` activities (experiments/k8s/).
 
 - ``set_pod_faults``: ``PUT /admin/faults`` with the experiment's ``faults`` object on every

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from chaosgate.input_files import InputFileError, read_input_text
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.layout import StackLayout
 
 __all__ = ["SpecError", "load_spec_documents", "resolve_spec_path"]
 

@@ -23,7 +23,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_processes import kill_service, parse_signal
 from chaosgate.chaos.local_stack import current_stack, program_info, service_url, supervisor
-from chaosgate.stack.configs import SERVICES
+from refstack.launcher.configs import SERVICES
 
 __all__ = ["MAX_KILLS", "crash_repeatedly"]
 

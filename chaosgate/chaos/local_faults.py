@@ -79,7 +79,7 @@ def set_faults(
 ) -> dict[str, Any]:
     """Turn on injected faults on ``service`` (``PUT /admin/faults``); returns what is now set.
 
-    Only the settings given are changed (stack/CONTRACT.md "Admin faults": ``methods`` limits
+    Only the settings given are changed (refstack/CONTRACT.md "Admin faults": ``methods`` limits
     the per-request faults to those HTTP methods, ``db_hold_connections`` holds that many
     pooled connections, ``drop_connection_ratio`` drops that share of the connections without
     an answer); the service validates them (a bad value is a 400 whose message is passed on).

@@ -15,11 +15,11 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaosgate.stack.configs import SERVICES
-from chaosgate.stack.launcher import StackRecord, read_record
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.parts import part_urls
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.configs import SERVICES
+from refstack.launcher.launcher import StackRecord, read_record
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.parts import part_urls
+from refstack.launcher.supervisor import SupervisorClient
 
 __all__ = [
     "current_layout",

@@ -17,8 +17,8 @@ from chaosgate.receivers.credential import (
     CredentialError,
     load_credential,
 )
-from chaosgate.stack.ports import DEFAULT_PORTS, HOST
 from chaosgate.vocabulary import EXIT_BAD_INPUT
+from refstack.launcher.ports import DEFAULT_PORTS, HOST
 
 __all__ = ["sink_app"]
 

@@ -41,9 +41,9 @@ from chaosgate.run.interrupts import Interrupts, RunInterrupted
 from chaosgate.run.progress import Progress
 from chaosgate.run.replay_schedule import InjectAlignment, Sleep, wait_until
 from chaosgate.run.run_plan import RunPlan, ScheduledExperiment
-from chaosgate.stack.layout import StackLayout
 from chaosgate.target import Target
 from chaosgate.vocabulary import Clock, ExpectedAlert, FaultWindow
+from refstack.launcher.layout import StackLayout
 
 __all__ = [
     "ChaosPhaseInputs",

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaosgate.stack.launcher import read_record, stack_down, stack_up
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.parts import part_urls
-from chaosgate.stack.ports import resolve_ports
+from refstack.launcher.launcher import read_record, stack_down, stack_up
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.parts import part_urls
+from refstack.launcher.ports import resolve_ports
 from tests.integration.wheel import REPO_ROOT, InstalledWheel, installed_wheel
 
 

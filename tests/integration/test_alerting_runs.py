@@ -22,7 +22,7 @@ import yaml
 
 from chaosgate.chaos.experiments import chaosgate_extension, load_experiment
 from chaosgate.run.profiles import EXPERIMENT_DIRS, GATE_RULES, PROFILES
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
 from tests.integration.support import chaosgate_env
 from tests.integration.test_gate_runs import _rules_changed

@@ -58,7 +58,7 @@ import httpx
 import pytest
 import yaml
 
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.supervisor import SupervisorClient
 from tests.integration.backend_faults import FaultProxy, Mode, fault_proxies
 from tests.integration.conftest import LocalStack
 from tests.integration.support import chaosgate_env

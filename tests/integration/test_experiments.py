@@ -18,7 +18,7 @@ import pytest
 
 from chaosgate.chaos.experiments import run_experiment
 from chaosgate.chaos.timeline import Timeline
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ import httpx
 import pytest
 import yaml
 
-from chaosgate.stack.configs import SERVICES
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.configs import SERVICES
+from refstack.launcher.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack, write_target_file
 from tests.integration.support import chaosgate_env
 from tests.integration.wheel import InstalledWheel, wheel_env

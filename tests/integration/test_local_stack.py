@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from chaosgate.stack.supervisor import SupervisorClient
+from refstack.launcher.supervisor import SupervisorClient
 from tests.integration.conftest import LocalStack
 from tests.support.waiting import wait_until
 

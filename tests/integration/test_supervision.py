@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaosgate.stack.health import PartRow
-from chaosgate.stack.launcher import StackRecord, stack_down, stack_status, start_supervisord
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.parts import Part
-from chaosgate.stack.supervisor import Program
+from refstack.launcher.health import PartRow
+from refstack.launcher.launcher import StackRecord, stack_down, stack_status, start_supervisord
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.parts import Part
+from refstack.launcher.supervisor import Program
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

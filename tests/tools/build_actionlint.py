@@ -4,7 +4,7 @@ the build in the cache.
 tests/unit/test_ci_examples.py lints the CI examples (examples/ci/github/) with it. Its
 version is pinned by the Go module beside this file (``actionlint/go.mod`` and ``go.sum``), and
 the binary is cached as ``<build cache>/bin/actionlint-<hash of go.mod and go.sum>``, the
-same way the stack's Go builds are (chaosgate/stack/builds.py, whose hash and ``go`` runner
+same way the stack's Go builds are (refstack/launcher/builds.py, whose hash and ``go`` runner
 this reuses): a build runs only when the pin changes, and a fresh clone reuses the cache.
 
 It is a tool of the tests, like ruff and mypy, and nothing the suite runs, so it lives here
@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from chaosgate.stack.builds import BuildError, BuildResult, GoRunner, _inputs_hash, _run_go
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.builds import BuildError, BuildResult, GoRunner, _inputs_hash, _run_go
+from refstack.launcher.layout import StackLayout
 
 __all__ = [
     "ACTIONLINT_MODULE",

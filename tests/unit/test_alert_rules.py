@@ -1,4 +1,4 @@
-"""The alert rules of the local stack (stack/prometheus/rules.yml), checked by promtool.
+"""The alert rules of the local stack (refstack/prometheus/rules.yml), checked by promtool.
 
 ``promtool check rules`` validates the file, ``promtool test rules`` runs the unit tests in
 rules.test.yml (synthetic series at 1 s resolution, evaluation every 1 s), and the tests
@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RULES = REPO_ROOT / "stack" / "prometheus" / "rules.yml"
-RULES_TEST = REPO_ROOT / "stack" / "prometheus" / "rules.test.yml"
+RULES = REPO_ROOT / "refstack" / "prometheus" / "rules.yml"
+RULES_TEST = REPO_ROOT / "refstack" / "prometheus" / "rules.test.yml"
 
 # The platform's alert rules by group (README "Alert rules"): group -> its alerts.
 DESIGN_ALERTS: dict[str, tuple[str, ...]] = {

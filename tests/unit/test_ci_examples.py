@@ -30,8 +30,8 @@ from typer.core import TyperGroup
 from chaosgate.cli import app
 from chaosgate.env_names import SUITE_ENV_VARS
 from chaosgate.run.profiles import PROFILES
-from chaosgate.stack.builds import BuildError
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.builds import BuildError
+from refstack.launcher.layout import StackLayout
 from tests.tools.build_actionlint import (
     ACTIONLINT_MODULE,
     ACTIONLINT_PKG,

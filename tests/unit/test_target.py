@@ -784,8 +784,8 @@ def test_local_k8s_is_the_local_stack_through_the_gateway_nodeport(tmp_path: Pat
 
 
 def test_local_k8s_kubeconfig_is_the_one_stack_up_writes(tmp_path: Path) -> None:
-    from chaosgate.stack.k8s_parts import k8s_files
-    from chaosgate.stack.layout import StackLayout
+    from refstack.launcher.k8s_parts import k8s_files
+    from refstack.launcher.layout import StackLayout
 
     for env in ({}, {"CHAOSGATE_STACK_DIR": str(tmp_path)}):
         expected = k8s_files(StackLayout.from_env(env)).admin_kubeconfig

@@ -1,7 +1,7 @@
 """A second, bare control plane for tests that need a cluster of their own (their own node
 agent, their own service proxy, objects nobody else sees): etcd and kube-apiserver, optionally
 the controller-manager and scheduler, started from the very command lines `stack up --k8s`
-runs (:func:`chaosgate.stack.k8s_parts.build_k8s_parts`) with the stack's PKI code, on other
+runs (:func:`refstack.launcher.k8s_parts.build_k8s_parts`) with the stack's PKI code, on other
 ports and another Service range, as plain subprocesses stopped by PID."""
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from chaosgate.stack.builds import BuildError, ensure_k8s_builds
-from chaosgate.stack.k8s_parts import (
+from refstack.launcher.builds import BuildError, ensure_k8s_builds
+from refstack.launcher.k8s_parts import (
     K8sFiles,
     build_k8s_parts,
     kubernetes_service_ip,
     write_kubeconfigs,
 )
-from chaosgate.stack.k8s_pki import ensure_pki
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.ports import HOST
+from refstack.launcher.k8s_pki import ensure_pki
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.ports import HOST
 from tests.support.waiting import wait_until
 
 __all__ = ["BareControlPlane", "Cluster", "bare_control_plane"]

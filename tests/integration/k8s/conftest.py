@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from chaosgate.stack.builds import ensure_k8s_builds
-from chaosgate.stack.k8s_parts import k8s_files
-from chaosgate.stack.launcher import read_record, stack_down, stack_up
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.parts import part_urls
-from chaosgate.stack.ports import HOST, resolve_ports
+from refstack.launcher.builds import ensure_k8s_builds
+from refstack.launcher.k8s_parts import k8s_files
+from refstack.launcher.launcher import read_record, stack_down, stack_up
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.parts import part_urls
+from refstack.launcher.ports import HOST, resolve_ports
 from tests.integration.k8s.bare_control_plane import Cluster
 
 

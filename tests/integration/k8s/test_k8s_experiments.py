@@ -28,8 +28,8 @@ from chaosgate.chaos.experiments import failed_activities, run_experiment
 from chaosgate.chaos.k8s_actions import detach_service, reattach_service
 from chaosgate.chaos.k8s_env import kubernetes_environment
 from chaosgate.chaos.timeline import Timeline
-from chaosgate.stack.k8s_parts import k8s_files
 from chaosgate.target import LOCAL_NODE_NAME, KubernetesConfig
+from refstack.launcher.k8s_parts import k8s_files
 from tests.integration.k8s.conftest import K8sStack
 from tests.support.waiting import wait_until
 

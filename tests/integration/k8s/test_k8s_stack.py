@@ -15,8 +15,8 @@ import pytest
 from kubernetes import client as k8s_client
 
 from chaosgate.chaos.k8s_env import kubernetes_environment
-from chaosgate.stack.launcher import stack_status
 from chaosgate.target import KubernetesConfig
+from refstack.launcher.launcher import stack_status
 from tests.integration.k8s.conftest import K8sStack
 from tests.support.waiting import wait_until
 

@@ -26,7 +26,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from chaosgate.k8s.node_config import service_loopback_ip
+from refstack.node_config import service_loopback_ip
 from tests.integration.k8s.bare_control_plane import bare_control_plane
 from tests.support.waiting import wait_until
 
@@ -85,7 +85,7 @@ class Agent:
                     [
                         sys.executable,
                         "-m",
-                        "chaosgate.k8s.agent",
+                        "refstack.node",
                         "--config",
                         str(self.config_path),
                     ],

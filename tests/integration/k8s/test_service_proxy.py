@@ -3,7 +3,7 @@
 This module starts its own etcd and kube-apiserver (tests/integration/k8s/bare_control_plane.py)
 on ports 18379/18443 with Services from 10.201.0.0/16; no controller-manager or scheduler is
 needed.
-Each test runs ``python -m chaosgate.k8s.proxy`` as a subprocess, creates Services and Pods
+Each test runs ``python -m refstack.proxy`` as a subprocess, creates Services and Pods
 through the API, serves HTTP itself on each pod's loopback IP (from 127.77.0.0/16) and patches
 the pod's status (podIP, Ready) the way the node agent does. Nothing connects to a ClusterIP:
 only to its loopback twin 127.b.c.d, to the NodePort on the node IP and to the pods.
@@ -29,7 +29,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from chaosgate.k8s.node_config import service_loopback_ip
+from refstack.node_config import service_loopback_ip
 from tests.integration.k8s.bare_control_plane import bare_control_plane
 from tests.support.servers import KeepAliveServer
 from tests.support.waiting import wait_until
@@ -140,7 +140,7 @@ def proxy(cluster: Cluster, tmp_path: Path) -> Iterator[Proxy]:
     log = tmp_path / "proxy.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chaosgate.k8s.proxy", "--config", str(config)],
+            [sys.executable, "-m", "refstack.proxy", "--config", str(config)],
             cwd=REPO,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ from assertions.result import CheckResult, Status
 from chaosgate.vocabulary import ExpectedAlert
 from tests.unit.assertions.alert_support import DOWN
 
-# the 16 rules of stack/prometheus/rules.yml as Prometheus 2.42 listed them
+# the 16 rules of refstack/prometheus/rules.yml as Prometheus 2.42 listed them
 _BODY = json.loads((Path(__file__).parent / "data" / "prometheus-2.42-rules.json").read_text())
 RULES = [
     AlertRule(r["name"], g["name"], r["labels"], r["query"], r["health"], g["file"])

@@ -143,12 +143,12 @@ RULES = json.loads((Path(__file__).parent / "data" / "prometheus-2.42-rules.json
 def test_rules_lists_every_loaded_alerting_rule() -> None:
     prometheus, transport = backend(lambda request: (200, RULES))
     rules = prometheus.rules()
-    assert len(rules) == 16  # stack/prometheus/rules.yml as Prometheus 2.42 loaded it
+    assert len(rules) == 16  # refstack/prometheus/rules.yml as Prometheus 2.42 loaded it
     by_name = {rule.name: rule for rule in rules}
     down = by_name["UsersServiceDown"]
     assert isinstance(down, AlertRule)
     assert (down.group, down.health, down.labels["severity"]) == ("users", "ok", "critical")
-    assert down.file.endswith("stack/prometheus/rules.yml")
+    assert down.file.endswith("stack/prometheus/rules.yml")  # where the rules were when recorded
     assert 'up{job="users"}' in down.expr
     (request,) = transport.requests
     assert urlsplit(request.url or "").path == "/api/v1/rules"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from chaosgate.stack.launcher import StackRecord
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.ports import resolve_ports
+from refstack.launcher.launcher import StackRecord
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.ports import resolve_ports
 
 __all__ = ["PORTS", "fake_stack"]
 

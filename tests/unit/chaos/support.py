@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 FAKE = "tests.unit.chaos.fake_activities"
-RULES = Path(__file__).resolve().parents[3] / "stack" / "prometheus" / "rules.yml"
+RULES = Path(__file__).resolve().parents[3] / "refstack" / "prometheus" / "rules.yml"
 
 
 def rule_labels() -> dict[str, dict[str, str]]:
-    """alertname -> the labels its rule in stack/prometheus/rules.yml sets."""
+    """alertname -> the labels its rule in refstack/prometheus/rules.yml sets."""
     rules = yaml.safe_load(RULES.read_text())
     return {
         rule["alert"]: dict(rule.get("labels", {}))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
-from chaosgate.stack.alerting import INHIBIT_RULES
+from refstack.launcher.alerting import INHIBIT_RULES
 from tests.unit.chaos.support import RULES, rule_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -19,7 +19,7 @@ FILES = sorted(LOCAL.glob("*.json"))
 
 Expected = list[tuple[str, dict[str, str]]]
 
-# what each fault must raise (alertname, labels), per stack/prometheus/rules.yml
+# what each fault must raise (alertname, labels), per refstack/prometheus/rules.yml
 EXPECTED: dict[str, Expected] = {
     "kill-users-service.json": [("UsersServiceDown", {"service": "users"})],
     "stop-log-shipper.json": [],

@@ -27,12 +27,12 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.k8s_crash import crash_container
 from chaosgate.chaos.k8s_namespaces import check_kubernetes_scope, experiment_activities
-from chaosgate.k8s.agent.backoff import CrashBackoff
-from chaosgate.k8s.agent.clock import SystemClock
-from chaosgate.k8s.agent.containers import ContainerRunner, Launch, RunnerContext
-from chaosgate.k8s.agent.podstatus import Terminated, pod_status
-from chaosgate.k8s.agent.processes import record_process
-from chaosgate.k8s.node_config import NodeConfig, load_node_config
+from refstack.node.backoff import CrashBackoff
+from refstack.node.clock import SystemClock
+from refstack.node.containers import ContainerRunner, Launch, RunnerContext
+from refstack.node.podstatus import Terminated, pod_status
+from refstack.node.processes import record_process
+from refstack.node_config import NodeConfig, load_node_config
 from tests.support.clocks import FakeClock
 from tests.unit.chaos.fake_k8s import FakeKube, pod
 from tests.unit.chaos.support import experiment

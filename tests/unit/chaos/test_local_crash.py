@@ -1,6 +1,6 @@
 """crash_repeatedly against a real supervisord running a tiny "service" the stack's way.
 
-The program is supervised like the stack's services (chaosgate.stack.supervisor's config):
+The program is supervised like the stack's services (refstack.launcher.supervisor's config):
 ``sh -c 'if <started before>; then sleep <delay>; fi; exec <server>'``, so after a kill
 supervisord reports the new PID while the shell still sleeps, and only then the server answers
 ``/healthz``. The stack record points the action at that server; nothing else is touched.
@@ -19,8 +19,8 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos import local_actions, local_probes
-from chaosgate.stack.layout import StackLayout
-from chaosgate.stack.supervisor import (
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.supervisor import (
     Program,
     SupervisorClient,
     render_supervisord_conf,

@@ -12,7 +12,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos import local_actions
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.layout import StackLayout
 from tests.unit.chaos.local_support import PORTS, fake_stack
 from tests.unit.services.gunicorn_support import Start, start
 

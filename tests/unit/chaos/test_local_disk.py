@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chaosgate.chaos import local_actions
 from chaosgate.chaos.local_disk import mounted, used_share
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.layout import StackLayout
 from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 from tests.unit.services.gunicorn_support import free_port

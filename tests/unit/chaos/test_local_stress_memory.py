@@ -12,7 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos import local_actions
 from chaosgate.chaos.local_stress import memory_to_fill_kb
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.layout import StackLayout
 from tests.support.waiting import wait_until
 from tests.unit.chaos.local_support import fake_stack
 

@@ -1,7 +1,7 @@
 """Rendered objects checked against the OpenAPI v3 schemas of the Kubernetes release the local
 control plane is built from (``k8s.io/kubernetes`` in Go's module cache, pinned by
-``stack/k8s/go.mod``): every field known (as ``kubectl --validate=strict`` does), of its
-type, required ones present. Offline: the server-side dry run of
+``refstack/control-plane/go.mod``): every field known (as ``kubectl --validate=strict`` does),
+of its type, required ones present. Offline: the server-side dry run of
 ``tests/integration/k8s/test_manifests.py`` applies the same objects to a real API server."""
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ def _spec_dir() -> Path:
     if go is None:
         pytest.skip("Go is not installed: no module cache holding the Kubernetes API schemas")
     found = re.search(
-        r"^\s*k8s\.io/kubernetes (v\S+)", (REPO_ROOT / "stack/k8s/go.mod").read_text(), re.M
+        r"^\s*k8s\.io/kubernetes (v\S+)",
+        (REPO_ROOT / "refstack/control-plane/go.mod").read_text(),
+        re.M,
     )
-    assert found, "stack/k8s/go.mod pins no k8s.io/kubernetes"
+    assert found, "refstack/control-plane/go.mod pins no k8s.io/kubernetes"
     cache_dir = subprocess.run(
         [go, "env", "GOMODCACHE"], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosgate.k8s.service_env import service_env
-from chaosgate.stack.builds import BuildError, ensure_k8s_builds
-from chaosgate.stack.layout import StackLayout
+from refstack.launcher.builds import BuildError, ensure_k8s_builds
+from refstack.launcher.layout import StackLayout
+from refstack.service_env import service_env
 
 __all__ = [
     "CLUSTER_SCOPED_KINDS",

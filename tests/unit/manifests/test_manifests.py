@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosgate.stack.parts import KEEP_ALIVE_S
 from chaosgate.target import Target, load_target
 from chaosgate.target_env import parse_env_overrides
+from refstack.launcher.parts import KEEP_ALIVE_S
 from tests.unit.manifests.support import (
     CLUSTER_SCOPED_KINDS,
     MANIFESTS,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from chaosgate.k8s.service_env import service_env
+from refstack.service_env import service_env
 from tests.unit.manifests.openapi import schema_problems
 from tests.unit.manifests.support import MANIFESTS, Obj, container, find, pod_spec
 

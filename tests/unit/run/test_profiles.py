@@ -202,7 +202,7 @@ def test_the_gate_requires_the_critical_rules_its_experiments_prove(
     profiles: Mapping[str, Profile],
 ) -> None:
     gate = profiles["gate"]
-    rules = yaml.safe_load((REPO_ROOT / "stack" / "prometheus" / "rules.yml").read_text())
+    rules = yaml.safe_load((REPO_ROOT / "refstack" / "prometheus" / "rules.yml").read_text())
     critical = {
         rule["alert"]
         for group in rules["groups"]

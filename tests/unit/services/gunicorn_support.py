@@ -1,6 +1,6 @@
 """Restaurant services under a real gunicorn on 127.0.0.1, started and stopped by PID.
 
-The command is the stack's (chaosgate/stack/parts.py: gunicorn, one gthread worker, the app
+The command is the stack's (refstack/launcher/parts.py: gunicorn, one gthread worker, the app
 factory) on a free port, in a session of its own; ``start`` is a pytest fixture that stops
 everything it started at the end of the test (SIGINT, gunicorn's quick shutdown, to the
 process group it made).
@@ -21,7 +21,7 @@ import httpx
 import psutil
 import pytest
 
-from chaosgate.stack.parts import KEEP_ALIVE_S
+from refstack.launcher.parts import KEEP_ALIVE_S
 from tests.support.waiting import wait_until
 from tests.unit.services.support import metric_value
 
@@ -72,7 +72,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
         environ = {
             **os.environ,
             "SERVICE_NAME": service,
-            "PYTHONPATH": str(REPO_ROOT / "stack" / "services"),
+            "PYTHONPATH": str(REPO_ROOT / "refstack" / "services"),
             "DATABASE_URL": f"sqlite:///{tmp_path / (service + '.db')}",
             "LOG_FILE": str(tmp_path / f"{service}.log"),
             "OTEL_TRACES_EXPORTER": "none",

@@ -1,4 +1,4 @@
-"""The admin fault endpoint and what each fault does (stack/CONTRACT.md "Admin faults")."""
+"""The admin fault endpoint and what each fault does (refstack/CONTRACT.md "Admin faults")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Logs, traces and metrics every service promises in stack/CONTRACT.md."""
+"""Logs, traces and metrics every service promises in refstack/CONTRACT.md."""
 
 from __future__ import annotations
 

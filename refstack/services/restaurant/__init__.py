@@ -1,0 +1,1 @@
+"""The reference restaurant services: gateway, orders, users and iot (see refstack/CONTRACT.md)."""

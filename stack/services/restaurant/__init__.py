@@ -1,1 +1,0 @@
-"""The reference restaurant services: gateway, orders, users and iot (see stack/CONTRACT.md)."""
