@@ -538,9 +538,13 @@ def test_every_chaosgate_variable_in_the_tree_is_known() -> None:
     known = {*env_leaves(Target), *SUITE_ENV_VARS}
     pattern = re.compile(r"\bCHAOSGATE_[A-Z0-9_]*[A-Z0-9]\b")
     found: dict[str, str] = {}
-    for folder in ("chaosgate", "scenarios", "stack", "scripts", "manifests", "tests/integration"):
+    folders = ("chaosgate", "scenarios", "assertions", "refstack", "scripts", "manifests",
+               "tests/integration")  # fmt: skip
+    for folder in folders:
+        assert (root / folder).is_dir(), f"{folder}/ is gone: name where its files went"
         for path in (root / folder).rglob("*"):
-            if not path.is_file() or path.suffix == ".pyc" or path in rule:
+            built = {"target", "__pycache__"} & set(path.relative_to(root).parts)  # Maven, pyc
+            if not path.is_file() or built or path in rule:
                 continue
             text = path.read_text(encoding="utf-8", errors="replace")
             for name in pattern.findall(text):
