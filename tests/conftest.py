@@ -22,14 +22,18 @@ import os
 import pytest
 from hypothesis import settings
 
-UNIT_TESTS_ONLY = "not integration and not tools and not processes and not long"  # pyproject's -m
-
 settings.register_profile("unit", max_examples=30)
 settings.register_profile("thorough", max_examples=150)
 settings.load_profile("unit")
 
 
+def _default_markexpr(config: pytest.Config) -> str | None:
+    """The ``-m`` that pyproject.toml's addopts give (the unit tests only)."""
+    addopts: list[str] = config.getini("addopts")
+    return addopts[addopts.index("-m") + 1] if "-m" in addopts[:-1] else None
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    if config.option.markexpr != UNIT_TESTS_ONLY:
+    if config.option.markexpr != _default_markexpr(config):
         return 0
     return (os.cpu_count() or 1) + 1

@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.wheel import REPO_ROOT, InstalledWheel, wheel_env
+from tests.integration.wheel import REPO_ROOT, InstalledWheel
 
 pytestmark = pytest.mark.integration
 
+# no CHAOSGATE_* setting, no PYTHONPATH, no virtualenv on the PATH: nothing of the checkout
+BARE_ENV = {"PATH": "/usr/bin:/bin"}
 
-def _chaosgate(
-    wheel: InstalledWheel, cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+
+def _chaosgate(wheel: InstalledWheel, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(wheel.chaosgate), *args],
         cwd=cwd,
-        env=env if env is not None else wheel_env({"PATH": "/usr/bin:/bin"}, {}),
+        env=BARE_ENV,
         capture_output=True,
         text=True,
         timeout=120,
@@ -38,7 +39,7 @@ def test_the_installed_package_is_the_wheels_not_the_checkouts(
         [str(wheel_chaosgate.python), "-c",
          "import chaosgate, scenarios, assertions; "
          "print(chaosgate.__file__, scenarios.__file__, assertions.__file__)"],
-        cwd=outside, env=wheel_env({"PATH": "/usr/bin:/bin"}, {}),
+        cwd=outside, env=BARE_ENV,
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     for module_file in proc.stdout.split():
