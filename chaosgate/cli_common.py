@@ -12,6 +12,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from chaosgate.http_clients import new_http_client
 from chaosgate.target import ResolvedTarget, Target, resolve_target
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import DEFAULT_PORTS, resolve_ports
@@ -57,7 +58,7 @@ def stack_layout() -> StackLayout:
 
 
 def http_client() -> httpx.Client:
-    return httpx.Client(timeout=httpx.Timeout(3.0))
+    return new_http_client(httpx.Timeout(3.0))
 
 
 def load_target(spec: str | None, port_overrides: list[str] | None) -> Target:

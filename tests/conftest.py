@@ -8,6 +8,12 @@ your own (``-m integration``, or scripts/test's ``-m 'not long'``) it answers 0 
 runs in this one process: the integration tests share one local stack per session, which
 parallel workers would each start.
 
+**Collection.** With the default marker expression tests/integration is not even imported
+(every test there is an integration test, so none of them could be selected; importing them
+and their Kubernetes client costs each process about a second). Any run that does collect
+that folder refuses a test there without the ``integration`` marker, so that rule cannot
+quietly hide a test from plain ``pytest``.
+
 **Hypothesis profiles** for the generated-input tests (tests/unit/test_bad_input.py): ``unit``
 (the default): 30 examples a family; ``thorough`` (scripts/test passes
 ``--hypothesis-profile=thorough``): 150 a family. The tests derandomize, so a run sees the same
@@ -18,6 +24,7 @@ because Hypothesis's plugin loads the profile named on the command line at that 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -33,7 +40,32 @@ def _default_markexpr(config: pytest.Config) -> str | None:
     return addopts[addopts.index("-m") + 1] if "-m" in addopts[:-1] else None
 
 
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+
+
+def _unit_only(config: pytest.Config) -> bool:
+    return bool(config.option.markexpr == _default_markexpr(config))
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    if config.option.markexpr != _default_markexpr(config):
-        return 0
-    return (os.cpu_count() or 1) + 1
+    return (os.cpu_count() or 1) + 1 if _unit_only(config) else 0
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path == INTEGRATION_DIR and _unit_only(config):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if item.path.is_relative_to(INTEGRATION_DIR)
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests under tests/integration must carry the 'integration' marker (plain pytest "
+            f"does not collect that folder): {', '.join(unmarked)}"
+        )

@@ -33,6 +33,7 @@ from kubernetes import client
 
 from chaosgate.chaos.k8s_api import api_client, list_pods, object_name
 from chaosgate.chaos.local_faults import service_error_text
+from chaosgate.http_clients import new_http_client
 
 __all__ = [
     "ADMIN_FAULTS_PATH",
@@ -158,7 +159,7 @@ def _call(
 
 def _http(http: httpx.Client | None, timeout_s: float) -> httpx.Client:
     # trust_env=False: a pod IP is reached directly, never through the shell's HTTP proxy
-    return http if http is not None else httpx.Client(timeout=timeout_s, trust_env=False)
+    return http if http is not None else new_http_client(timeout_s, trust_env=False)
 
 
 def set_pod_faults(

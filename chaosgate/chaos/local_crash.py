@@ -23,6 +23,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_processes import kill_service, parse_signal
 from chaosgate.chaos.local_stack import current_stack, program_info, service_url, supervisor
+from chaosgate.http_clients import new_http_client
 from refstack.launcher.configs import SERVICES
 
 __all__ = ["MAX_KILLS", "crash_repeatedly"]
@@ -73,7 +74,7 @@ def _wait_until_back(name: str, old_pid: int, timeout_s: float) -> float:
     client = supervisor(layout)
     health = f"{service_url(name)}/healthz" if name in SERVICES else None
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=_HTTP_TIMEOUT_S) as http:
+    with new_http_client(_HTTP_TIMEOUT_S) as http:
         while True:
             info = program_info(client, layout, name)
             pid = int(info.get("pid") or 0)

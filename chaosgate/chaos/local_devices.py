@@ -23,6 +23,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_records import RECORD_LOCK, read_record, record_path, write_record
 from chaosgate.chaos.local_stack import service_url
+from chaosgate.http_clients import new_http_client
 
 __all__ = ["MAX_DEVICES", "decommission_devices", "silence_devices"]
 
@@ -43,7 +44,7 @@ def _base_url(given: str | None, service: str) -> str:
 
 
 def _client(client: httpx.Client | None) -> tuple[httpx.Client, bool]:
-    return (httpx.Client(timeout=_HTTP_TIMEOUT_S), True) if client is None else (client, False)
+    return (new_http_client(_HTTP_TIMEOUT_S), True) if client is None else (client, False)
 
 
 def silence_devices(

@@ -15,6 +15,7 @@ import httpx
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_stack import service_url
+from chaosgate.http_clients import new_http_client
 
 __all__ = ["clear_faults", "service_error_text", "set_faults"]
 
@@ -26,7 +27,7 @@ def _faults_request(
 ) -> dict[str, Any]:
     url = f"{service_url(service)}/admin/faults"
     own = client is None
-    http = httpx.Client(timeout=_HTTP_TIMEOUT_S) if client is None else client
+    http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
     try:
         response = http.request(method, url, json=body)
     except httpx.HTTPError as exc:

@@ -13,6 +13,7 @@ import httpx
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_stack import current_stack, program_info, service_url, supervisor
+from chaosgate.http_clients import new_http_client
 
 __all__ = ["get_faults", "program_running", "service_healthy"]
 
@@ -39,7 +40,7 @@ def service_healthy(name: str, timeout_s: float = 0.0, client: httpx.Client | No
         raise ActivityFailed(f"timeout_s must be a number of seconds >= 0, got {timeout_s!r}")
     url = f"{service_url(name)}/healthz"
     own = client is None
-    http = httpx.Client(timeout=_HTTP_TIMEOUT_S) if client is None else client
+    http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -64,7 +65,7 @@ def get_faults(service: str, client: httpx.Client | None = None) -> dict[str, An
     """The service's current fault settings (``GET /admin/faults``)."""
     url = f"{service_url(service)}/admin/faults"
     own = client is None
-    http = httpx.Client(timeout=_HTTP_TIMEOUT_S) if client is None else client
+    http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
     try:
         response = http.get(url)
     except httpx.HTTPError as exc:

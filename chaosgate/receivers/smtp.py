@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import httpx
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from chaosgate.http_clients import new_http_client
 from chaosgate.receivers.credential import SMTP_USERNAME, Credential
 from chaosgate.receivers.mail import parse_mail
 from chaosgate.vocabulary import Clock
@@ -225,7 +226,7 @@ def serve_smtp(
 ) -> None:
     """Serve until interrupted (SIGINT/SIGTERM end the process), recording at ``sink_url``
     (the HTTP sink's base URL)."""
-    with httpx.Client(timeout=httpx.Timeout(timeout_s)) as client:
+    with new_http_client(httpx.Timeout(timeout_s)) as client:
         recorder = HttpRecorder(client, sink_url, credential)
         handler = RecordingHandler(recorder)
         asyncio.run(_serve(handler, host, port, recorder.sink_url, credential))

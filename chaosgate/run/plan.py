@@ -17,6 +17,7 @@ from chaosgate.chaos.k8s_namespaces import ActivityInfo, experiment_activities
 from chaosgate.faults.ledger import ProcessRef
 from chaosgate.faults.recorder import RunFaults
 from chaosgate.faults.target_ledger import target_ledger
+from chaosgate.http_clients import new_http_client
 from chaosgate.run.backends import build_backends
 from chaosgate.run.campaign import RunOutcome, RunPlan, run_campaign
 from chaosgate.run.interrupts import Interrupts
@@ -140,8 +141,8 @@ def execute_plan(
     interrupts = Interrupts()
     with (
         interrupts.installed(),
-        httpx.Client(timeout=timeout) as http,
-        httpx.Client(timeout=timeout, verify=es.verify_tls) as es_http,
+        new_http_client(timeout) as http,
+        new_http_client(timeout, verify_tls=es.verify_tls) as es_http,
         requests.Session() as session,
     ):
         backends = build_backends(plan.target, http, es_http, session)

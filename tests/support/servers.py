@@ -1,7 +1,9 @@
 """The tests' servers that pytest-httpserver cannot stand in for, in one place.
 
-For an HTTP peer the tests use pytest-httpserver (its ``httpserver`` fixture, or its
-``HTTPServer`` on a chosen address). What is here it cannot do:
+For an HTTP peer the tests use pytest-httpserver: its ``httpserver`` fixture, or, for a server on
+an address of the test's choosing, :class:`QuickStopHTTPServer` (its ``HTTPServer`` whose
+serving loop looks for ``stop()`` every 50 ms instead of every 500 ms, so a test that starts
+its own servers does not wait half a second for each). What is here it cannot do:
 
 - a port nothing listens on (connection refused);
 - a listener that completes handshakes in the kernel's backlog but never reads or answers,
@@ -25,8 +27,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pytest_httpserver import HTTPServer
+
 __all__ = [
     "KeepAliveServer",
+    "QuickStopHTTPServer",
     "StreamHandler",
     "closed_port",
     "closed_port_url",
@@ -39,6 +44,16 @@ __all__ = [
 HOST = "127.0.0.1"
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+STOP_POLL_S = 0.05
+
+
+class QuickStopHTTPServer(HTTPServer):
+    """pytest-httpserver's server, stopped within ``STOP_POLL_S`` (its thread target is the
+    documented place to change how it serves)."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=STOP_POLL_S)
 
 
 def closed_port(host: str = HOST) -> int:

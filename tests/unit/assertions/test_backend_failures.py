@@ -28,6 +28,7 @@ from assertions.backends.errors import BackendError
 from assertions.backends.jaeger import JaegerBackend
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.backends.sink import SinkBackend
+from chaosgate.http_clients import new_http_client
 from tests.support.servers import closed_port_url, hanging_server_url
 
 TIMEOUT_S = 0.3
@@ -45,7 +46,7 @@ class Read:
 
 @contextmanager
 def _httpx() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=TIMEOUT_S) as client:
+    with new_http_client(TIMEOUT_S) as client:
         yield client
 
 

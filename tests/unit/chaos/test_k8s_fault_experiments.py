@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from chaosgate.chaos.experiments import chaosgate_extension, validate_experiment
 from chaosgate.chaos.k8s_faults import clear_pod_faults, set_pod_faults
+from chaosgate.http_clients import new_http_client
 from tests.unit.chaos.fake_k8s import FakeKube, service_pod
 from tests.unit.chaos.support import rule_labels
 from tests.unit.services.support import Services
@@ -119,6 +120,12 @@ def test_pool_exhaustion_expects_its_symptoms_inhibited_by_it() -> None:
 
 
 @pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with new_http_client(5.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[str, int]]]:
     """Each service's real app served on its own loopback pod IP: name -> (ip, port)."""
     services = Services(tmp_path_factory.mktemp("services"))
@@ -128,7 +135,9 @@ def pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[s
         for service, factory in FACTORIES.items():
             app = factory(services.settings(service, admin_faults=True))
             server = make_server(POD_IPS[service], 0, app, threaded=True)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             thread.start()
             served.append((app, server, thread))
             where[service] = (POD_IPS[service], server.server_port)
@@ -142,12 +151,12 @@ def pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[s
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_the_real_service_takes_the_experiments_faults_and_the_rollback_clears_them(
-    name: str, pods: dict[str, tuple[str, int]]
+    name: str, pods: dict[str, tuple[str, int]], http: httpx.Client
 ) -> None:
     deployment, _ = FAULTS[name]
     ip, port = pods[deployment]
     url = f"http://{ip}:{port}/admin/faults"
-    off = httpx.get(url).json()
+    off = http.get(url).json()
     fake = FakeKube()
     fake.add(service_pod(f"{deployment}-a", {"app.kubernetes.io/name": deployment}, ip=ip,
                          port=port))  # fmt: skip
@@ -159,8 +168,8 @@ def test_the_real_service_takes_the_experiments_faults_and_the_rollback_clears_t
         result = set_pod_faults(**arguments, api=fake.client(), environ={})
         [answer] = result["pods"]
         assert {key: answer["faults"][key] for key in arguments["faults"]} == arguments["faults"]
-        assert httpx.get(url).json() == answer["faults"]
+        assert http.get(url).json() == answer["faults"]
     finally:
         cleared = clear_pod_faults(**rollback, api=fake.client(), environ={})
     assert [pod["faults"] for pod in cleared["pods"]] == [off]
-    assert httpx.get(url).json() == off
+    assert http.get(url).json() == off

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 
 from chaosgate.chaos.k8s_faults import IN_CLUSTER_ENV, clear_pod_faults, set_pod_faults
 from chaosgate.chaos.k8s_namespaces import experiment_activities
+from tests.support.servers import QuickStopHTTPServer
 from tests.unit.chaos.fake_k8s import FakeKube, service_pod
 from tests.unit.chaos.support import experiment
 
@@ -36,7 +37,7 @@ def pod_server() -> Iterator[PodServer]:
     started: list[HTTPServer] = []
 
     def start(ip: str) -> HTTPServer:
-        server = HTTPServer(host=ip, port=started[0].port if started else 0)
+        server = QuickStopHTTPServer(host=ip, port=started[0].port if started else 0)
         server.start()
         started.append(server)
         return server

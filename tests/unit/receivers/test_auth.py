@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from assertions.backends.sink import SinkBackend
+from chaosgate.http_clients import new_http_client
 from chaosgate.receivers.credential import SMTP_USERNAME, Credential, generate_token
 from chaosgate.receivers.http import MAX_BODY_BYTES
 from chaosgate.receivers.smtp import MAX_MAIL_BYTES, HttpRecorder, RecordingHandler, smtp_options
@@ -41,7 +42,7 @@ FROM, TO = "alertmanager@restaurant.example", "oncall@restaurant.example"
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
+    with new_http_client(10) as client:
         yield client
 
 

@@ -17,10 +17,16 @@ from tests.unit.report.run_fixture import checks, read_summary, timeline, write_
 MAX_BYTES = 3 * 1024 * 1024
 
 
+@pytest.fixture(scope="module")
+def default_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page of the fixture run as it is (drawn once: a page costs about half a second)."""
+    return write_html_report(write_run_folder(tmp_path_factory.mktemp("run")))
+
+
 def test_the_page_shows_the_verdict_and_every_failed_check_with_its_reason(
-    tmp_path: Path,
+    default_page: Path,
 ) -> None:
-    path = write_html_report(write_run_folder(tmp_path))
+    path = default_page
     assert path.name == "report.html"
     text = path.read_text()
     assert "<h1>FAILED &middot; 20261202-050719-smoke-test</h1>" in text
@@ -35,8 +41,8 @@ def test_the_page_shows_the_verdict_and_every_failed_check_with_its_reason(
     assert text.count('class="status status-') == len(checks()) + 4  # table + failures list
 
 
-def test_the_page_opens_from_disk_with_no_network_and_stays_small(tmp_path: Path) -> None:
-    path = write_html_report(write_run_folder(tmp_path))
+def test_the_page_opens_from_disk_with_no_network_and_stays_small(default_page: Path) -> None:
+    path = default_page
     page = page_tags(path.read_text())
     assert "div" in page.tags and len(page.scripts) >= 2  # Bokeh's code and the figure
     assert not [link for link in page.links if "http://" in link or "https://" in link]
@@ -164,10 +170,9 @@ def test_the_versions_the_run_recorded_are_listed(tmp_path: Path) -> None:
     assert '<th>seed</th><td class="json">7</td>' in section
 
 
-def test_a_replay_names_the_run_it_replayed_at_the_top(tmp_path: Path) -> None:
+def test_a_replay_names_the_run_it_replayed_at_the_top(tmp_path: Path, default_page: Path) -> None:
+    assert "a replay of run" not in default_page.read_text()
     run_dir = write_run_folder(tmp_path)
-    plain = write_html_report(run_dir).read_text()
-    assert "a replay of run" not in plain
     summary = read_summary(run_dir)
     summary["replay"] = {"replay_of": {"run_id": "20261201-0200-nightly-ab12", "run_dir": "/r"}}
     (run_dir / "summary.json").write_text(json.dumps(summary))

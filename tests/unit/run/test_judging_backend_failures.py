@@ -22,6 +22,7 @@ from assertions.backends.prometheus import AlertRule
 from assertions.checks.alert_watcher import AlertWatcher
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
+from chaosgate.http_clients import new_http_client
 from chaosgate.run.alert_judging import AlertingSetup, experiment_checks, run_alert_checks
 from chaosgate.run.backends import build_backends
 from chaosgate.run.chaos_phase import ExperimentRun
@@ -72,7 +73,7 @@ def _target(jaeger: str, es: str, prometheus: str, alertmanager: str, sink: str)
 
 @pytest.fixture
 def clients() -> Iterator[tuple[httpx.Client, requests.Session]]:
-    with httpx.Client(timeout=TIMEOUT_S) as http, requests.Session() as session:
+    with new_http_client(TIMEOUT_S) as http, requests.Session() as session:
         yield http, session
 
 
