@@ -16,6 +16,7 @@ from chaosgate.target_models import (
     KubernetesConfig,
     PrometheusConfig,
     SinkConfig,
+    SpanStoreConfig,
     Target,
     TargetError,
     local_url,
@@ -72,7 +73,10 @@ def _merged_ports(
 
 def _observability(ports: Mapping[str, int]) -> dict[str, Any]:
     return {
-        "jaeger": JaegerConfig(query_url=local_url("jaeger_query", ports)),
+        "jaeger": JaegerConfig(
+            query_url=local_url("jaeger_query", ports),
+            span_store=SpanStoreConfig(url=local_url("opensearch", ports)),
+        ),
         "elasticsearch": ElasticsearchConfig(url=local_url("opensearch", ports)),
         "prometheus": PrometheusConfig(url=local_url("prometheus", ports)),
         "alertmanager": AlertmanagerConfig(url=local_url("alertmanager", ports)),

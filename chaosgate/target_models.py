@@ -43,6 +43,7 @@ __all__ = [
     "KubernetesConfig",
     "PrometheusConfig",
     "SinkConfig",
+    "SpanStoreConfig",
     "Target",
     "TargetError",
     "local_url",
@@ -79,13 +80,6 @@ def local_url(port_name: str, ports: Mapping[str, int] = DEFAULT_LOCAL_PORTS) ->
 
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-
-
-class JaegerConfig(BaseModel):
-    """Jaeger's query service: the HTTP API behind its UI."""
-
-    model_config = _FROZEN
-    query_url: HttpUrlStr = local_url("jaeger_query")
 
 
 class ElasticsearchAuth(BaseModel):
@@ -151,6 +145,40 @@ class ElasticsearchConfig(BaseModel):
     def auth_header(self) -> dict[str, str]:
         """Headers for every Elasticsearch request: ``{}`` without auth, else ``Authorization``."""
         return {} if self.auth is None else self.auth.header()
+
+
+LOCAL_SPAN_INDEX = "jaeger-jaeger-span-*"  # the local stack's Jaeger writes with prefix "jaeger"
+
+
+class SpanStoreConfig(BaseModel):
+    """Where Jaeger writes its spans: the Elasticsearch / OpenSearch holding its span indices
+    (``<index_prefix>-jaeger-span-YYYY-MM-DD``, or ``jaeger-span-...`` without a prefix).
+
+    When a target names it, trace presence for the whole ledger is asked there (a few
+    aggregations instead of one Jaeger query per trace id); the span tree of a sample is still
+    read through Jaeger's API. ``auth`` and ``verify_tls`` work as in ``elasticsearch``.
+    """
+
+    model_config = _FROZEN
+    url: HttpUrlStr = local_url("opensearch")
+    index: IndexPattern = LOCAL_SPAN_INDEX
+    auth: ElasticsearchAuth | None = None
+    verify_tls: bool = True
+
+    def auth_header(self) -> dict[str, str]:
+        """Headers for every span-store request: ``{}`` without auth, else ``Authorization``."""
+        return {} if self.auth is None else self.auth.header()
+
+
+class JaegerConfig(BaseModel):
+    """Jaeger's query service (the HTTP API behind its UI), where it stores its spans (None:
+    every trace is looked up through the query service), and the time within which the
+    platform promises its trace queries answer (``traces.query_latency``)."""
+
+    model_config = _FROZEN
+    query_url: HttpUrlStr = local_url("jaeger_query")
+    span_store: SpanStoreConfig | None = None
+    query_latency_bound_s: Seconds = 1.0
 
 
 class PrometheusConfig(BaseModel):

@@ -26,6 +26,7 @@ from assertions.checks.slo import SloExpected, check_prometheus_slo, evaluate_sl
 from assertions.checks.traces import check_traces
 from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
+from chaosgate.run.backends import span_store_of
 from chaosgate.run.check_progress import found_progress
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
@@ -164,13 +165,17 @@ def completeness_checks(
 ) -> list[CheckResult]:
     """Every ledger id in Jaeger and Elasticsearch.
 
-    Outside fault windows every trace must hold the gateway and its downstream service.
-    Inside them (plus a grace for the spans a killed process still had buffered) only the
-    gateway span is promised: a fault may take the downstream telemetry with it.
-    The lag these checks see is only an upper bound (they poll after the load), so it is
-    left to the live ``*.ingest_lag`` checks; ``latency_s`` is cleared here.
-    With ``progress`` each check shows the ids found so far while it polls
-    (:mod:`chaosgate.run.check_progress`).
+    Trace presence is asked in Jaeger's span store when the target names it
+    (``jaeger.span_store``; a sample's span trees then through Jaeger's API), else through
+    Jaeger's API (:func:`~assertions.checks.traces.check_traces`).
+
+        Outside fault windows every trace must hold the gateway and its downstream service.
+        Inside them (plus a grace for the spans a killed process still had buffered) only the
+        gateway span is promised: a fault may take the downstream telemetry with it.
+        The lag these checks see is only an upper bound (they poll after the load), so it is
+        left to the live ``*.ingest_lag`` checks; ``latency_s`` is cleared here.
+        With ``progress`` each check shows the ids found so far while it polls
+        (:mod:`chaosgate.run.check_progress`).
     """
     profile, target = plan.profile, plan.target
     grace_s = 2.0
@@ -184,6 +189,7 @@ def completeness_checks(
         "seed": profile.seed,
     }
     traces_s = target.deadlines.traces_s
+    span_store = span_store_of(backends)
 
     def shown(
         label: str, poll: Callable[[FoundCallback | None], CheckResult]
@@ -199,7 +205,12 @@ def completeness_checks(
         shown(
             "traces",
             lambda seen: check_traces(
-                outside, backend=backends.jaeger, deadline_s=traces_s, on_progress=seen, **common
+                outside,
+                backend=backends.jaeger,
+                span_store=span_store,
+                deadline_s=traces_s,
+                on_progress=seen,
+                **common,
             ),
         ),
     )
@@ -214,6 +225,7 @@ def completeness_checks(
                     lambda seen: check_traces(
                         inside,
                         backend=backends.jaeger,
+                        span_store=span_store,
                         deadline_s=traces_s,
                         downstream_by_prefix={},
                         on_progress=seen,
