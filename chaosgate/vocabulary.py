@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TypeAlias
@@ -61,10 +62,17 @@ Clock: TypeAlias = Callable[[], float]
 # --- the request ledger ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# the fields a ledger repeats from line to line: read back as one shared string each
+_REPEATED_FIELDS = ("scenario", "method", "route", "error", "user")
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One request the load sent: enough to find its trace and log lines again and to judge
-    it for the SLOs. One JSON object a line in the ledger (:meth:`to_json`)."""
+    it for the SLOs. One JSON object a line in the ledger (:meth:`to_json`).
+
+    Slots and shared strings for the repeated fields keep a million entries read back at
+    about 450 bytes each instead of 1,300 (``bench/million_ledger.py``)."""
 
     trace_id: str  # 32 lowercase hex, from the traceparent the request carried
     span_id: str  # 16 lowercase hex, the parent span id in that traceparent
@@ -94,6 +102,10 @@ class LedgerEntry:
         fields = json.loads(line)
         if not isinstance(fields, dict):
             raise TypeError(f"a ledger line is a JSON object, not {type(fields).__name__}")
+        for name in _REPEATED_FIELDS:
+            value = fields.get(name)
+            if type(value) is str:
+                fields[name] = sys.intern(value)
         return cls(**fields)
 
 

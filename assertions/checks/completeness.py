@@ -65,7 +65,7 @@ FoundCallback = Callable[[int, int], None]
 """Told how polling goes: (counted ids found so far, counted ids), for a live display."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expectation:
     key: str  # the id looked up: a trace id or a request id
     request_end_unix: float  # started_at + latency_s
@@ -138,15 +138,22 @@ def expectations_from_ledger(
 ) -> tuple[Expectation, ...]:
     """One expectation per distinct key (the first entry carrying it wins)."""
     result: dict[str, Expectation] = {}
+    # the services depend only on the route and whether the request failed: one shared set
+    # for each pair (a million entries would otherwise make a million equal sets)
+    services_by_kind: dict[tuple[str, bool], frozenset[str]] = {}
     for entry in entries:
         name = key(entry)
         if name in result:
             continue
-        services = (
-            expected_services(entry, gateway=gateway, downstream_by_prefix=downstream_by_prefix)
-            if with_services
-            else frozenset()
-        )
+        services: frozenset[str] = frozenset()
+        if with_services:
+            kind = (entry.route, entry.status == 0 or entry.status >= 500)
+            known = services_by_kind.get(kind)
+            if known is None:
+                known = services_by_kind[kind] = expected_services(
+                    entry, gateway=gateway, downstream_by_prefix=downstream_by_prefix
+                )
+            services = known
         result[name] = Expectation(
             key=name,
             request_end_unix=entry.started_at + entry.latency_s,

@@ -81,6 +81,19 @@ def test_a_ledger_line_reads_back_as_the_entry_written() -> None:
     assert entry.ended_at == 1000.25
 
 
+def test_entries_read_back_share_their_repeated_strings_and_carry_no_dict() -> None:
+    """What keeps a million entries small: the route, scenario, method, user and error of
+    two lines are one object each, and an entry has slots, not a __dict__."""
+    first, second = (
+        LedgerEntry.from_json(_entry(request_id=rid, user="Customer/0/1").to_json())
+        for rid in ("a-" + "1" * 20, "b-" + "2" * 20)
+    )
+    for name in ("scenario", "method", "route", "user"):
+        assert getattr(first, name) is getattr(second, name), name
+    assert first.request_id is not second.request_id
+    assert not hasattr(first, "__dict__")
+
+
 @pytest.mark.parametrize("line", ["[1, 2]", '{"trace_id": "x"}', "not json"])
 def test_a_line_that_is_no_entry_raises_value_or_type_error(line: str) -> None:
     with pytest.raises((ValueError, TypeError)):
@@ -102,4 +115,4 @@ def test_the_vocabulary_imports_the_standard_library_only() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
-    assert imported <= {"__future__", "collections", "dataclasses", "json", "re", "typing"}
+    assert imported <= {"__future__", "collections", "dataclasses", "json", "re", "sys", "typing"}
