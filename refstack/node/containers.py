@@ -26,6 +26,7 @@ import httpx
 
 from refstack.node.backoff import CrashBackoff, should_restart
 from refstack.node.clock import Clock
+from refstack.node.mountns import Sandbox
 from refstack.node.podenv import ContainerEnvError
 from refstack.node.podstatus import ContainerView, Running, Terminated, Waiting
 from refstack.node.probes import ProbeTarget, ProbeWorker
@@ -44,6 +45,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: str
+    sandbox: Sandbox | None = None  # its volumes, in a mount namespace of its own
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,9 @@ class ContainerRunner:
         self._started_mono = now
         self._started_wall = self._clock.wall()
         try:
-            process = spawn(launch.argv, launch.env, launch.cwd, self._ctx.log_path)
+            process = spawn(
+                launch.argv, launch.env, launch.cwd, self._ctx.log_path, sandbox=launch.sandbox
+            )
         except OSError as exc:
             message = f"failed to start {launch.argv[0]!r} in {launch.cwd!r}: {exc.strerror or exc}"
             _log.warning("%s: container %s: %s", self._ctx.pod_label, self.name, message)

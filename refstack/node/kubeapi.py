@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from refstack.node.clock import rfc3339
 
 __all__ = ["MERGE_PATCH", "PodApi", "is_status", "raw_json"]
 
@@ -38,7 +41,7 @@ def is_status(exc: BaseException, *codes: int) -> bool:
 
 class PodApi:
     """Reads and writes what a pod's worker needs: its pod, its namespace's Services,
-    ConfigMaps and Secrets."""
+    ConfigMaps and Secrets, its service account's tokens and its Events."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self._client = api_client
@@ -74,12 +77,86 @@ class PodApi:
 
     def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            found = self._core.read_namespaced_secret(name, namespace, _request_timeout=TIMEOUT_S)
+            found = self._core.read_namespaced_secret(
+                name, namespace, _request_timeout=TIMEOUT_S, _preload_content=False
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
         return dict(raw_json(found))
+
+    def service_account_token(
+        self,
+        namespace: str,
+        service_account: str,
+        *,
+        audience: str,
+        expiration_s: int,
+        pod_name: str,
+        pod_uid: str,
+    ) -> str | None:
+        """A token for ``service_account`` bound to the pod (a TokenRequest, as the kubelet
+        makes for a projected ``serviceAccountToken``); None when the account does not exist.
+        ``audience`` "" asks for the API server's own audiences."""
+        body: Any = {  # the client sends a dict as it is
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [audience] if audience else [],
+                "expirationSeconds": expiration_s,
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": pod_name,
+                    "uid": pod_uid,
+                },
+            },
+        }
+        try:
+            answer = self._core.create_namespaced_service_account_token(
+                service_account,
+                namespace,
+                body,
+                _request_timeout=TIMEOUT_S,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(raw_json(answer)["status"]["token"])
+
+    def warn(
+        self, pod: dict[str, Any], reason: str, message: str, *, node_name: str, at: datetime
+    ) -> None:
+        """Record a Warning Event on ``pod`` (what ``kubectl describe pod`` lists)."""
+        meta = pod["metadata"]
+        now = rfc3339(at)
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Warning",
+            "source": {"component": "kubelet", "host": node_name},
+            "reportingComponent": "kubelet",
+            "reportingInstance": node_name,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self._core.create_namespaced_event(
+            meta["namespace"], body, _request_timeout=TIMEOUT_S, _preload_content=False
+        )
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Write ``status`` with a JSON merge patch: its lists replace the stored ones."""

@@ -7,8 +7,12 @@ builds the pod status and patches ``pods/status`` when it changed. When the pod 
 status is written and the pod object is deleted (grace 0, UID precondition), as the kubelet
 does. A pod deleted outright has its processes killed at once. When the agent stops, every
 container is stopped and the pod is left for the next agent to start afresh.
-Not done here: init containers (skipped, with a warning), volumes (containers see this
-machine's file system) and Events.
+
+A container with volumeMounts starts in a mount namespace of its own holding its volumes
+(:mod:`.podvolumes`, :mod:`.volumes`, :mod:`.mountns`); elsewhere it sees this machine's file
+system. A pod with a volume source this node does not run is never started: it is Failed
+with reason ``UnsupportedVolume`` and a Warning Event ``FailedMount`` naming the volume.
+Not done here: init containers (skipped, with a warning) and Events other than that one.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from refstack.node.podenv import (
     process_env,
 )
 from refstack.node.podstatus import pod_status, previous_termination
+from refstack.node.podvolumes import container_sandbox, rejected_status
+from refstack.node.volumes import unsupported_volumes
 from refstack.node_config import ImageSpec, NodeConfig, image_repository
 from refstack.service_env import service_env
 
@@ -98,6 +104,7 @@ class PodWorker:
         self._pod_ip: str | None = None
         self._start_time = node.clock.wall()
         self._written: dict[str, Any] | None = None
+        self._rejected: str | None = None  # why the pod is refused
         self._written_at = 0.0
         phase = (pod.get("status") or {}).get("phase")
         # a pod that already ended, or is being deleted when first seen, is never started
@@ -199,6 +206,10 @@ class PodWorker:
         config = self._node.config
         spec = pod.get("spec") or {}
         old = pod.get("status") or {}
+        problems = unsupported_volumes(pod)
+        if problems:
+            self._reject(pod, "; ".join(problems))
+            return
         if spec.get("hostNetwork"):
             self._pod_ip = config.node_ip
         else:
@@ -256,6 +267,21 @@ class PodWorker:
                 )
             )
 
+    def _reject(self, pod: dict[str, Any], message: str) -> None:
+        self._inert = True
+        self._rejected = message
+        _log.error("%s: not started: %s", self.label, message)
+        try:
+            self._node.api.warn(
+                pod,
+                "FailedMount",
+                message,
+                node_name=self._node.config.node_name,
+                at=self._node.clock.wall(),
+            )
+        except Exception as exc:
+            _log.warning("%s: event not recorded: %s", self.label, exc)
+
     def _preparer(
         self, container: Mapping[str, Any], image: ImageSpec | None
     ) -> Callable[[], Launch]:
@@ -304,11 +330,15 @@ class PodWorker:
             sandbox = self.pod_dir / str(container["name"])
             sandbox.mkdir(parents=True, exist_ok=True)
             cwd = str(sandbox)
-        return Launch(argv=argv, env=env, cwd=str(cwd))
+        volumes = container_sandbox(api, pod, container, self.pod_dir)
+        return Launch(argv=argv, env=env, cwd=str(cwd), sandbox=volumes)
 
     # -- status ----------------------------------------------------------------------------------
 
     def _write_status(self, pod: dict[str, Any]) -> None:
+        if self._rejected is not None:
+            self._write_rejected(pod, self._rejected)
+            return
         if self._inert or self._pod_ip is None:
             return
         stored = dict(pod.get("status") or {})
@@ -348,6 +378,20 @@ class PodWorker:
             return
         self._written, self._written_at = status, now
         _log.debug("%s: status written (%s)", self.label, "changed" if changed else "drifted")
+
+    def _write_rejected(self, pod: dict[str, Any], message: str) -> None:
+        status = rejected_status(
+            pod, message, host_ip=self._node.config.node_ip, start_time=self._start_time
+        )
+        if status == self._written:
+            return
+        meta = pod["metadata"]
+        try:
+            self._node.api.patch_status(meta["namespace"], meta["name"], status)
+        except Exception as exc:
+            _log.warning("%s: status not written (will retry): %s", self.label, exc)
+            return
+        self._written = status
 
 
 def pods_dir(config: NodeConfig) -> Path:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psutil
 
+from refstack.node.mountns import Sandbox, spawn_with_volumes
+
 __all__ = [
     "forget_process",
     "record_process",
@@ -37,12 +39,19 @@ _log = logging.getLogger(__name__)
 
 
 def spawn(
-    argv: Sequence[str], env: Mapping[str, str], cwd: Path | str, log_path: Path
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path | str,
+    log_path: Path,
+    sandbox: Sandbox | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session; raises OSError when it cannot be executed."""
+    """Start ``argv`` in a new session (and, with a ``sandbox``, a mount namespace holding its
+    volumes: :mod:`refstack.node.mountns`); raises OSError when it cannot be executed."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
+        if sandbox is not None:
+            return spawn_with_volumes(argv, env, str(cwd), fd, sandbox)
         return subprocess.Popen(
             list(argv),
             env=dict(env),
