@@ -11,27 +11,41 @@ from assertions.backends.alertmanager import AlertmanagerBackend
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.gateway import GatewayBackend
 from assertions.backends.jaeger import JaegerBackend
+from assertions.backends.jaeger_queries import JaegerQueries
 from assertions.backends.prometheus import PrometheusBackend
 from assertions.backends.sink import SinkBackend
 from assertions.backends.span_store import SpanStoreBackend
 from assertions.checks.warmup import WarmupBackends
 from chaosgate.target import Target, TargetError
 
-__all__ = ["RunBackends", "build_backends", "build_span_store", "span_store_of"]
+__all__ = [
+    "RunBackends",
+    "build_backends",
+    "build_span_store",
+    "jaeger_queries_of",
+    "span_store_of",
+]
 
 DEFAULT_TIMEOUT_S = 10.0  # Prometheus' per-request timeout when ``http`` sets no read timeout
 
 
 @dataclass(frozen=True)
 class RunBackends(WarmupBackends):
-    """The warm-up's backends and, when the target names it, Jaeger's span store."""
+    """The warm-up's backends, Jaeger's span store when the target names it, and Jaeger's
+    user-facing queries (timed by ``traces.query_latency``)."""
 
     span_store: SpanStoreBackend | None = None
+    jaeger_queries: JaegerQueries | None = None
 
 
 def span_store_of(backends: WarmupBackends) -> SpanStoreBackend | None:
     """The span store ``backends`` carry (None: traces are looked up through Jaeger's API)."""
     return backends.span_store if isinstance(backends, RunBackends) else None
+
+
+def jaeger_queries_of(backends: WarmupBackends) -> JaegerQueries | None:
+    """Jaeger's queries by id and by service, when ``backends`` carry them."""
+    return backends.jaeger_queries if isinstance(backends, RunBackends) else None
 
 
 def build_span_store(
@@ -73,4 +87,5 @@ def build_backends(
         alertmanager=AlertmanagerBackend(http, target.alertmanager.url),
         sink=SinkBackend(http, target.sink.url),
         span_store=build_span_store(target, http, es_http),
+        jaeger_queries=JaegerQueries(http, target.jaeger.query_url),
     )

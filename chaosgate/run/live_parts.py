@@ -5,20 +5,28 @@ as they are started, and what summary.json's ``replay`` section needs.
 :meth:`LiveParts.stop` ends whatever of them still runs: the campaign calls it in a
 ``finally``, so neither a signal nor an exception leaves a Locust process or a polling thread
 behind. :func:`finish_load` is the ordinary end of the load: wait for it, read its ledger.
+
+:func:`with_query_latency` makes a run's live probe time Jaeger's queries too
+(``traces.query_latency``): the probe it starts is :class:`LiveProbes`, the ingest-lag probe
+and a :class:`~assertions.checks.query_latency.QueryLatencyProbe` stopped, drained and judged
+as one, so the run's flow is unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assertions.checks.alert_watcher import AlertWatcher
+from assertions.checks.query_latency import QueryLatencyProbe
+from assertions.checks.warmup import WarmupBackends
 from assertions.result import CheckResult, Status
 from chaosgate.chaos.timeline import Timeline
 from chaosgate.faults.recorder import RunFaults
-from chaosgate.request_ledger import read_ledger
-from chaosgate.run.campaign_parts import RunningLoad
+from chaosgate.request_ledger import LedgerTail, read_ledger
+from chaosgate.run.backends import jaeger_queries_of
 from chaosgate.run.chaos_phase import ExperimentRun
 from chaosgate.run.judge_phase import LagProbe, Recorder
 from chaosgate.run.load_progress import LoadProgress
@@ -26,9 +34,12 @@ from chaosgate.run.part_versions import ChaosgateBuild
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
 from chaosgate.run.run_record import ExperimentCopy, build_replay_record
-from chaosgate.vocabulary import Clock, LedgerEntry
+from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry
 
-__all__ = ["LOAD_STOP_GRACE_S", "LiveParts", "finish_load"]
+if TYPE_CHECKING:  # campaign_parts imports this module (with_query_latency)
+    from chaosgate.run.campaign_parts import RunningLoad
+
+__all__ = ["LOAD_STOP_GRACE_S", "LiveParts", "LiveProbes", "finish_load", "with_query_latency"]
 
 LOAD_STOP_GRACE_S = 2.0  # Locust's own stop, then SIGKILL: an interrupted run ends within 7 s
 LOAD_WAIT_SLACK_S = 120  # past the profile's duration, a load that still runs is stopped
@@ -140,3 +151,90 @@ def finish_load(
             ]
         )
     return entries, load_summary, load_ended
+
+
+class LiveProbes:
+    """The ingest-lag probe and the query-latency probe as the one live probe of a run:
+    stopped together; :meth:`drain` drains the first and then times Jaeger's queries after the
+    load; :meth:`results` adds ``traces.query_latency`` to the ingest-lag results."""
+
+    def __init__(
+        self,
+        lag: LagProbe,
+        latency: QueryLatencyProbe,
+        *,
+        bound_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._lag = lag
+        self._latency = latency
+        self._bound_s = bound_s
+        self._sleep = sleep
+
+    @property
+    def latency(self) -> QueryLatencyProbe:
+        return self._latency
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        try:
+            self._lag.stop(timeout_s=timeout_s)
+        finally:
+            self._latency.stop(timeout_s=timeout_s)
+
+    def drain(self) -> None:
+        self._lag.drain()
+        self._latency.measure_after(self._sleep)
+
+    def results(
+        self,
+        *,
+        traces_deadline_s: float,
+        logs_deadline_s: float,
+        fault_windows: Sequence[FaultWindow],
+    ) -> list[CheckResult]:
+        lag = self._lag.results(
+            traces_deadline_s=traces_deadline_s,
+            logs_deadline_s=logs_deadline_s,
+            fault_windows=fault_windows,
+        )
+        return [*lag, self._latency.result(self._bound_s)]
+
+
+def with_query_latency(
+    start_probe: Callable[[RunPlan, WarmupBackends], LagProbe],
+    *,
+    clock: Clock = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    timer: Callable[[], float] = time.perf_counter,
+    interval_s: float = 2.0,
+    after_rounds: int = 5,
+) -> Callable[[RunPlan, WarmupBackends], LagProbe]:
+    """``start_probe``, with a query-latency probe started beside the probe it starts: Jaeger's
+    trace queries timed every ``interval_s`` while the load runs and ``after_rounds`` times
+    once it has ended, judged against ``jaeger.query_latency_bound_s``."""
+
+    def start(plan: RunPlan, backends: WarmupBackends) -> LagProbe:
+        lag = start_probe(plan, backends)
+        queries = jaeger_queries_of(backends)
+        if queries is None:
+            return lag  # backends that carry no Jaeger queries (a test's): nothing to time
+        latency = QueryLatencyProbe(
+            queries,
+            LedgerTail(plan.run_dir / "ledger"),
+            window_start=clock(),
+            interval_s=interval_s,
+            after_rounds=after_rounds,
+            seed=plan.profile.seed,
+            clock=clock,
+            timer=timer,
+        )
+        try:
+            latency.start()
+        except Exception:
+            lag.stop()
+            raise
+        return LiveProbes(
+            lag, latency, bound_s=plan.target.jaeger.query_latency_bound_s, sleep=sleep
+        )
+
+    return start
