@@ -21,6 +21,7 @@ DEFAULTS = {
     "db_hold_connections": 0,
     "drop_connection_ratio": 0.0,
     "drop_spans": False,
+    "log_lines_per_s": 0,
 }
 
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from restaurant.common.errors import ApiError
 
-__all__ = ["HTTP_METHODS", "MAX_MS", "FaultConfig", "parse_fault_update"]
+__all__ = ["HTTP_METHODS", "MAX_LOG_LINES_PER_S", "MAX_MS", "FaultConfig", "parse_fault_update"]
 
 MAX_MS = 60_000
+MAX_LOG_LINES_PER_S = 50_000
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -30,6 +31,7 @@ class FaultConfig:
     db_hold_connections: int = 0  # pooled connections checked out and held (a leak)
     drop_connection_ratio: float = 0.0  # requests whose TCP connection is shut, unanswered
     drop_spans: bool = False  # a misconfigured exporter: finished spans are never exported
+    log_lines_per_s: int = 0  # a log flood: lines the service writes a second (log_flood.py)
 
     def applies_to(self, method: str, path: str) -> bool:
         """True when the per-request faults apply to ``method path``."""
@@ -124,6 +126,19 @@ def parse_fault_update(
                 400, f"'drop_spans' must be true or false, got {payload['drop_spans']!r}"
             )
         changes["drop_spans"] = payload["drop_spans"]
+    if "log_lines_per_s" in payload:
+        rate = payload["log_lines_per_s"]
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int)
+            or not 0 <= rate <= MAX_LOG_LINES_PER_S
+        ):
+            raise ApiError(
+                400,
+                f"'log_lines_per_s' must be a whole number from 0 to {MAX_LOG_LINES_PER_S}, "
+                f"got {rate!r}",
+            )
+        changes["log_lines_per_s"] = rate
     if changes.get("db_hold_ms", 0) > 0 and pool_size is None:
         raise ApiError(400, "'db_hold_ms' needs a database and this service has none; set it to 0")
     return replace(current, **changes)

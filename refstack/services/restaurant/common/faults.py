@@ -26,6 +26,7 @@ from restaurant.common.connection_leak import ConnectionLeak
 from restaurant.common.db import Database
 from restaurant.common.errors import error_response
 from restaurant.common.fault_config import MAX_MS, FaultConfig, parse_fault_update
+from restaurant.common.log_flood import LogFlood
 from restaurant.common.metrics import METRICS_PATH
 from restaurant.common.payload import json_object
 from restaurant.common.runtime import Runtime
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 ADMIN_PATH = "/admin/faults"
+FLOOD_PATH = f"{ADMIN_PATH}/log-flood"  # what the last log flood wrote
 
 
 class FaultInjector:
@@ -58,6 +60,7 @@ class FaultInjector:
         self._logger = logger
         self._database = database
         self._leak = ConnectionLeak(database, logger) if database is not None else None
+        self._flood = LogFlood(logger, runtime)
         self._lock = threading.Lock()
         self._config = FaultConfig()
 
@@ -65,6 +68,11 @@ class FaultInjector:
     def config(self) -> FaultConfig:
         with self._lock:
             return self._config
+
+    @property
+    def flood(self) -> LogFlood:
+        """The lines of ``log_lines_per_s``."""
+        return self._flood
 
     @property
     def leak(self) -> ConnectionLeak | None:
@@ -88,13 +96,15 @@ class FaultInjector:
         return FaultConfig()
 
     def close(self) -> None:
-        """Give held connections back (service shutdown)."""
+        """Give held connections back and stop a flood (service shutdown)."""
+        self._flood.close()
         if self._leak is not None:
             self._leak.close()
 
     def _applied(self, config: FaultConfig) -> None:
         if self._leak is not None:
             self._leak.hold(config.db_hold_connections)
+        self._flood.set(config.log_lines_per_s)
         self._on_change(config)
 
     def before_request(self) -> Response | None:
@@ -150,3 +160,7 @@ def install_faults(app: Flask, injector: FaultInjector, *, admin: bool) -> None:
     @app.delete(ADMIN_PATH)
     def delete_faults() -> Response:
         return jsonify(injector.clear().as_json())
+
+    @app.get(FLOOD_PATH)
+    def get_log_flood() -> Response:
+        return jsonify(injector.flood.stats().as_json())

@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from restaurant.common.log_flood import FLOOD_IDS, LineIds
 from restaurant.common.request_id import current_request_id
 
 __all__ = ["JsonFormatter", "ServiceLogs", "build_logs", "format_timestamp"]
@@ -27,6 +28,23 @@ def format_timestamp(created: float) -> str:
     return stamp.replace("+00:00", "Z")
 
 
+def _ids(record: logging.LogRecord) -> dict[str, str]:
+    """The current span's and request's ids, or a log flood line's own (``extra=``)."""
+    flood = getattr(record, FLOOD_IDS, None)
+    if isinstance(flood, LineIds):
+        return {
+            "trace_id": flood.trace_id,
+            "span_id": flood.span_id,
+            "request_id": flood.request_id,
+        }
+    context = trace.get_current_span().get_span_context()
+    return {
+        "trace_id": trace.format_trace_id(context.trace_id) if context.is_valid else "",
+        "span_id": trace.format_span_id(context.span_id) if context.is_valid else "",
+        "request_id": current_request_id(),
+    }
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as the contract's JSON object; ``extra={"http": {...}}`` adds ``http``."""
 
@@ -35,16 +53,13 @@ class JsonFormatter(logging.Formatter):
         self._service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        context = trace.get_current_span().get_span_context()
         line: dict[str, Any] = {
             "@timestamp": format_timestamp(record.created),
             "service": self._service,
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "trace_id": trace.format_trace_id(context.trace_id) if context.is_valid else "",
-            "span_id": trace.format_span_id(context.span_id) if context.is_valid else "",
-            "request_id": current_request_id(),
+            **_ids(record),
         }
         http = getattr(record, "http", None)
         if isinstance(http, dict):
