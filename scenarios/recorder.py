@@ -1,9 +1,19 @@
 """Writes every request Locust reports to the request ledger: the one place requests are recorded.
 
-A :class:`LedgerRecorder` listens to Locust's events: ``test_start`` opens this process's
-ledger file (not in a master, which sends no requests), ``request`` appends one entry per
-request that carries our ids in its context (see :mod:`scenarios.base`), ``test_stop`` and
-``quitting`` close it. With ``--processes N`` each worker process writes its own file.
+A :class:`LedgerRecorder` listens to Locust's events. ``request`` turns each request that
+carries our ids in its context (see :mod:`scenarios.base`) into its ledger line
+(:func:`ledger_line`) and hands it to this process's sink, chosen at ``test_start`` by the
+process's part in the load:
+
+- a local runner (one Locust process): the ledger file (:class:`~scenarios.ledger.LedgerWriter`);
+- a worker of a Locust master (``--processes``, ``chaosgate run --workers``, workers started
+  elsewhere): batches sent to the master over Locust's messaging
+  (:class:`~scenarios.ledger_transport.LedgerSender`), so workers need no shared disk;
+- the master sends no requests: it writes the single ledger file from its workers' batches
+  (:class:`~scenarios.ledger_transport.LedgerReceiver`, installed on ``init``).
+
+The sink is flushed every :data:`~scenarios.ledger.FLUSH_EVERY_S` by a greenlet, and for good
+at ``test_stop`` and ``quitting``.
 """
 
 from __future__ import annotations
@@ -11,20 +21,58 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import gevent
+from locust.env import Environment
 from locust.event import EventHook, Events
-from locust.runners import MasterRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from chaosgate.vocabulary import LedgerEntry
-from scenarios.ledger import LedgerWriter
+from scenarios.ledger import FLUSH_EVERY_S, LedgerWriter, encode_line
+from scenarios.ledger_transport import LedgerReceiver, LedgerSender
 
-__all__ = ["LedgerRecorder", "ledger_entry", "listen"]
+__all__ = ["LedgerRecorder", "ledger_entry", "ledger_line", "listen"]
 
 
 def listen(hook: EventHook, listener: Callable[..., None]) -> None:
     """``hook.add_listener(listener)``, typed (Locust leaves it unannotated)."""
     hook.add_listener(listener)  # type: ignore[no-untyped-call]
+
+
+def ledger_line(
+    request_type: str,
+    name: str,
+    response_time: float,
+    response: object,
+    context: Mapping[str, Any],
+    exception: BaseException | None,
+    start_time: float | None,
+) -> str | None:
+    """The ledger line (no newline) of one reported request, or None when it carries none of
+    our ids. The fields are :class:`~chaosgate.vocabulary.LedgerEntry`'s, in its order."""
+    trace_id = context.get("trace_id")
+    if type(trace_id) is not str:
+        return None
+    status = getattr(response, "status_code", 0) or 0
+    error = ""
+    if not status:
+        cause = getattr(response, "error", None) or exception
+        error = f"{type(cause).__name__}: {cause}" if cause is not None else "no response"
+    latency_s = response_time / 1000.0
+    return encode_line(
+        trace_id,
+        str(context.get("span_id", "")),
+        str(context.get("request_id", "")),
+        str(context.get("scenario", "")),
+        request_type,
+        name,
+        int(status),
+        start_time if start_time is not None else time.time() - latency_s,
+        latency_s,
+        error,
+        str(context.get("user", "")),
+    )
 
 
 def ledger_entry(
@@ -37,49 +85,70 @@ def ledger_entry(
     exception: BaseException | None,
     start_time: float | None,
 ) -> LedgerEntry | None:
-    """The entry for one reported request, or None when it carries none of our ids."""
-    trace_id = context.get("trace_id")
-    if not isinstance(trace_id, str):
-        return None
-    status = getattr(response, "status_code", 0) or 0
-    error = ""
-    if not status:
-        cause = getattr(response, "error", None) or exception
-        error = f"{type(cause).__name__}: {cause}" if cause is not None else "no response"
-    latency_s = response_time / 1000.0
-    return LedgerEntry(
-        trace_id=trace_id,
-        span_id=str(context.get("span_id", "")),
-        request_id=str(context.get("request_id", "")),
-        scenario=str(context.get("scenario", "")),
-        method=request_type,
-        route=name,
-        status=int(status),
-        started_at=start_time if start_time is not None else time.time() - latency_s,
-        latency_s=latency_s,
-        error=error,
-        user=str(context.get("user", "")),
-    )
+    """The entry of one reported request (what :func:`ledger_line` encodes), or None."""
+    line = ledger_line(request_type, name, response_time, response, context, exception, start_time)
+    return None if line is None else LedgerEntry.from_json(line)
+
+
+class LineSink(Protocol):
+    """Where this process's ledger lines go (the file, or the master)."""
+
+    def write_line(self, line: str) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class LedgerRecorder:
-    """Owns this process's :class:`LedgerWriter` between ``test_start`` and ``test_stop``."""
+    """Owns this process's ledger sink between ``test_start`` and ``test_stop``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, flush_every_s: float = FLUSH_EVERY_S) -> None:
         self.directory = directory
-        self.writer: LedgerWriter | None = None
+        self.flush_every_s = flush_every_s
+        self.writer: LedgerWriter | None = None  # a local runner's file
+        self.sender: LedgerSender | None = None  # a worker's batches to its master
+        self.receiver: LedgerReceiver | None = None  # a master's file of its workers' lines
+        self._sink: LineSink | None = None
+        self._flusher: gevent.Greenlet[Any, Any] | None = None
 
     def install(self, events: Events) -> None:
+        listen(events.init, self.on_init)
         listen(events.test_start, self.on_test_start)
         listen(events.request, self.on_request)
         listen(events.test_stop, self.on_test_stop)
         listen(events.quitting, self.on_test_stop)
 
+    def on_init(self, environment: Environment, **_: Any) -> None:
+        runner = environment.runner
+        if isinstance(runner, MasterRunner) and self.receiver is None:
+            self.receiver = LedgerReceiver(self.directory, runner)
+            self.receiver.install(environment.events)
+        if isinstance(runner, WorkerRunner):
+            # a worker's quitting must flush before Locust's own goodbye to the master: the
+            # quitting listeners run in reverse order, so this one (added after the runner's)
+            # runs first
+            listen(environment.events.quitting, self.on_test_stop)
+
     def on_test_start(self, environment: Any, **_: Any) -> None:
-        if isinstance(getattr(environment, "runner", None), MasterRunner):
+        runner = getattr(environment, "runner", None)
+        if isinstance(runner, MasterRunner) or self._sink is not None:
             return
-        if self.writer is None:
+        if isinstance(runner, WorkerRunner):
+            # one sender per process: its batch numbers and counts run on across tests
+            if self.sender is None:
+                self.sender = LedgerSender(runner)
+            self.sender.closed = False
+            self._sink = self.sender
+        else:
             self.writer = LedgerWriter(self.directory)
+            self._sink = self.writer
+        self._flusher = gevent.spawn(self._flush_every, self._sink)
+
+    def _flush_every(self, sink: LineSink) -> None:
+        while True:
+            gevent.sleep(self.flush_every_s)
+            sink.flush()
 
     def on_request(
         self,
@@ -92,21 +161,20 @@ class LedgerRecorder:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        if self.writer is None:
+        sink = self._sink
+        if sink is None:
             return
-        entry = ledger_entry(
-            request_type=request_type,
-            name=name,
-            response_time=response_time,
-            response=response,
-            context=context or {},
-            exception=exception,
-            start_time=start_time,
+        line = ledger_line(
+            request_type, name, response_time, response, context or {}, exception, start_time
         )
-        if entry is not None:
-            self.writer.write(entry)
+        if line is not None:
+            sink.write_line(line)
 
     def on_test_stop(self, **_: Any) -> None:
-        writer, self.writer = self.writer, None
-        if writer is not None:
-            writer.close()
+        sink, self._sink = self._sink, None
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.kill(block=False)
+        if sink is not None:
+            sink.close()
+        self.writer = None

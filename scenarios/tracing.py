@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 from dataclasses import dataclass
 
 __all__ = [
@@ -18,6 +17,7 @@ __all__ = [
     "RequestIds",
     "new_request_ids",
     "user_rng",
+    "uuid4_text",
 ]
 
 BAGGAGE = "synthetic_request=true"
@@ -49,11 +49,22 @@ def _nonzero_bits(rng: random.Random, bits: int) -> int:
             return value
 
 
+# what uuid.UUID(int=n, version=4) does to n: the RFC 4122 variant and version 4
+_KEEP = ~((0xC000 << 48) | (0xF000 << 64))
+_SET = (0x8000 << 48) | (4 << 76)
+
+
+def uuid4_text(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))``, formatted directly (a third of the CPU)."""
+    digits = f"{(bits & _KEEP) | _SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def new_request_ids(rng: random.Random) -> RequestIds:
     """Fresh ids drawn from ``rng``: trace id, parent span id, and a UUID-4 shaped request id."""
     trace_id = f"{_nonzero_bits(rng, 128):032x}"
     span_id = f"{_nonzero_bits(rng, 64):016x}"
-    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    request_id = uuid4_text(rng.getrandbits(128))
     return RequestIds(trace_id, span_id, request_id)
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import gevent
 import pytest
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner
@@ -14,11 +15,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from chaosgate.request_ledger import read_ledger
+from chaosgate.request_ledger import LedgerTail, read_ledger
 from scenarios.base import TracedUser
 from scenarios.recorder import LedgerRecorder
 from scenarios.tracing import TRACEPARENT, new_request_ids
-from tests.support.servers import closed_port, closed_port_url
+from tests.support.servers import closed_port, closed_port_url, hanging_server_url
+from tests.support.waiting import wait_until
 from tests.unit.scenarios.support import fire, new_events
 
 
@@ -133,6 +135,48 @@ def test_no_response_is_status_0_with_the_transport_error(
     assert (entry.route, entry.status) == ("/api/iot/devices/{id}/heartbeat", 0)
     assert "ConnectionError" in entry.error or "Connection" in entry.error
     assert environment.stats.get("/api/iot/devices/{id}/heartbeat", "POST").num_failures == 1
+
+
+class Impatient(TracedUser):
+    network_timeout = 0.3  # FastHttpUser's read timeout
+
+
+def test_a_timeout_is_status_0_with_the_timeout_as_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with hanging_server_url() as url:
+        monkeypatch.setattr(Impatient, "host", url)
+        environment = started(tmp_path, url, monkeypatch)
+        user = Impatient(environment)
+        reply = user.call("GET", "/api/menu")
+        fire(environment.events.test_stop, environment=environment)
+
+    assert (reply.status, reply.ok, reply.body) == (0, False, None)
+    [entry] = read_ledger(tmp_path / "ledger")
+    assert (entry.route, entry.status) == ("/api/menu", 0)
+    assert "timed out" in entry.error.lower() or "timeout" in entry.error.lower()
+    assert 0.25 < entry.latency_s < 3
+    assert environment.stats.get("/api/menu", "GET").num_failures == 1
+
+
+def test_the_ledger_file_grows_while_the_load_runs(
+    server: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = server.url_for("").rstrip("/")
+    monkeypatch.setattr(Probe, "host", host)
+    events = new_events()
+    LedgerRecorder(tmp_path / "ledger", flush_every_s=0.05).install(events)
+    env = Environment(user_classes=[Probe], events=events, host=host)
+    fire(events.test_start, environment=env)
+    Probe(env).call("GET", "/api/orders/{id}", id=7)
+    tail = LedgerTail(tmp_path / "ledger")
+
+    def flushed() -> list[object]:
+        gevent.sleep(0.02)  # the recorder's flush greenlet runs while this one sleeps
+        return list(tail.new_entries())
+
+    assert len(wait_until(flushed, timeout_s=5, message="the entry in the file")) == 1
+    fire(events.test_stop, environment=env)
 
 
 def test_nothing_is_written_before_test_start_or_after_test_stop(

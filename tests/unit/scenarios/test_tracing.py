@@ -3,7 +3,10 @@ from __future__ import annotations
 import random
 import uuid
 
-from scenarios.tracing import BAGGAGE, TRACEPARENT, new_request_ids, user_rng
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scenarios.tracing import BAGGAGE, TRACEPARENT, new_request_ids, user_rng, uuid4_text
 
 
 def test_traceparent_is_a_sampled_w3c_version_00_header() -> None:
@@ -68,3 +71,8 @@ def test_without_a_seed_ids_differ_between_runs() -> None:
     assert new_request_ids(user_rng(None, 0, "Customer", 0)) != new_request_ids(
         user_rng(None, 0, "Customer", 0)
     )
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_the_request_id_is_the_uuid_module_s_version_4_of_the_same_bits(bits: int) -> None:
+    assert uuid4_text(bits) == str(uuid.UUID(int=bits, version=4))

@@ -1,0 +1,258 @@
+"""Ledger lines from Locust workers to their master, over Locust's own messaging.
+
+A worker's :class:`LedgerSender` sends its lines in batches (message :data:`MESSAGE`, every
+:data:`~scenarios.ledger.FLUSH_EVERY_S` or :data:`BATCH_LINES` lines, and a last one marked
+``final`` at its ``test_stop``). Each batch carries the worker's sequence number and its count
+of lines recorded so far, so the master can tell what never arrived. The master's
+:class:`LedgerReceiver` writes every line into the run's single ledger file, keeps an account
+per worker (also of the requests Locust's stats reports counted from it), and writes that
+account to ``workers.json`` beside the ledger (:data:`ACCOUNT_FILE`; read by
+:func:`chaosgate.run.load_workers.read_worker_account`): which workers were lost before their
+final batch and how many of their entries are missing. Nothing is dropped silently.
+
+The master waits for its workers' final batches (:func:`quit_after_workers`): Locust's own
+``MasterRunner.quit`` fires ``test_stop`` and gives its workers 0.5 s, while a worker stops
+its users for up to ``--stop-timeout`` first. Locust itself waits for the last worker's
+``quit`` message when the master asks them to quit first, so the master's ``quit`` is wrapped
+to do that, bounded by the stop timeout plus :data:`QUIT_SLACK_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.event import Events
+from locust.rpc import Message
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+from scenarios.ledger import LedgerWriter
+
+__all__ = [
+    "ACCOUNT_FILE",
+    "BATCH_LINES",
+    "MESSAGE",
+    "LedgerReceiver",
+    "LedgerSender",
+    "WorkerAccount",
+    "quit_after_workers",
+]
+
+MESSAGE = "chaosgate_ledger"
+ACCOUNT_FILE = "workers.json"
+BATCH_LINES = 500  # a batch goes out once this many lines wait
+QUIT_SLACK_S = 15.0  # past the stop timeout, the master waits this long for final batches
+logger = logging.getLogger(__name__)
+
+
+class LedgerSender:
+    """A worker's side: lines gathered and sent to the master in numbered batches."""
+
+    def __init__(self, runner: WorkerRunner, *, batch_lines: int = BATCH_LINES) -> None:
+        self._runner = runner
+        self._batch_lines = batch_lines
+        self._pending: list[str] = []
+        self.recorded = 0  # lines recorded by this worker so far
+        self.batches = 0  # batches sent so far (the next batch's sequence number)
+        self.closed = False
+
+    def write_line(self, line: str) -> None:
+        self._pending.append(line)
+        self.recorded += 1
+        if len(self._pending) >= self._batch_lines:
+            self.flush()
+
+    def flush(self, *, final: bool = False) -> None:
+        if self.closed or not (self._pending or final):
+            return
+        lines, self._pending = self._pending, []
+        batch = {
+            "seq": self.batches,
+            "recorded": self.recorded,
+            "lines": lines,
+            "final": final,
+            "index": self._runner.worker_index,
+        }
+        try:
+            self._runner.send_message(MESSAGE, batch)
+        except BaseException:
+            self._pending[:0] = lines  # not sent (e.g. the flush greenlet killed): keep them
+            raise
+        self.batches += 1
+
+    def close(self) -> None:
+        """The last batch, marked final: the master knows this worker's count is complete."""
+        self.flush(final=True)
+        self.closed = True
+
+
+@dataclass
+class WorkerAccount:
+    """What the master knows of one worker's ledger lines."""
+
+    worker: str  # Locust's client id (host and a random suffix)
+    index: int = -1
+    received: int = 0  # lines that arrived
+    batches: int = 0  # batches that arrived
+    recorded: int = 0  # the worker's own count of lines recorded, in its latest batch
+    locust_requests: int = 0  # requests Locust's stats reports from this worker counted
+    final: bool = False  # its final batch arrived: the count is complete
+    missing_sequence: list[int] = field(default_factory=list)  # batch numbers never seen
+    lost: bool = False  # gone (missing heartbeats, or never said goodbye) before its final batch
+    last_seen: float = 0.0
+
+    @property
+    def missing_entries(self) -> int:
+        """Entries the worker recorded (by its own count, or Locust's) that never arrived."""
+        return max(0, max(self.recorded, self.locust_requests) - self.received)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "missing_entries": self.missing_entries}
+
+
+class LedgerReceiver:
+    """The master's side: its workers' batches into the one ledger file, with an account."""
+
+    def __init__(self, directory: Path, runner: MasterRunner) -> None:
+        self.directory = directory
+        self._runner = runner
+        self._writer: LedgerWriter | None = None
+        self.accounts: dict[str, WorkerAccount] = {}
+        self._flusher: gevent.Greenlet[Any, Any] | None = None
+
+    def install(self, events: Events) -> None:
+        self._runner.register_message(MESSAGE, self.on_batch)
+        events.worker_report.add_listener(self.on_worker_report)  # type: ignore[no-untyped-call]
+        events.test_stop.add_listener(self.on_test_stop)  # type: ignore[no-untyped-call]
+        events.quitting.add_listener(self.on_quitting)  # type: ignore[no-untyped-call]
+        quit_after_workers(self._runner)
+
+    def _account(self, worker: str) -> WorkerAccount:
+        account = self.accounts.get(worker)
+        if account is None:
+            account = self.accounts[worker] = WorkerAccount(worker)
+        return account
+
+    def _writer_now(self) -> LedgerWriter:
+        if self._writer is None:
+            self._writer = LedgerWriter(self.directory)
+            self._flusher = gevent.spawn(self._flush_every)
+        return self._writer
+
+    def _flush_every(self) -> None:
+        while True:
+            gevent.sleep(0.5)
+            if self._writer is not None:
+                self._writer.flush()
+
+    def on_batch(self, environment: Any, msg: Message, **_: Any) -> None:
+        batch: dict[str, Any] = msg.data
+        account = self._account(str(msg.node_id))
+        seq = int(batch["seq"])
+        expected = account.batches + len(account.missing_sequence)
+        if seq > expected:
+            account.missing_sequence.extend(range(expected, seq))
+        elif seq < expected and seq in account.missing_sequence:
+            account.missing_sequence.remove(seq)  # late, not lost
+        lines: list[str] = batch["lines"]
+        self._writer_now().write_lines(lines)
+        account.received += len(lines)
+        account.batches += 1
+        account.recorded = max(account.recorded, int(batch["recorded"]))
+        account.index = int(batch.get("index", account.index))
+        account.final = account.final or bool(batch["final"])
+        account.last_seen = time.time()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        total = data.get("stats_total") or {}
+        self._account(str(client_id)).locust_requests += int(total.get("num_requests", 0))
+
+    def mark_lost(self) -> None:
+        """A worker that sent batches (or stats) and no final batch is lost; so is one Locust
+        marks missing."""
+        missing = {
+            client.id for client in self._runner.clients.all if client.state == STATE_MISSING
+        }
+        for account in self.accounts.values():
+            if not account.final or account.worker in missing:
+                account.lost = True
+
+    def write_account(self) -> Path:
+        self.mark_lost()
+        accounts = sorted(
+            self.accounts.values(), key=lambda account: (account.index, account.worker)
+        )
+        lost = [account.worker for account in accounts if account.lost]
+        document = {
+            "workers": [account.as_json() for account in accounts],
+            "received": sum(account.received for account in accounts),
+            "lost_workers": lost,
+            "missing_entries": sum(account.missing_entries for account in accounts),
+        }
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / ACCOUNT_FILE
+        staged = path.with_suffix(".tmp")
+        staged.write_text(json.dumps(document, indent=1) + "\n")
+        staged.replace(path)
+        for account in accounts:
+            if account.lost:
+                logger.warning(
+                    "chaosgate ledger: worker %s (index %d) lost before its final batch: "
+                    "%d entries received, %d missing",
+                    account.worker,
+                    account.index,
+                    account.received,
+                    account.missing_entries,
+                )
+        return path
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+        if self.accounts:
+            self.write_account()
+
+    def on_quitting(self, **_: Any) -> None:
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.kill(block=False)
+        if self._writer is not None:
+            self._writer.close()
+        if self.accounts:
+            self.write_account()
+
+
+def quit_after_workers(runner: MasterRunner, *, slack_s: float = QUIT_SLACK_S) -> None:
+    """Make ``runner.quit`` ask the workers to quit first and wait until each has said goodbye
+    (its final batch and stats come before that, in order) or is missing, at most the stop
+    timeout plus ``slack_s``; then Locust's own quit (``test_stop``, the last stats)."""
+    original = runner.quit
+    started = False
+
+    def quit() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            _ask_workers_to_quit(runner, slack_s)
+        if not runner.greenlet.dead:
+            original()
+
+    runner.quit = quit  # type: ignore[method-assign]
+
+
+def _ask_workers_to_quit(runner: MasterRunner, slack_s: float) -> None:
+    leaving = [client.id for client in runner.clients.all if client.state != STATE_MISSING]
+    for worker in leaving:
+        runner.send_message("quit", None, client_id=worker)  # Locust's own quit message
+    deadline = time.monotonic() + float(runner.environment.stop_timeout or 0) + slack_s
+    while time.monotonic() < deadline:
+        present = {client.id: client.state for client in runner.clients.all}
+        if all(present.get(worker, STATE_MISSING) == STATE_MISSING for worker in leaving):
+            return
+        gevent.sleep(0.1)
+    logger.error("chaosgate ledger: workers still running %.0f s after quit", slack_s)
