@@ -7,5 +7,6 @@ worker (:mod:`.pods`) whose containers are process groups (:mod:`.containers`,
 :mod:`.processes`) with the kubelet's environment (:mod:`.podenv`,
 :mod:`refstack.service_env`), probes (:mod:`.probes`), restart back-off
 (:mod:`.backoff`) and status (:mod:`.podstatus`), on an IP from the node's pod CIDR
-(:mod:`.ipam`); ``/healthz`` is :mod:`.health`.
+(:mod:`.ipam`), with its volumes in a mount namespace of its own (:mod:`.podvolumes`,
+:mod:`.volumes`, :mod:`.mountns`); ``/healthz`` is :mod:`.health`.
 """
