@@ -14,6 +14,7 @@ do not pay it again.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
@@ -290,7 +291,12 @@ class ContainerRunner:
             for p in self._spec.get("ports") or ()
             if p.get("name") and p.get("containerPort")
         }
-        target = ProbeTarget(self._ctx.pod_ip, ports, launch.env, launch.cwd)
+        enter: tuple[str, ...] = ()
+        if launch.sandbox is not None and self._process is not None:
+            pid = self._process.pid
+            nsenter = shutil.which("nsenter") or "nsenter"
+            enter = (nsenter, f"--target={pid}", "--mount", "--root", "--wd", "--")
+        target = ProbeTarget(self._ctx.pod_ip, ports, launch.env, launch.cwd, enter)
         label = f"{self._ctx.pod_label}/{self.name}"
         startup_spec = self._spec.get("startupProbe")
         startup = (

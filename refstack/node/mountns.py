@@ -225,7 +225,11 @@ class _Syscalls:
             raise _SetupError(code, f"{what}: {os.strerror(code)}")
 
     def unshare_mounts(self) -> None:
-        self._check(self._unshare(_CLONE_NEWNS), "cannot make a private mount namespace")
+        self._check(
+            self._unshare(_CLONE_NEWNS),
+            "cannot make a private mount namespace (the node agent must run as root to give "
+            "a pod's containers their volumes)",
+        )
         self._check(
             self._mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None),
             "cannot make the namespace's mounts private",

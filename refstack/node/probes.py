@@ -88,6 +88,9 @@ class ProbeTarget:
     ports: Mapping[str, int]  # the container's named ports
     env: Mapping[str, str]  # for exec probes
     cwd: str
+    # runs an exec probe's command inside the container's mount namespace (nsenter), when it
+    # has one of its own, so the probe sees the container's volumes
+    enter: tuple[str, ...] = ()
 
 
 def _port(value: Any, target: ProbeTarget) -> int:
@@ -150,9 +153,9 @@ def _exec_probe(spec: Mapping[str, Any], target: ProbeTarget, timeout_s: float) 
         return False, "exec probe has no command"
     try:
         process = subprocess.Popen(
-            command,
+            [*target.enter, *command],
             env=dict(target.env),
-            cwd=target.cwd,
+            cwd="/" if target.enter else target.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

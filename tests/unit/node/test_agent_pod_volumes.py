@@ -277,6 +277,32 @@ def test_the_runners_pod_sees_its_target_file_token_and_reports_dir(
     assert not os.path.lexists("/etc/chaosgate") and not os.path.lexists("/reports")
 
 
+@pytest.mark.tools
+@pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root here")
+def test_an_exec_probe_runs_where_the_container_sees_its_volumes(
+    node: NodeContext, api: FakeApi
+) -> None:
+    container = _python(
+        "runner",
+        "import time; time.sleep(30)",
+        [{"name": "target", "mountPath": "/etc/chaosgate", "readOnly": True}],
+    )
+    container["readinessProbe"] = {
+        "exec": {"command": ["test", "-f", "/etc/chaosgate/target.yaml"]},
+        "periodSeconds": 1,
+    }
+    pod = _pod([container], [{"name": "target", "configMap": {"name": "chaosgate-target"}}])
+
+    def ready() -> bool:
+        statuses = api.last_status().get("containerStatuses") or [{}]
+        return bool(statuses[0].get("ready"))
+
+    with Worker(pod, node) as worker:
+        wait_until(ready, timeout_s=15, message=lambda: f"readiness; {api.last_status()}")
+        assert not os.path.lexists("/etc/chaosgate")  # the probe saw the container's file
+        worker.delete()
+
+
 def test_a_volume_source_the_node_does_not_run_fails_the_pod_with_an_event(
     node: NodeContext, api: FakeApi
 ) -> None:
