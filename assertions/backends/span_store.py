@@ -266,7 +266,8 @@ def _parse(answer: Any, wanted: set[str]) -> dict[str, SpanStoreTrace]:
     counts: dict[str, int] = {}
     services: dict[str, set[str]] = {}
     for bucket in buckets:
-        trace_id = normalize_trace_id(str(bucket["key"]))
+        key = str(bucket["key"])
+        trace_id = key if key in wanted else normalize_trace_id(key)  # legacy: no leading 0s
         if trace_id is None or trace_id not in wanted:
             continue
         counts[trace_id] = counts.get(trace_id, 0) + int(bucket["doc_count"])

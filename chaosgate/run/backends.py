@@ -67,6 +67,13 @@ def build_span_store(
             "chaosgate has one client that skips TLS verification, the log store's: set both "
             "to false, or give the span store a certificate chaosgate can verify"
         )
+    auth = span.auth
+    if auth is not None and auth.password is None and auth.api_key is None:
+        raise TargetError(
+            "jaeger.span_store.auth: its credential was not read (load_target reads only "
+            "elasticsearch.auth's so far); leave jaeger.span_store.auth out when the span store "
+            "takes no credential"
+        )
     return SpanStoreBackend(client, span.url, span.index, span.auth_header())
 
 

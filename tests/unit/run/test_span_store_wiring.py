@@ -8,12 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
+from pydantic import SecretStr
 
 from chaosgate.run.backends import build_backends, span_store_of
 from chaosgate.run.judging import completeness_checks
 from chaosgate.target import Target, TargetError, local_target
 from chaosgate.target_models import (
     LOCAL_SPAN_INDEX,
+    ElasticsearchAuth,
     ElasticsearchConfig,
     JaegerConfig,
     SpanStoreConfig,
@@ -90,3 +92,18 @@ def test_completeness_checks_ask_the_span_store_when_the_target_names_it(tmp_pat
     assert len(store.searches) == 1
     # Jaeger's API was asked once: for the span-tree sample
     assert len(jaeger.requests) == 1
+
+
+def test_a_span_store_credential_that_was_not_read_is_refused_naming_it() -> None:
+    auth = ElasticsearchAuth(username="jaeger", password_env="SPANS_PASSWORD")
+    target = Target(jaeger=JaegerConfig(span_store=SpanStoreConfig(auth=auth)))
+    with (
+        httpx.Client() as http,
+        requests.Session() as session,
+        pytest.raises(TargetError, match=r"jaeger\.span_store\.auth: its credential"),
+    ):
+        build_backends(target, http, http, session)
+    read = auth.model_copy(update={"password": SecretStr("s3cret")})
+    with httpx.Client() as http, requests.Session() as session:
+        target = Target(jaeger=JaegerConfig(span_store=SpanStoreConfig(auth=read)))
+        assert span_store_of(build_backends(target, http, http, session)) is not None

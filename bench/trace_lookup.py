@@ -1,0 +1,179 @@
+"""Benchmark: verifying a large ledger, Jaeger's span store against Jaeger's API, on the same ids.
+
+Takes its ids from N requests it sends through the gateway (each with its own traceparent and
+X-Request-ID; it then waits until every one is searchable, asking the span store and the log
+store, which answer in seconds) or from a past run's ledger (``--ledger DIR``). Then times, in
+the same run and on the same ids:
+
+- trace presence in Jaeger's span store (``SpanStoreBackend.find_traces``: ``terms`` filter +
+  ``terms`` aggregation on ``traceID``, 5,000 ids a search, bounded by the ids' time range);
+- trace presence through Jaeger's API (``JaegerBackend.find_traces``, batched, as today);
+- request ids in the log store (``ElasticsearchBackend.find_ids``, 1,000 ids a search);
+
+and prints each time, what each found, the ratio Jaeger API / span store, and whether the
+span store and the log store met the bar (at most ``--bar`` seconds each, 10 by default).
+Exit 0 when both met it and every lookup found every id, 1 otherwise. Needs a running local
+stack (``chaosgate stack up``); honours CHAOSGATE_PORT_* like the CLI.
+
+    .venv/bin/python bench/trace_lookup.py --ids 100000
+    .venv/bin/python bench/trace_lookup.py --ledger reports/<run-id>/ledger --ids 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sized
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from assertions.backends.elasticsearch import ElasticsearchBackend
+from assertions.backends.jaeger import JaegerBackend
+from assertions.backends.span_store import SpanStoreBackend, TimeRange
+from assertions.checks.traces import ledger_window
+from chaosgate.request_ledger import read_ledger
+from chaosgate.target import local_target
+from refstack.launcher.ports import resolve_ports
+
+WAIT_LIMIT_S = 900  # 100,000 traces take a few minutes to be written after the last request
+SEND_CHUNK = 10_000
+
+
+def send_requests(
+    gateway: str, count: int, workers: int
+) -> tuple[list[tuple[str, str]], TimeRange]:
+    """``count`` GETs of /api/menu, each with its own ids; the ids and when they were sent."""
+    ids = [(secrets.token_hex(16), f"bench-{secrets.token_hex(8)}") for _ in range(count)]
+
+    def one(pair: tuple[str, str], client: httpx.Client) -> int:
+        trace_id, request_id = pair
+        headers = {
+            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+            "X-Request-ID": request_id,
+        }
+        try:
+            return client.get(f"{gateway}/api/menu", headers=headers).status_code
+        except httpx.HTTPError:
+            return 0
+
+    started = time.time()
+    statuses: list[int] = []
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    with httpx.Client(timeout=10.0, limits=limits) as client, ThreadPoolExecutor(workers) as pool:
+        for start in range(0, count, SEND_CHUNK):
+            chunk = ids[start : start + SEND_CHUNK]
+            statuses += pool.map(lambda pair: one(pair, client), chunk)
+            print(f"  sent {len(statuses)}/{count} ({time.time() - started:.0f} s)", flush=True)
+    bad = sum(1 for status in statuses if status != 200)
+    if bad:
+        raise SystemExit(f"{bad} of {count} requests failed; is the stack healthy?")
+    return ids, TimeRange(started - 60.0, time.time() + 60.0)
+
+
+def from_ledger(directory: Path, count: int) -> tuple[list[tuple[str, str]], TimeRange]:
+    entries = [e for e in read_ledger(directory) if e.status != 0][:count]
+    if not entries:
+        raise SystemExit(f"{directory} holds no answered request")
+    if len(entries) < count:
+        print(f"  the ledger holds {len(entries)} answered requests (asked for {count})")
+    return [(e.trace_id, e.request_id) for e in entries], ledger_window(entries)
+
+
+def wait_until_searchable(
+    spans: SpanStoreBackend,
+    es: ElasticsearchBackend,
+    trace_ids: list[str],
+    request_ids: list[str],
+    window: TimeRange,
+) -> None:
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while time.monotonic() < deadline:
+        traces = len(spans.find_traces(trace_ids, window))
+        logs = len(es.find_ids("request_id", request_ids))
+        print(f"  searchable: {traces}/{len(trace_ids)} traces, {logs}/{len(request_ids)} log ids")
+        if traces == len(trace_ids) and logs == len(request_ids):
+            return
+        time.sleep(10)
+    raise SystemExit(f"not every id became searchable within {WAIT_LIMIT_S} s")
+
+
+def timed(label: str, call: Callable[[], Sized]) -> tuple[float, int]:
+    started = time.perf_counter()
+    found = call()
+    seconds = time.perf_counter() - started
+    print(f"  {label:<48} {seconds:8.2f} s  ({len(found)} found)", flush=True)
+    return seconds, len(found)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--ids", type=int, default=100_000, help="how many ids to look up")
+    parser.add_argument("--ledger", type=Path, help="take the ids from this run's ledger folder")
+    parser.add_argument("--workers", type=int, default=16, help="concurrent senders")
+    parser.add_argument("--bar", type=float, default=10.0, help="seconds each fast path may take")
+    parser.add_argument("--skip-jaeger-api", action="store_true", help="leave the slow path out")
+    args = parser.parse_args()
+
+    target = local_target(resolve_ports(os.environ))
+    span_store = target.jaeger.span_store
+    assert span_store is not None  # the built-in local target names the stack's OpenSearch
+    with httpx.Client(timeout=120.0) as http:
+        jaeger = JaegerBackend(http, target.jaeger.query_url)
+        spans = SpanStoreBackend(http, span_store.url, span_store.index)
+        es = ElasticsearchBackend(
+            http, target.elasticsearch.url, target.elasticsearch.index_pattern
+        )
+        if args.ledger is not None:
+            print(f"reading up to {args.ids} ids from {args.ledger} ...")
+            pairs, window = from_ledger(args.ledger, args.ids)
+        else:
+            print(f"sending {args.ids} requests through {target.gateway_url} ...")
+            pairs, window = send_requests(target.gateway_url, args.ids, args.workers)
+        trace_ids = [trace_id for trace_id, _ in pairs]
+        request_ids = [request_id for _, request_id in pairs]
+        if args.ledger is None:
+            wait_until_searchable(spans, es, trace_ids, request_ids, window)
+
+        count = len(pairs)
+        print(
+            f"{count} trace ids, {count} request ids, time range {window.end - window.start:.0f} s:"
+        )
+        store_s, store_found = timed(
+            f"span store ({spans.max_batch()} ids a search)",
+            lambda: spans.find_traces(trace_ids, window),
+        )
+        es_s, es_found = timed(
+            "log store, request ids (1,000 ids a search)",
+            lambda: es.find_ids("request_id", request_ids),
+        )
+        api_s, api_found = (
+            (None, None)
+            if args.skip_jaeger_api
+            else timed(
+                f"Jaeger API, batched ({jaeger.max_batch()} ids a request)",
+                lambda: jaeger.find_traces(trace_ids),
+            )
+        )
+
+    print()
+    print(f"span store:  {store_s:.2f} s for {count} trace ids ({store_found} found)")
+    print(f"log store:   {es_s:.2f} s for {count} request ids ({es_found} found)")
+    if api_s is not None:
+        print(f"Jaeger API:  {api_s:.2f} s for {count} trace ids ({api_found} found)")
+        print(f"ratio:       Jaeger API / span store = {api_s / store_s:.1f}x")
+    met = store_s <= args.bar and es_s <= args.bar
+    complete = store_found == es_found == count and api_found in (None, count)
+    print(
+        f"bar: span store and log store <= {args.bar:g} s each: {'met' if met else 'NOT met'}"
+        f"; every id found: {'yes' if complete else 'NO'}"
+    )
+    return 0 if met and complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
