@@ -8,7 +8,9 @@ sent) and a search by service over the run's window (``GET /api/traces?service=.
 per round while the load runs (phase ``during``), and :meth:`QueryLatencyProbe.measure_after`
 a few rounds once it has ended (phase ``after``). :func:`evaluate_query_latency` judges each
 query kind's p95 against the bound; p50 and p95 per kind and phase are in ``observed``, every
-sample (up to :data:`MAX_LISTED_SAMPLES`) in the evidence.
+sample (up to :data:`MAX_LISTED_SAMPLES`, and the slowest) in the evidence. Queries made inside
+a fault window are left out of the judgement and counted (a fault of Jaeger or its store is
+the experiment's to judge, as for the ingest lag).
 
 A query that timed out counts with the time it took (it answered later than that, if at all);
 a query that failed otherwise (refused, 5xx, a malformed answer) is no latency: it is listed,
@@ -30,7 +32,7 @@ from assertions.checks._stats import summary
 from assertions.checks.completeness import DEFAULT_DOWNSTREAM_BY_PREFIX, GATEWAY_SERVICE
 from assertions.result import CheckResult, Status
 from chaosgate.request_ledger import LedgerTail
-from chaosgate.vocabulary import Clock, LedgerEntry
+from chaosgate.vocabulary import Clock, FaultWindow, LedgerEntry, in_fault
 
 __all__ = [
     "CHECK_NAME",
@@ -53,6 +55,7 @@ DEFAULT_SERVICES: tuple[str, ...] = (
 DEFAULT_SEARCH_LIMIT = 20  # the UI's default
 MAX_LISTED_SAMPLES = 200
 _KEPT_IDS = 1000  # recent trace ids the probe picks from
+_SLOWEST = 10
 _MAX_ERRORS = 5
 
 Kind = Literal["by_id", "search"]
@@ -69,6 +72,7 @@ class QuerySample:
     outcome: str  # "found" / "not found" / "<n> traces", or the failure
     answered: bool  # Jaeger answered (found or not)
     timed_out: bool = False
+    at: float = 0.0  # unix time the query was sent
 
     @property
     def timed(self) -> bool:
@@ -81,6 +85,7 @@ class QuerySample:
             "kind": self.kind,
             "s": round(self.seconds, 4),
             "outcome": self.outcome,
+            "at": round(self.at, 3),
         }
 
 
@@ -95,6 +100,7 @@ class QueryTimer:
         services: Sequence[str] = DEFAULT_SERVICES,
         search_limit: int = DEFAULT_SEARCH_LIMIT,
         timer: Callable[[], float] = time.perf_counter,
+        clock: Clock = time.time,
     ) -> None:
         if not services:
             raise ValueError("no service to search for; give at least one service name")
@@ -102,6 +108,7 @@ class QueryTimer:
         self._services = tuple(services)
         self._limit = search_limit
         self._timer = timer
+        self._clock = clock
         self._turn = 0
         self.samples: list[QuerySample] = []
 
@@ -110,15 +117,19 @@ class QueryTimer:
         return self._services
 
     def _timed(self, phase: Phase, kind: Kind, call: Callable[[], str]) -> None:
+        at = self._clock()
         started = self._timer()
         try:
             outcome = call()
         except BackendError as exc:
             elapsed = self._timer() - started
             timed_out = exc.reason.startswith("timed out")
-            self.samples.append(QuerySample(phase, kind, elapsed, str(exc), False, timed_out))
+            self.samples.append(
+                QuerySample(phase, kind, elapsed, str(exc), False, timed_out, at=at)
+            )
             return
-        self.samples.append(QuerySample(phase, kind, self._timer() - started, outcome, True))
+        elapsed = self._timer() - started
+        self.samples.append(QuerySample(phase, kind, elapsed, outcome, True, at=at))
 
     def by_id(self, trace_id: str, phase: Phase) -> None:
         def call() -> str:
@@ -138,10 +149,17 @@ class QueryTimer:
 
 
 def evaluate_query_latency(
-    samples: Sequence[QuerySample], *, bound_s: float, services: Sequence[str] = ()
+    made: Sequence[QuerySample],
+    *,
+    bound_s: float,
+    services: Sequence[str] = (),
+    fault_windows: Sequence[FaultWindow] = (),
+    grace_s: float = 2.0,
 ) -> CheckResult:
     """Passed when each query kind's p95 is within ``bound_s``; failed when one is over it;
-    an error when a kind has no timed query, or queries failed (and the bound held)."""
+    an error when a kind has no timed query, or queries failed (and the bound held). Queries
+    sent inside ``fault_windows`` (widened by ``grace_s``) are not judged."""
+    samples = [s for s in made if not in_fault(s.at, fault_windows, grace_s=grace_s)]
     timed = {kind: [s.seconds for s in samples if s.kind == kind and s.timed] for kind in KINDS}
     observed: dict[str, Any] = {
         kind: {
@@ -162,6 +180,10 @@ def evaluate_query_latency(
     evidence: dict[str, Any] = {
         "samples": [s.as_json() for s in samples[:MAX_LISTED_SAMPLES]],
         "samples_total": len(samples),
+        "slowest": [
+            s.as_json() for s in sorted(samples, key=lambda s: s.seconds, reverse=True)[:_SLOWEST]
+        ],
+        "excluded_in_fault_windows": len(made) - len(samples),
         "errors": [s.outcome for s in failures[-_MAX_ERRORS:]],
         "services": list(services),
         "method": "wall time of each HTTP query to Jaeger's API, by id (an id the load just "
@@ -210,15 +232,17 @@ class QueryLatencyProbe:
         services: Sequence[str] = DEFAULT_SERVICES,
         interval_s: float = 2.0,
         after_rounds: int = 5,
+        after_interval_s: float = 0.5,
         seed: int = 0,
         clock: Clock = time.time,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._timer = QueryTimer(queries, services=services, timer=timer)
+        self._timer = QueryTimer(queries, services=services, timer=timer, clock=clock)
         self._tail = tail
         self._window_start = window_start
         self._interval_s = interval_s
         self._after_rounds = after_rounds
+        self._after_interval_s = after_interval_s
         self._random = random.Random(seed)
         self._clock = clock
         self._recent: list[str] = []  # trace ids of answered requests, newest last
@@ -261,7 +285,7 @@ class QueryLatencyProbe:
     def measure_after(
         self, sleep: Callable[[float], None] = time.sleep, *, window_end: float | None = None
     ) -> None:
-        """After the load (and :meth:`stop`): ``after_rounds`` rounds, ``interval_s`` apart,
+        """After the load (and :meth:`stop`): ``after_rounds`` rounds, ``after_interval_s`` apart,
         on the ids of the whole load, the search over the load's whole window."""
         if self._thread is not None:
             self._thread.join()  # never two threads on the samples
@@ -269,12 +293,17 @@ class QueryLatencyProbe:
         end = window_end if window_end is not None else self._clock()
         for number in range(self._after_rounds):
             if number:
-                sleep(self._interval_s)
+                sleep(self._after_interval_s)
             self._round("after", self._recent, end)
 
-    def result(self, bound_s: float = DEFAULT_BOUND_S) -> CheckResult:
+    def result(
+        self, bound_s: float = DEFAULT_BOUND_S, fault_windows: Sequence[FaultWindow] = ()
+    ) -> CheckResult:
         return evaluate_query_latency(
-            self._timer.samples, bound_s=bound_s, services=self._timer.services
+            self._timer.samples,
+            bound_s=bound_s,
+            services=self._timer.services,
+            fault_windows=fault_windows,
         )
 
 

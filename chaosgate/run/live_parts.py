@@ -197,7 +197,7 @@ class LiveProbes:
             logs_deadline_s=logs_deadline_s,
             fault_windows=fault_windows,
         )
-        return [*lag, self._latency.result(self._bound_s)]
+        return [*lag, self._latency.result(self._bound_s, fault_windows)]
 
 
 def with_query_latency(
@@ -208,10 +208,12 @@ def with_query_latency(
     timer: Callable[[], float] = time.perf_counter,
     interval_s: float = 2.0,
     after_rounds: int = 5,
+    after_interval_s: float = 0.5,
 ) -> Callable[[RunPlan, WarmupBackends], LagProbe]:
     """``start_probe``, with a query-latency probe started beside the probe it starts: Jaeger's
     trace queries timed every ``interval_s`` while the load runs and ``after_rounds`` times
-    once it has ended, judged against ``jaeger.query_latency_bound_s``."""
+    (``after_interval_s`` apart) once it has ended, judged outside the fault windows against
+    ``jaeger.query_latency_bound_s``."""
 
     def start(plan: RunPlan, backends: WarmupBackends) -> LagProbe:
         lag = start_probe(plan, backends)
@@ -224,6 +226,7 @@ def with_query_latency(
             window_start=clock(),
             interval_s=interval_s,
             after_rounds=after_rounds,
+            after_interval_s=after_interval_s,
             seed=plan.profile.seed,
             clock=clock,
             timer=timer,

@@ -18,6 +18,7 @@ from assertions.checks.query_latency import (
 )
 from assertions.result import Status
 from chaosgate.request_ledger import LedgerTail
+from chaosgate.vocabulary import FaultWindow
 from tests.support.clocks import FakeClock
 from tests.support.waiting import wait_until
 from tests.unit.assertions.fake_backends import jaeger_trace
@@ -81,7 +82,7 @@ def test_queries_are_timed_during_and_after_the_load_and_judged_by_p95(tmp_path:
     recorder = slow_jaeger(clock)
     ledger = tmp_path / "ledger"
     write_ledger(ledger, range(1, 4))
-    probe = probe_for(recorder, ledger, clock, after_rounds=3, interval_s=2.0)
+    probe = probe_for(recorder, ledger, clock, after_rounds=3, after_interval_s=1.5)
     probe.poll_once()
     write_ledger(ledger, range(4, 6))
     probe.poll_once()
@@ -94,7 +95,7 @@ def test_queries_are_timed_during_and_after_the_load_and_judged_by_p95(tmp_path:
     assert result.observed["search"]["after"]["p95"] == 0.4
     assert result.observed["by_id"]["queries"] == 5 and result.observed["search"]["queries"] == 5
     assert result.latency_s == 0.4
-    assert clock.slept == [2.0, 2.0]  # between the three rounds after the load
+    assert clock.slept == [1.5, 1.5]  # between the three rounds after the load
     phases = [s["phase"] for s in result.evidence["samples"]]
     assert phases == ["during"] * 4 + ["after"] * 6
     # the first round asked an id the ledger had just gained
@@ -217,3 +218,21 @@ def test_the_probe_thread_runs_rounds_until_stopped(tmp_path: Path) -> None:
     finally:
         probe.stop()
     assert {s.phase for s in probe.samples} == {"during"}
+
+
+def test_queries_inside_a_fault_window_are_counted_but_not_judged() -> None:
+    slow = [QuerySample("during", k, 5.0, "found", True, at=1010.0) for k in ("by_id", "search")]
+    fast = [QuerySample("after", k, 0.1, "found", True, at=1100.0) for k in ("by_id", "search")]
+    window = FaultWindow(1005.0, 1020.0, "kill-jaeger")
+    result = evaluate_query_latency([*slow, *fast], bound_s=1.0, fault_windows=[window])
+    assert result.passed
+    assert result.evidence["excluded_in_fault_windows"] == 2
+    assert evaluate_query_latency([*slow, *fast], bound_s=1.0).status is Status.FAILED
+
+
+def test_the_slowest_queries_are_listed_first_in_their_own_field() -> None:
+    samples = [QuerySample("after", "by_id", n / 10, "found", True) for n in range(300)]
+    samples += [QuerySample("after", "search", 0.1, "found", True)]
+    evidence = evaluate_query_latency(samples, bound_s=100.0).evidence
+    assert len(evidence["samples"]) == 200 and evidence["samples_total"] == 301
+    assert [s["s"] for s in evidence["slowest"][:2]] == [29.9, 29.8]

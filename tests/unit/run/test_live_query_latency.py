@@ -74,14 +74,14 @@ def test_the_query_latency_is_judged_with_the_lag_probe_after_the_load(tmp_path:
     lag = FakeLagProbe()
     start = with_query_latency(
         lambda _plan, _backends: lag, clock=clock, sleep=clock.sleep, timer=clock,
-        interval_s=3600.0, after_rounds=2,
+        interval_s=3600.0, after_rounds=2, after_interval_s=0.25,
     )  # fmt: skip
     probe = start(plan, _backends(_slow_jaeger(clock, 0.25), plan))
     assert isinstance(probe, LiveProbes)
     probe.stop()
     probe.drain()
     assert lag.calls == ["stop", "drain"]
-    assert clock.slept == [3600.0]  # the after-load rounds are interval_s apart
+    assert clock.slept == [0.25]  # the after-load rounds are after_interval_s apart
     results = probe.results(traces_deadline_s=1, logs_deadline_s=1, fault_windows=[])
     assert [r.name for r in results] == ["traces.ingest_lag", "traces.query_latency"]
     latency = results[1]
@@ -89,6 +89,11 @@ def test_the_query_latency_is_judged_with_the_lag_probe_after_the_load(tmp_path:
     assert latency.expected["p95_at_most_s"] == 1.0  # the target's jaeger.query_latency_bound_s
     assert latency.observed["by_id"]["after"]["p95"] == 0.25
     assert latency.observed["search"]["queries"] == 2
+    # queries inside a fault window are left out, as the ingest lag's samples are
+    windowed = probe.results(
+        traces_deadline_s=1, logs_deadline_s=1, fault_windows=[FaultWindow(1990.0, 2010.0, "x")]
+    )[1]
+    assert windowed.status is Status.ERROR and windowed.evidence["excluded_in_fault_windows"] == 4
 
 
 def test_queries_are_timed_while_the_load_runs(tmp_path: Path) -> None:
