@@ -5,10 +5,13 @@ A past run's ledger (``reports/<run-id>/ledger``) or one recorded elsewhere (the
 ``traces.completeness`` (in Jaeger's span store when the target names one, a sample's span
 trees through Jaeger's API; else through Jaeger's API), ``logs.trace_id.completeness`` and
 ``logs.request_id.completeness``, and with ``--query-latency`` ``traces.query_latency``
-(Jaeger's queries timed now, after the fact). Every request is judged with the steady-state
-expectations (its gateway and downstream spans): the ledger alone does not say which ones a
-fault touched. ``--since`` / ``--until`` keep the requests that started in that range and
-bound the span-store search by it; without them the range is the ledger's own.
+(Jaeger's queries timed now, after the fact). When the ledger is a run's (its folder's parent
+holds the run's ``summary.json``), the run's fault windows split the requests as the run split
+them: a request that touched a fault is judged on its gateway span alone
+(``traces.completeness.in_faults``); the others on their gateway and downstream spans. A
+ledger without its run's summary is judged all outside faults. ``--since`` / ``--until`` keep
+the requests that started in that range and bound the span-store search by it; without them
+the range is the ledger's own.
 
 Exit 0 when every check passed, 1 when one failed or errored, 2 for bad input (a missing
 folder, an unreadable ledger, a bad time or target), each said in one line.
@@ -19,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import requests
@@ -38,11 +42,13 @@ from chaosgate.http_clients import new_http_client
 from chaosgate.request_ledger import LEDGER_FILES, RequestLedgerError, read_ledger
 from chaosgate.run.backends import RunBackends, build_backends, jaeger_queries_of, span_store_of
 from chaosgate.target import Target, TargetError
-from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, LedgerEntry
+from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, FaultWindow, LedgerEntry
 
-__all__ = ["parse_moment", "verify_command", "verify_entries"]
+__all__ = ["parse_moment", "run_fault_windows", "verify_command", "verify_entries"]
 
 REQUEST_TIMEOUT_S = 30.0  # a batch of 5,000 ids is one search
+FAULT_GRACE_S = 2.0  # as the run's: spans a killed process still had buffered
+SUMMARY_FILE = "summary.json"
 
 
 class VerifyInputError(Exception):
@@ -89,6 +95,38 @@ def read_ledger_dir(directory: Path) -> list[LedgerEntry]:
         raise VerifyInputError(f"--ledger {str(directory)!r}: {exc}") from None
 
 
+def run_fault_windows(summary_path: Path) -> list[FaultWindow]:
+    """The fault windows of the run whose ``summary.json`` this is: each experiment's from its
+    inject to its rollback (or the load's end when its rollbacks never finished)."""
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VerifyInputError(f"{str(summary_path)!r} cannot be read as JSON: {exc}") from None
+    timeline = summary.get("timeline") if isinstance(summary, dict) else None
+    load = summary.get("load") if isinstance(summary, dict) else None
+    load_end = load.get("ended_at") if isinstance(load, dict) else None
+    if not isinstance(timeline, list):
+        raise VerifyInputError(f"{str(summary_path)!r} has no 'timeline' list: is it a run's?")
+    windows: list[FaultWindow] = []
+    for record in timeline:
+        span = record.get("fault_window") if isinstance(record, dict) else None
+        if not isinstance(span, dict) or not _is_number(span.get("inject_at")):
+            continue
+        end = span.get("rollback_at")
+        end = end if _is_number(end) else load_end if _is_number(load_end) else None
+        if end is None:
+            raise VerifyInputError(
+                f"{str(summary_path)!r}: the fault of {span.get('experiment')!r} has no end "
+                "(no rollback and no load end)"
+            )
+        windows.append(FaultWindow(float(span["inject_at"]), float(end), str(span["experiment"])))
+    return windows
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def select_entries(
     entries: Sequence[LedgerEntry], since: float | None, until: float | None
 ) -> tuple[list[LedgerEntry], TimeRange]:
@@ -123,21 +161,30 @@ def verify_entries(
     *,
     deadline_s: float | None = None,
     query_latency: bool = False,
+    fault_windows: Sequence[FaultWindow] = (),
 ) -> list[CheckResult]:
     """The trace and log checks of ``entries`` (and ``traces.query_latency``), each a
-    :class:`CheckResult`; never raises for a backend failure."""
+    :class:`CheckResult`; never raises for a backend failure. Requests that touched a window
+    of ``fault_windows`` are judged on their gateway span alone, as a run judges them."""
     es = target.elasticsearch
     traces_s = target.deadlines.traces_s if deadline_s is None else deadline_s
     logs_s = target.deadlines.logs_s if deadline_s is None else deadline_s
-    checks = [
-        check_traces(
-            entries,
-            backend=backends.jaeger,
-            span_store=span_store_of(backends),
-            window=window,
-            deadline_s=traces_s,
-        )
+    touched = [
+        any(w.touches(e.started_at, e.ended_at, grace_s=FAULT_GRACE_S) for w in fault_windows)
+        for e in entries
     ]
+    inside = [e for e, hit in zip(entries, touched, strict=True) if hit]
+    outside = [e for e, hit in zip(entries, touched, strict=True) if not hit]
+    traces: dict[str, Any] = {
+        "backend": backends.jaeger,
+        "span_store": span_store_of(backends),
+        "window": window,
+        "deadline_s": traces_s,
+    }
+    checks = [check_traces(outside, **traces)] if outside or not inside else []
+    if inside:
+        in_faults = check_traces(inside, downstream_by_prefix={}, **traces)
+        checks.append(replace(in_faults, name="traces.completeness.in_faults"))
     id_fields: tuple[tuple[IdKind, str], ...] = (
         ("trace_id", es.trace_id_field),
         ("request_id", es.request_id_field),
@@ -228,6 +275,8 @@ def verify_command(
         window_since = None if since is None else parse_moment(since, "--since")
         window_until = None if until is None else parse_moment(until, "--until")
         entries, window = select_entries(read_ledger_dir(ledger), window_since, window_until)
+        summary = ledger.parent / SUMMARY_FILE
+        windows = run_fault_windows(summary) if summary.is_file() else []
         resolved = resolve_target_spec(target, port).target
     except (VerifyInputError, TargetError) as exc:
         print_error(str(exc))
@@ -243,12 +292,19 @@ def verify_command(
         except TargetError as exc:
             print_error(str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        faults = f"; {len(windows)} fault windows from {summary}" if summary.is_file() else ""
         print_plain(
             f"verifying {len(entries)} requests of {ledger} against {resolved.name!r} "
-            f"(requests from {window.start:.3f} to {window.end:.3f})"
+            f"(spans from {window.start:.3f} to {window.end:.3f}{faults})"
         )
         checks = verify_entries(
-            entries, resolved, backends, window, deadline_s=deadline, query_latency=query_latency
+            entries,
+            resolved,
+            backends,
+            window,
+            deadline_s=deadline,
+            query_latency=query_latency,
+            fault_windows=windows,
         )
     for check in checks:
         print_plain(_line(check))

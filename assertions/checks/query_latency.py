@@ -198,7 +198,12 @@ def evaluate_query_latency(
         )
 
     if not samples:
-        return result(Status.ERROR, "no Jaeger query was timed (the probe made none)")
+        return result(
+            Status.ERROR,
+            f"all {len(made)} queries were sent inside fault windows: none is judged"
+            if made
+            else "no Jaeger query was timed (the probe made none)",
+        )
     over = {kind: p for kind, p in p95s.items() if p is not None and p > bound_s}
     if over:
         said = ", ".join(f"{_label(kind)} p95 {p:g} s" for kind, p in over.items())

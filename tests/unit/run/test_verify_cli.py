@@ -21,7 +21,7 @@ from tests.unit.assertions.fake_span_store import FakeSpanStore
 from tests.unit.assertions.support import entry
 
 FULL = ["gateway", "orders"]
-ENTRIES = [entry(n, started_at=1_796_321_000.0 + n) for n in range(1, 6)]
+ENTRIES = [entry(n, started_at=1_796_321_000.0 + 10 * n) for n in range(1, 6)]
 
 app = typer.Typer()
 app.command("verify")(verify_command)
@@ -30,14 +30,17 @@ app.command("unused")(lambda: None)  # two commands: `verify` stays a sub-comman
 
 class Backends:
     """Jaeger, its span store and the log store, routed by path; each a MockTransport-style
-    handler from the assertions' fakes."""
+    handler from the assertions' fakes. ``gateway_only``: traces without their downstream span."""
 
-    def __init__(self, traced: list[str], logged: list[str]) -> None:
-        self.jaeger = FakeJaeger({t: FULL for t in traced})
+    def __init__(
+        self, traced: list[str], logged: list[str], gateway_only: frozenset[str] = frozenset()
+    ) -> None:
+        services = {t: ["gateway"] if t in gateway_only else FULL for t in traced}
+        self.jaeger = FakeJaeger(services)
         self.spans = FakeSpanStore()
         for e in ENTRIES:
             if e.trace_id in traced:
-                self.spans.add(e.trace_id, FULL, e.started_at)
+                self.spans.add(e.trace_id, services[e.trace_id], e.started_at)
         self.logs = FakeElasticsearch(
             [
                 {"trace_id": e.trace_id, "request_id": e.request_id, "service": "gateway",
@@ -141,6 +144,35 @@ def test_since_and_until_select_the_requests(tmp_path: Path, httpserver: HTTPSer
     )  # fmt: skip
     assert code == 0, out + err
     assert "verifying 2 requests" in out
+
+
+def test_a_runs_fault_windows_judge_the_requests_inside_on_their_gateway_span(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    ids = [e.trace_id for e in ENTRIES]
+    touched = frozenset(ids[2:4])  # the fault took their downstream spans with it
+    serve(httpserver, Backends(traced=ids, logged=ids, gateway_only=touched))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    ledger = ledger_dir(run_dir)
+    url = httpserver.url_for("/").rstrip("/")
+    args = ["--ledger", str(ledger), "--deadline", "0", "--target", str(target_file(tmp_path, url))]
+    code, out, _ = invoke(*args)  # no summary: every request judged outside faults
+    assert code == 1 and "failed  traces.completeness (3/5 found" in out
+    fault = {
+        "experiment": "kill-orders", "started_at": 0.0, "inject_at": ENTRIES[2].started_at,
+        "rollback_at": ENTRIES[3].started_at, "ended_at": None, "status": "completed",
+    }  # fmt: skip
+    summary = {"timeline": [{"kind": "inject"}, {"fault_window": fault}], "load": {"ended_at": 1}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    code, out, err = invoke(*args)
+    assert code == 0, out + err
+    assert "1 fault windows from" in out
+    assert "passed  traces.completeness (3/3 found" in out
+    assert "passed  traces.completeness.in_faults (2/2 found" in out
+    (run_dir / "summary.json").write_text("{broken")
+    code, _, err = invoke(*args)
+    assert code == 2 and "cannot be read as JSON" in err
 
 
 def test_times_are_unix_seconds_or_iso_8601_in_utc_unless_zoned() -> None:
