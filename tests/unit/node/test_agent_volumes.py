@@ -129,9 +129,13 @@ def test_the_runners_volumes_hold_the_target_file_the_token_and_an_empty_dir(
             ),
         ),
     )
-    make_empty_dirs(mounts)
-    reports = tmp_path / "volumes" / "reports"
-    assert reports.is_dir() and reports.stat().st_mode & 0o777 == 0o777
+    (reports := tmp_path / "volumes" / "reports").mkdir(parents=True)
+    (reports / "kept").write_text("from an earlier container")
+    sub = Mount("reports", "/srv", False, "run-1/out", source=str(reports))
+    make_empty_dirs([*mounts, sub])
+    assert reports.stat().st_mode & 0o777 == 0o777
+    assert (reports / "run-1" / "out").is_dir()
+    assert (reports / "kept").read_text() == "from an earlier container"
 
 
 def test_the_sinks_secret_items_and_default_mode_and_a_config_maps_binary_data(
