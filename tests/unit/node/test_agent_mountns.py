@@ -46,9 +46,17 @@ print(json.dumps(out))
 """
 
 
-def _host_state() -> dict[str, Any]:
+def _mounts_here(tmp_path: Path) -> list[str]:
+    """The host's mounts on ``/`` or where these tests mount (other tests may mount elsewhere
+    meanwhile, e.g. the loop filesystems of the disk-fill tests)."""
+    watched = ("/etc", "/run", "/var", "/reports", "/srv", str(tmp_path))
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    return [line for line in lines if (p := line.split()[4]) == "/" or p.startswith(watched)]
+
+
+def _host_state(tmp_path: Path) -> dict[str, Any]:
     """What must not change: the listings and times of the directories volumes go under."""
-    state: dict[str, Any] = {"mountinfo": Path("/proc/self/mountinfo").read_text()}
+    state: dict[str, Any] = {"mounts": _mounts_here(tmp_path)}
     for directory in ("/", "/etc", "/var"):
         info = os.stat(directory)
         state[directory] = (sorted(os.listdir(directory)), info.st_mtime_ns, info.st_ctime_ns)
@@ -57,10 +65,10 @@ def _host_state() -> dict[str, Any]:
 
 
 @pytest.fixture()
-def host_unchanged() -> Iterator[None]:
-    before = _host_state()
+def host_unchanged(tmp_path: Path) -> Iterator[None]:
+    before = _host_state(tmp_path)
     yield
-    assert _host_state() == before
+    assert _host_state(tmp_path) == before
 
 
 def _run(
