@@ -40,6 +40,8 @@ def argument_bounds(name: str) -> tuple[float, float, str]:
         return 0.0, 100.0, "a percentage from 0 to 100"
     if name.endswith("_ms"):
         return 0.0, MAX_DEADLINE_S * 1000, f"milliseconds from 0 to {MAX_DEADLINE_S * 1000:g}"
+    if name.endswith("_per_s"):
+        return 0.0, MAX_ARGUMENT, f"a rate a second from 0 to {MAX_ARGUMENT}"
     if name.endswith("_s") or name in ("timeout", "duration", "seconds"):
         return 0.0, MAX_DEADLINE_S, f"seconds from 0 to {MAX_DEADLINE_S:g}"
     return -MAX_ARGUMENT, MAX_ARGUMENT, f"a number from {-MAX_ARGUMENT} to {MAX_ARGUMENT}"

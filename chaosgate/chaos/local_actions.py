@@ -10,7 +10,9 @@ live in one module per concept and are re-exported here unchanged:
 - ``local_faults``: ``set_faults`` / ``clear_faults`` (the services' ``/admin/faults``);
 - ``local_devices``: ``silence_devices`` / ``decommission_devices`` (IoT devices that stop
   reporting);
-- ``local_disk``: ``fill_disk`` / ``release_disk`` (loop-device filesystems filled up).
+- ``local_disk``: ``fill_disk`` / ``release_disk`` (loop-device filesystems filled up);
+- ``local_log_flood``: ``flood_logs`` (the services' log flood switch, and the store's count
+  of the flood's lines; its rollback is ``clear_faults``).
 
 Each is a plain function taking JSON values; it finds the stack from ``CHAOSGATE_STACK_DIR``
 (default ``.stack``) and its record, acts, and returns a small JSON-able dict that Chaos
@@ -26,6 +28,7 @@ from chaosgate.chaos.local_crash import crash_repeatedly
 from chaosgate.chaos.local_devices import decommission_devices, silence_devices
 from chaosgate.chaos.local_disk import fill_disk, release_disk
 from chaosgate.chaos.local_faults import clear_faults, set_faults
+from chaosgate.chaos.local_log_flood import flood_logs
 from chaosgate.chaos.local_processes import kill_service, start_program, stop_program
 from chaosgate.chaos.local_stress import MAX_STRESS_S, stop_stress, stress_cpu, stress_memory
 
@@ -35,6 +38,7 @@ __all__ = [
     "crash_repeatedly",
     "decommission_devices",
     "fill_disk",
+    "flood_logs",
     "kill_service",
     "release_disk",
     "set_faults",

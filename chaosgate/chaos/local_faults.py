@@ -76,6 +76,7 @@ def set_faults(
     methods: list[str] | None = None,
     db_hold_connections: int | None = None,
     drop_connection_ratio: float | None = None,
+    log_lines_per_s: int | None = None,
     client: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """Turn on injected faults on ``service`` (``PUT /admin/faults``); returns what is now set.
@@ -83,7 +84,8 @@ def set_faults(
     Only the settings given are changed (refstack/CONTRACT.md "Admin faults": ``methods`` limits
     the per-request faults to those HTTP methods, ``db_hold_connections`` holds that many
     pooled connections, ``drop_connection_ratio`` drops that share of the connections without
-    an answer); the service validates them (a bad value is a 400 whose message is passed on).
+    an answer, ``log_lines_per_s`` floods its log with that many lines a second); the service
+    validates them (a bad value is a 400 whose message is passed on).
     ``client`` is for tests; experiments leave it out.
     """
     body = {
@@ -96,6 +98,7 @@ def set_faults(
             ("methods", methods),
             ("db_hold_connections", db_hold_connections),
             ("drop_connection_ratio", drop_connection_ratio),
+            ("log_lines_per_s", log_lines_per_s),
         )
         if value is not None
     }
@@ -103,7 +106,7 @@ def set_faults(
         raise ActivityFailed(
             f"set_faults on {service!r} got no fault; give at least one of "
             "error_ratio, latency_ms, route_prefix, db_hold_ms, methods, db_hold_connections, "
-            "drop_connection_ratio"
+            "drop_connection_ratio, log_lines_per_s"
         )
     return _faults_request("PUT", service, body, client)
 

@@ -1,6 +1,7 @@
 """The judging phase of a run, once the load has ended: every check, in the order it is shown.
 
-Traces and logs first (the live ingest lag, then completeness), then the expected alerts of
+Traces and logs first (the live ingest lag, then completeness, then any log flood's
+``logs.flood``), then the expected alerts of
 each experiment, then the run-level alerting checks (noise, inhibition, grouping,
 de-duplication, quality, coverage), then the SLOs. Each check function turns a backend's
 failure into an error result (:mod:`chaosgate.run.judging`, :mod:`chaosgate.run.alert_judging`);
@@ -25,6 +26,7 @@ from chaosgate.run.alert_judging import (
     run_alert_checks,
 )
 from chaosgate.run.chaos_phase import ExperimentRun
+from chaosgate.run.flood_judging import log_flood_checks
 from chaosgate.run.judging import completeness_checks, slo_checks
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
@@ -87,6 +89,10 @@ def judge_run(run: FinishedRun, record: Recorder) -> None:
             )
         )
         record(completeness_checks(plan, run.entries, run.windows, backends, progress=progress))
+    floods = log_flood_checks(run.experiment_runs)
+    if floods:
+        progress.step("checks: log floods through the shipper into the store")
+        record(floods)
 
     progress.step("checks: expected alerts, notifications per receiver, resolution")
     readable = plan.target.sink.receivers

@@ -140,6 +140,8 @@ def test_argument_bounds_follow_their_names(tmp_path: Path) -> None:
     assert argument_bounds("fill_percent")[:2] == (0.0, 100.0)
     assert argument_bounds("latency_ms")[:2] == (0.0, 3_600_000.0)
     assert argument_bounds("timeout")[:2] == (0.0, 3600.0)
+    assert argument_bounds("duration_s")[:2] == (0.0, 3600.0)
+    assert argument_bounds("lines_per_s")[:2] == (0.0, 1_000_000)  # a rate, not seconds
 
 
 @pytest.mark.timeout(20)

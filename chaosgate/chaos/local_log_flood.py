@@ -1,0 +1,140 @@
+"""A log flood through the real shipper into the real store, and what reached it (``type: python``).
+
+``flood_logs`` turns the services' ``log_lines_per_s`` fault switch on (refstack/CONTRACT.md:
+each service writes its share of the rate through its own logger into its log file, which the
+shipper tails), counts the flood's lines in the log store once a ``poll_s`` while it runs,
+turns the switches off after ``duration_s``, then keeps counting until every line the services
+say they wrote is searchable or ``deadline_s`` has passed since the flood ended. It returns
+the observation (the journal keeps it); :mod:`assertions.checks.log_flood` judges it.
+
+The lines are found by their request ids, ``flood-<flood id>-<n>`` (a ``prefix`` query on the
+keyword field, one per service's flood id, in one ``_count``). Its rollback is
+``clear_faults`` on each service (every switch off, the flood with them); ``chaosgate cleanup``
+does the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from chaoslib.exceptions import ActivityFailed
+
+from chaosgate.chaos.local_faults import set_faults
+from chaosgate.chaos.local_stack import current_stack, service_url
+from chaosgate.http_clients import new_http_client
+from chaosgate.vocabulary import Clock
+from refstack.launcher.configs import SERVICES
+from refstack.launcher.parts import part_urls
+
+__all__ = ["MAX_FLOOD_S", "flood_logs", "split_rate"]
+
+MAX_FLOOD_S = 600.0
+_HTTP_TIMEOUT_S = 10.0
+LOG_INDEX = "restaurant-logs-*"
+
+
+def split_rate(lines_per_s: int, services: Sequence[str]) -> dict[str, int]:
+    """``lines_per_s`` shared out over ``services`` (the first ones take the remainder)."""
+    share, extra = divmod(lines_per_s, len(services))
+    return {name: share + (1 if index < extra else 0) for index, name in enumerate(services)}
+
+
+def _flood_state(http: httpx.Client, service: str) -> dict[str, Any]:
+    url = f"{service_url(service)}/admin/faults/log-flood"
+    try:
+        response = http.get(url)
+        response.raise_for_status()
+        state = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ActivityFailed(f"GET {url} failed ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict):
+        raise ActivityFailed(f"GET {url} answered {state!r}, not a JSON object")
+    return state
+
+
+def _stored(http: httpx.Client, store: str, index: str, flood_ids: Sequence[str]) -> int:
+    """How many of the floods' lines the store finds now."""
+    should = [{"prefix": {"request_id": f"flood-{flood_id}-"}} for flood_id in flood_ids]
+    body = {"query": {"bool": {"should": should, "minimum_should_match": 1}}}
+    url = f"{store}/{index}/_count"
+    try:
+        response = http.post(url, json=body)
+        response.raise_for_status()
+        count = response.json().get("count")
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        raise ActivityFailed(f"POST {url} failed ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(count, int):
+        raise ActivityFailed(f"POST {url} answered no count: {response.text[:200]!r}")
+    return count
+
+
+def flood_logs(
+    lines_per_s: int,
+    duration_s: float,
+    services: list[str] | None = None,
+    deadline_s: float = 30.0,
+    poll_s: float = 1.0,
+    index: str = LOG_INDEX,
+    client: httpx.Client | None = None,
+    clock: Clock = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Flood ``services`` (default: all four) with ``lines_per_s`` log lines a second in all
+    for ``duration_s``; the observation: what was written, and the store's count over time
+    (``series``: seconds since the flood began, lines found)."""
+    names = list(services or SERVICES)
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown or not names:
+        raise ActivityFailed(f"unknown service {unknown!r}; use any of {', '.join(SERVICES)}")
+    if not 0 < duration_s <= MAX_FLOOD_S:
+        raise ActivityFailed(f"duration_s must be above 0 and at most {MAX_FLOOD_S:.0f} s")
+    if lines_per_s < len(names):
+        raise ActivityFailed(f"lines_per_s must be at least one line a service ({len(names)})")
+    if deadline_s < 0 or poll_s <= 0:
+        raise ActivityFailed("deadline_s must be 0 or more and poll_s above 0")
+    _layout, record = current_stack()
+    store = part_urls(record.ports)["opensearch"]
+    rates = split_rate(lines_per_s, names)
+    http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
+    series: list[list[float]] = []
+    try:
+        began = clock()
+        try:
+            for name, rate in rates.items():
+                set_faults(name, log_lines_per_s=rate, client=http)
+            flood_ids = [str(_flood_state(http, name)["flood_id"]) for name in names]
+            while (elapsed := clock() - began) < duration_s:
+                sleep(min(poll_s, duration_s - elapsed))
+                series.append([round(clock() - began, 3), _stored(http, store, index, flood_ids)])
+        finally:
+            for name in names:
+                set_faults(name, log_lines_per_s=0, client=http)
+        states = {name: _flood_state(http, name) for name in names}
+        emitted = sum(int(state["emitted"]) for state in states.values())
+        ended = max(float(state["stopped_at"] or clock()) for state in states.values())
+        stored = series[-1][1] if series else 0
+        while stored < emitted and clock() - ended < deadline_s:
+            sleep(poll_s)
+            stored = _stored(http, store, index, flood_ids)
+            series.append([round(clock() - began, 3), stored])
+        all_after = clock() - ended if stored >= emitted else None
+    finally:
+        if client is None:
+            http.close()
+    started = min(float(state["started_at"]) for state in states.values())
+    return {
+        "lines_per_s": lines_per_s,
+        "rates": rates,
+        "duration_s": duration_s,
+        "written_s": round(ended - started, 3),
+        "emitted": emitted,
+        "stored_by_deadline": stored,
+        "deadline_s": deadline_s,
+        "all_stored_after_s": None if all_after is None else round(all_after, 3),
+        "series": series,
+        "floods": states,
+        "index": index,
+    }
