@@ -203,6 +203,7 @@ deadline = time.monotonic() + 10
 while time.monotonic() < deadline:
     try:
         print("reader saw", open("/shared/verdict.txt").read())
+        print("audience token", open("/var/run/secrets/tokens/sink.jwt").read())
         break
     except FileNotFoundError:
         time.sleep(0.05)
@@ -226,7 +227,14 @@ def test_the_runners_pod_sees_its_target_file_token_and_reports_dir(
                     SA_MOUNT,
                 ],
             ),
-            _python("reader", READER, [{"name": "reports", "mountPath": "/shared"}]),
+            _python(
+                "reader",
+                READER,
+                [
+                    {"name": "reports", "mountPath": "/shared"},
+                    {"name": "sink-jwt", "mountPath": "/var/run/secrets/tokens"},
+                ],
+            ),
         ],
         [
             {"name": "target", "configMap": {"name": "chaosgate-target"}},
@@ -240,6 +248,20 @@ def test_the_runners_pod_sees_its_target_file_token_and_reports_dir(
                 },
             },
             KUBE_API_ACCESS,
+            {
+                "name": "sink-jwt",
+                "projected": {
+                    "sources": [
+                        {
+                            "serviceAccountToken": {
+                                "audience": "notification-sink",
+                                "expirationSeconds": 600,
+                                "path": "sink.jwt",
+                            }
+                        }
+                    ]
+                },
+            },
         ],
     )
     with Worker(pod, node) as worker:
@@ -257,18 +279,31 @@ def test_the_runners_pod_sees_its_target_file_token_and_reports_dir(
         assert "sink token 0o400" in runner_log
         reader_log = (logs / f"{NS}_gate-abc_reader.log").read_text()
         assert "reader saw gate passed" in reader_log
-        (account, request), *others = api.token_requests
-        assert account == "chaosgate-runner" and others == []
-        assert request["spec"] == {
-            "audiences": [],
-            "expirationSeconds": 3607,
-            "boundObjectRef": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": "gate-abc",
-                "uid": "uid-gate-1",
-            },
-        }
+        assert "audience token token-of-chaosgate-runner-uid-gate-1" in reader_log
+        bound = {"apiVersion": "v1", "kind": "Pod", "name": "gate-abc", "uid": "uid-gate-1"}
+        requests = sorted(api.token_requests, key=lambda r: r[1]["spec"]["audiences"])
+        assert requests == [
+            (
+                "chaosgate-runner",
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": {"audiences": [], "expirationSeconds": 3607, "boundObjectRef": bound},
+                },
+            ),
+            (
+                "chaosgate-runner",
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenRequest",
+                    "spec": {
+                        "audiences": ["notification-sink"],
+                        "expirationSeconds": 600,
+                        "boundObjectRef": bound,
+                    },
+                },
+            ),
+        ]
         reports = worker.worker.pod_dir / "volumes" / "reports" / "verdict.txt"
         assert reports.read_text() == "gate passed"
         worker.delete()
