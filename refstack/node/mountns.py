@@ -14,7 +14,9 @@ reads ``STATUS_FD`` until it closes. The launcher:
    ``/reports`` is made on that tmpfs, not on the host's ``/``;
 3. makes each mount point: a missing directory under a host directory (``/etc/chaosgate``,
    ``/run/secrets/...``) is made after that host directory is shadowed the same way (a tmpfs
-   holding bind mounts of all its entries), so the host's ``/etc`` is never written;
+   holding bind mounts of all its entries), so the host's ``/etc`` is never written; such a
+   directory shows the entries it had when the container started (each still the host's own
+   file), not those the host adds later;
 4. mounts each volume, parents first: a files volume (ConfigMap, Secret, projected, downward
    API; the agent resolved their contents) is a fresh tmpfs filled with the files and their
    modes, then bind-mounted (its ``subPath`` only, when set) read-only at the mountPath, as the

@@ -102,20 +102,32 @@ class _Syscalls:
 
 def _shadow(sys_: _Syscalls, target: str, source_fd: int) -> None:
     """Mount a tmpfs on ``target`` holding what the directory ``source_fd`` holds: each entry
-    bind-mounted from it (symlinks copied), owner and mode kept. Writes to the tmpfs."""
+    bind-mounted from it (symlinks copied), owner and mode kept. Writes go to the tmpfs.
+
+    The entries are those of the moment: one the host adds later is not seen in the container,
+    and one that vanishes while this runs (a temporary file) is left out."""
     info = os.fstat(source_fd)
     sys_.tmpfs(target, stat.S_IMODE(info.st_mode))
     os.chown(target, info.st_uid, info.st_gid)
     for entry in os.scandir(f"/proc/self/fd/{source_fd}"):
         placeholder = os.path.join(target, entry.name)
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), placeholder)
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            os.mkdir(placeholder)
-        else:
-            os.close(os.open(placeholder, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        sys_.bind(entry.path, placeholder)
+        try:
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), placeholder)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                os.mkdir(placeholder)
+            else:
+                os.close(os.open(placeholder, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            sys_.bind(entry.path, placeholder)
+        except (FileNotFoundError, _SetupError) as exc:
+            if isinstance(exc, _SetupError) and exc.code != errno.ENOENT:
+                raise
+            if os.path.lexists(placeholder) and not os.path.ismount(placeholder):
+                if os.path.isdir(placeholder) and not os.path.islink(placeholder):
+                    os.rmdir(placeholder)
+                else:
+                    os.unlink(placeholder)
 
 
 def _mount_point(sys_: _Syscalls, path: str, is_dir: bool, ours: set[int]) -> str:
