@@ -149,13 +149,41 @@ def run_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and print the plan; act on nothing.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Run the load as a Locust master of N worker processes started here"
+            " (instead of the profile's --processes).",
+        ),
+    ] = 0,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            "--expect-workers",
+            help="Wait for N Locust workers started elsewhere (`chaosgate worker --master"
+            " HOST:PORT`); needs --master-bind.",
+        ),
+    ] = 0,
+    master_bind: Annotated[
+        str,
+        typer.Option(
+            "--master-bind",
+            help="HOST:PORT the Locust master listens on for its workers (default with"
+            " --workers alone: 127.0.0.1 on a free port).",
+        ),
+    ] = "",
 ) -> None:
     """Load and chaos together, then traces / logs / alerts / SLO checks; the exit code decides."""
+    from chaosgate.run.load_workers import with_distribution
     from chaosgate.run.plan import build_plan, describe_plan, execute_plan
 
     resolved = resolve_target_spec(target, port)
-    plan_profile = _resolve_profile(
-        profile, experiment, scenario, users, duration, seed, resolved.target
+    plan_profile = with_distribution(
+        _resolve_profile(profile, experiment, scenario, users, duration, seed, resolved.target),
+        workers=workers,
+        expect_workers=expect_workers,
+        master_bind=master_bind,
     )
     check_reports_dir(reports_dir)
     paths = validate_experiments(plan_profile, resolved)
@@ -167,6 +195,25 @@ def run_command(
         return
     outcome = execute_plan(plan, out)
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command("worker")
+def worker_command(
+    master: Annotated[
+        str, typer.Option("--master", help="HOST:PORT of the run's Locust master (--master-bind).")
+    ],
+    processes: Annotated[
+        int, typer.Option("--processes", help="Worker processes on this machine (Locust forks).")
+    ] = 1,
+) -> None:
+    """A Locust worker of a `chaosgate run --expect-workers` master: it runs the suite's users
+    and sends their ledger entries to the master; it ends when the master does."""
+    from chaosgate.run.load import LOCUSTFILE
+    from chaosgate.run.load_workers import run_worker
+
+    if processes < 1:
+        raise ProfileError(f"--processes {processes}: give a number of processes >= 1")
+    raise typer.Exit(run_worker(LOCUSTFILE, master, processes=processes))
 
 
 def _resolve_profile(

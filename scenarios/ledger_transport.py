@@ -232,14 +232,15 @@ def quit_after_workers(runner: MasterRunner, *, slack_s: float = QUIT_SLACK_S) -
     (its final batch and stats come before that, in order) or is missing, at most the stop
     timeout plus ``slack_s``; then Locust's own quit (``test_stop``, the last stats)."""
     original = runner.quit
-    started = False
+    asked = done = False
 
     def quit() -> None:
-        nonlocal started
-        if not started:
-            started = True
+        nonlocal asked, done
+        if not asked:
+            asked = True
             _ask_workers_to_quit(runner, slack_s)
-        if not runner.greenlet.dead:
+        if not done:  # the last worker's goodbye may have made Locust quit meanwhile
+            done = True
             original()
 
     runner.quit = quit  # type: ignore[method-assign]

@@ -103,7 +103,9 @@ class LineSink(Protocol):
 class LedgerRecorder:
     """Owns this process's ledger sink between ``test_start`` and ``test_stop``."""
 
-    def __init__(self, directory: Path, *, flush_every_s: float = FLUSH_EVERY_S) -> None:
+    def __init__(self, directory: Path | None, *, flush_every_s: float = FLUSH_EVERY_S) -> None:
+        """``directory``: where a local runner or a master writes the ledger; None: no ledger
+        there (a worker sends its lines to its master whatever its own settings say)."""
         self.directory = directory
         self.flush_every_s = flush_every_s
         self.writer: LedgerWriter | None = None  # a local runner's file
@@ -121,7 +123,7 @@ class LedgerRecorder:
 
     def on_init(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
-        if isinstance(runner, MasterRunner) and self.receiver is None:
+        if isinstance(runner, MasterRunner) and self.receiver is None and self.directory:
             self.receiver = LedgerReceiver(self.directory, runner)
             self.receiver.install(environment.events)
         if isinstance(runner, WorkerRunner):
@@ -129,21 +131,31 @@ class LedgerRecorder:
             # quitting listeners run in reverse order, so this one (added after the runner's)
             # runs first
             listen(environment.events.quitting, self.on_test_stop)
+            # and every stats report goes after the lines it counts: the master's ledger never
+            # holds fewer of a worker's entries than Locust counted from it
+            listen(environment.events.report_to_master, self.on_report_to_master)
+
+    def on_report_to_master(self, **_: Any) -> None:
+        if self.sender is not None and self._sink is self.sender:
+            self.sender.flush()
 
     def on_test_start(self, environment: Any, **_: Any) -> None:
         runner = getattr(environment, "runner", None)
         if isinstance(runner, MasterRunner) or self._sink is not None:
             return
+        sink: LineSink
         if isinstance(runner, WorkerRunner):
             # one sender per process: its batch numbers and counts run on across tests
             if self.sender is None:
                 self.sender = LedgerSender(runner)
             self.sender.closed = False
-            self._sink = self.sender
+            sink = self.sender
+        elif self.directory is not None:
+            sink = self.writer = LedgerWriter(self.directory)
         else:
-            self.writer = LedgerWriter(self.directory)
-            self._sink = self.writer
-        self._flusher = gevent.spawn(self._flush_every, self._sink)
+            return  # no ledger asked for
+        self._sink = sink
+        self._flusher = gevent.spawn(self._flush_every, sink)
 
     def _flush_every(self, sink: LineSink) -> None:
         while True:

@@ -46,8 +46,8 @@ def configure(env: Mapping[str, str], events: Events) -> type[ChaosgateShape] | 
         fleet.start(time.time())
 
     listen(events.test_start, start_fleet)
-    if settings.ledger_dir is not None:
-        LedgerRecorder(settings.ledger_dir).install(events)
+    # always: a worker sends its entries to its master even when it has no ledger of its own
+    LedgerRecorder(settings.ledger_dir).install(events)
     if settings.run_id:  # started by `chaosgate run`: end with it
         watch_parent(events)
     return shape

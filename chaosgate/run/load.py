@@ -20,10 +20,18 @@ import socket
 import subprocess
 import sys
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import scenarios
+from chaosgate.run.load_workers import (
+    LOCAL_MASTER_HOST,
+    WorkerAccount,
+    master_options,
+    parse_master_address,
+    read_worker_account,
+    worker_command,
+)
 from chaosgate.run.profiles import Profile, ProfileError
 
 __all__ = [
@@ -43,17 +51,38 @@ WEB_HOST = "127.0.0.1"  # the web UI is for the engineer at this machine, never 
 WEB_AUTOQUIT_S = 10  # the page stays up this long after the run time, to read the final stats
 
 
+WORKERS_EXIT_S = 30  # after the master, its local workers have this long to end
+
+
 @dataclass(frozen=True)
 class LoadResult:
     exit_code: int
     stats_csv: Path
     log: Path
+    # a distributed load's account of its workers' ledger entries (ledger/workers.json):
+    # lost workers and missing entries are what the load check must report
+    workers: WorkerAccount = field(default_factory=WorkerAccount)
+
+    @property
+    def lost_workers(self) -> tuple[str, ...]:
+        return self.workers.lost_workers
+
+    @property
+    def missing_entries(self) -> int:
+        return self.workers.missing_entries
 
 
 def locust_command(
-    profile: Profile, host: str, csv_prefix: Path, *, web_port: int | None = None
+    profile: Profile,
+    host: str,
+    csv_prefix: Path,
+    *,
+    web_port: int | None = None,
+    master_port: int | None = None,
 ) -> list[str]:
-    """Locust's command line: headless, or (``web_port``) with its web UI on that port."""
+    """Locust's command line: headless, or (``web_port``) with its web UI on that port; the
+    master of the profile's workers when it has any (listening on ``master_port`` when the
+    profile names no address of its own)."""
     mode = (
         ["--headless"]
         if web_port is None
@@ -75,7 +104,9 @@ def locust_command(
         "--only-summary",
         *profile.scenarios,
     ]  # fmt: skip
-    if profile.processes > 1:
+    if profile.workers or profile.expect_workers:
+        command += master_options(profile, master_port or 0)
+    elif profile.processes > 1:
         command += ["--processes", str(profile.processes)]
     return command
 
@@ -115,11 +146,32 @@ class LoadProcess:
         log: Path,
         *,
         web_url: str | None = None,
+        workers: tuple[subprocess.Popen[bytes], ...] = (),
+        ledger_dir: Path | None = None,
     ) -> None:
         self._proc = proc
         self._csv_prefix = csv_prefix
         self._log = log
         self.web_url = web_url  # Locust's web UI, when it runs with one
+        self.workers = workers  # the local workers of a distributed load (the master quits them)
+        self._ledger_dir = ledger_dir
+
+    def _result(self, code: int) -> LoadResult:
+        account = (
+            WorkerAccount() if self._ledger_dir is None else read_worker_account(self._ledger_dir)
+        )
+        return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log, account)
+
+    def _end_workers(self, grace_s: float) -> None:
+        """Wait for the local workers (their master told them to quit); SIGKILL, by PID, any
+        still there after ``grace_s``."""
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    worker.kill()
+                worker.wait(timeout=5)
 
     @property
     def pid(self) -> int:
@@ -134,7 +186,8 @@ class LoadProcess:
         except subprocess.TimeoutExpired:
             self.stop()
             code = self._proc.wait(timeout=30)
-        return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
+        self._end_workers(WORKERS_EXIT_S)
+        return self._result(code)
 
     def stop(self) -> None:
         """Ask Locust to stop (it stops its users and writes its stats on SIGTERM); returns at
@@ -155,7 +208,8 @@ class LoadProcess:
             code = self._proc.wait(timeout=5)
         with suppress(ProcessLookupError):  # workers that outlived their master
             os.killpg(self._proc.pid, signal.SIGKILL)
-        return LoadResult(code, Path(f"{self._csv_prefix}_stats.csv"), self._log)
+        self._end_workers(grace_s)
+        return self._result(code)
 
 
 def free_local_port() -> int:
@@ -172,16 +226,18 @@ def start_load(
     local port, chosen just before Locust starts (the shortest window for another program
     to take it)."""
     web_port = free_local_port() if web else None
+    master_port = free_local_port() if profile.workers and not profile.master_bind else None
     locust_dir = run_dir / "locust"
     locust_dir.mkdir(parents=True, exist_ok=True)
     csv_prefix = locust_dir / "locust"
     log = locust_dir / "locust.log"
+    env = load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            locust_command(profile, host, csv_prefix, web_port=web_port),
+            locust_command(profile, host, csv_prefix, web_port=web_port, master_port=master_port),
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=load_env(profile, run_dir / "ledger", dict(os.environ), run_id=run_id),
+            env=env,
             # the run's folder, not the caller's: Locust reads a locust.conf or pyproject.toml
             # it finds in its working directory, and a run takes its settings from the profile
             cwd=run_dir,
@@ -190,7 +246,43 @@ def start_load(
             start_new_session=True,
         )
     web_url = None if web_port is None else f"http://{WEB_HOST}:{web_port}"
-    return LoadProcess(proc, csv_prefix, log, web_url=web_url)
+    workers = start_local_workers(profile, run_dir, env, master_port)
+    return LoadProcess(
+        proc, csv_prefix, log, web_url=web_url, workers=workers, ledger_dir=run_dir / "ledger"
+    )
+
+
+def start_local_workers(
+    profile: Profile, run_dir: Path, env: dict[str, str], master_port: int | None
+) -> tuple[subprocess.Popen[bytes], ...]:
+    """The profile's local workers, each in ``RUN_DIR/workers/<n>/`` (its working directory
+    and its log), connecting to the master on this machine. They carry the run's settings
+    (seed, run id, devices) and watch the runner as the master does; they write no ledger."""
+    if not profile.workers:
+        return ()
+    if profile.master_bind:
+        host, port = parse_master_address(profile.master_bind, "--master-bind")
+        connect = (LOCAL_MASTER_HOST if host in ("0.0.0.0", "*", "::") else host, port)
+    else:
+        assert master_port is not None
+        connect = (LOCAL_MASTER_HOST, master_port)
+    worker_env = {k: v for k, v in env.items() if k != "CHAOSGATE_LEDGER_DIR"}
+    workers: list[subprocess.Popen[bytes]] = []
+    for number in range(profile.workers):
+        workdir = run_dir / "workers" / str(number)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with (workdir / "locust.log").open("wb") as out:
+            workers.append(
+                subprocess.Popen(
+                    worker_command(LOCUSTFILE, *connect),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=worker_env,
+                    cwd=workdir,
+                    start_new_session=True,  # a Ctrl-C reaches the runner only, as for the master
+                )
+            )
+    return tuple(workers)
 
 
 def list_user_classes(timeout_s: float = 60.0) -> list[str]:

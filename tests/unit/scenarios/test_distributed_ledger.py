@@ -1,0 +1,189 @@
+"""A real Locust master and two workers on 127.0.0.1, each in a working directory of its own,
+running the suite's locustfile against a loopback server of the test's own: the workers send
+their ledger entries to the master over Locust's messaging, and the master writes the one
+ledger file. Workers are given no ledger directory: they need no shared disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosgate.request_ledger import read_ledger
+from chaosgate.run.load import LOCUSTFILE, free_local_port
+from tests.support.servers import KeepAliveServer
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.processes  # real Locust processes for about 15 s each
+
+MENU = json.dumps({"items": [{"id": n, "name": f"dish {n}", "price_cents": 900} for n in (1, 2)]})
+TOO_LONG_S = 90  # every process is gone well before this
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    served = KeepAliveServer("127.0.0.1", MENU.encode())
+    try:
+        yield f"http://127.0.0.1:{served.port}"
+    finally:
+        served.close()
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAOSGATE_", "LOCUST_"))}
+    env["PYTHONPATH"] = str(LOCUSTFILE.parents[1])
+    return env
+
+
+class Load:
+    """A master and its workers, each a process in a directory of its own under ``root``."""
+
+    def __init__(self, root: Path, host: str, *, workers: int, run_time_s: int) -> None:
+        self.root = root
+        self.port = free_local_port()
+        master_dir = root / "master"
+        master_dir.mkdir()
+        self.ledger = master_dir / "ledger"
+        self.stats = master_dir / "locust"
+        master_env = _base_env() | {
+            "CHAOSGATE_LEDGER_DIR": str(self.ledger),
+            "CHAOSGATE_RUN_ID": "distributed-test",  # also: every process watches its parent
+            "CHAOSGATE_SEED": "1",
+            "CHAOSGATE_IOT_DEVICES": "4",
+        }
+        master_command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(self.port),
+            "--expect-workers", str(workers), "--expect-workers-max-wait", "30",
+            "--host", host, "--users", "12", "--spawn-rate", "12",
+            "--run-time", f"{run_time_s}s", "--stop-timeout", "3",
+            "--json-file", str(self.stats), "--only-summary", "--exit-code-on-error", "0",
+        ]  # fmt: skip
+        self.master_log = master_dir / "locust.log"
+        self.master = self._start(master_command, master_dir, master_env, self.master_log)
+        self.workers: list[subprocess.Popen[bytes]] = []
+        for number in range(workers):
+            worker_dir = root / f"worker-{number}"
+            worker_dir.mkdir()
+            worker_command = [
+                sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+                "--master-host", "127.0.0.1", "--master-port", str(self.port),
+            ]  # fmt: skip
+            worker_env = _base_env() | {"CHAOSGATE_IOT_DEVICES": "4"}
+            self.workers.append(
+                self._start(worker_command, worker_dir, worker_env, worker_dir / "locust.log")
+            )
+
+    @staticmethod
+    def _start(
+        command: list[str], cwd: Path, env: dict[str, str], log: Path
+    ) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait(self) -> None:
+        for proc in (self.master, *self.workers):
+            proc.wait(timeout=TOO_LONG_S)
+
+    def stop(self) -> None:
+        for proc in (self.master, *self.workers):
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def locust_requests(self) -> int:
+        stats: list[dict[str, Any]] = json.loads(Path(f"{self.stats}.json").read_text())
+        return sum(int(entry["num_requests"]) for entry in stats)
+
+    def account(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads((self.ledger / "workers.json").read_text())
+        return document
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {log}\n{log.read_text()[-3000:]}" for log in sorted(self.root.glob("*/*.log"))
+        )
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[list[Load]]:
+    loads: list[Load] = []
+    yield loads
+    for load in loads:
+        load.stop()
+
+
+def test_the_master_s_ledger_holds_exactly_the_requests_locust_counted(
+    server: str, run: list[Load], tmp_path: Path
+) -> None:
+    load = Load(tmp_path, server, workers=2, run_time_s=8)
+    run.append(load)
+    load.wait()
+
+    assert load.master.returncode == 0, load.logs()
+    entries = read_ledger(load.ledger)
+    counted = load.locust_requests()
+    assert counted > 50, load.logs()  # a load, not a trickle
+    assert len(entries) == counted, load.logs()
+    assert [path.name for path in load.ledger.glob("ledger-*.jsonl")] == [
+        path.name for path in load.ledger.iterdir() if path.suffix == ".jsonl"
+    ]
+    assert len(list(load.ledger.glob("ledger-*.jsonl"))) == 1  # one file: the master's
+    for number in range(2):  # the workers wrote nothing of their own
+        assert sorted(p.name for p in (tmp_path / f"worker-{number}").iterdir()) == ["locust.log"]
+    account = load.account()
+    assert account["lost_workers"] == [] and account["missing_entries"] == 0
+    assert account["received"] == counted
+    workers = account["workers"]
+    assert sorted(worker["index"] for worker in workers) == [0, 1]
+    for worker in workers:  # both sent, and both said goodbye with a final batch
+        assert worker["final"] and worker["received"] == worker["locust_requests"] > 0
+    # the entries name their worker: user keys carry the worker index
+    assert {entry.user.split("/")[1] for entry in entries} == {"0", "1"}
+    assert len({entry.trace_id for entry in entries}) == len(entries)
+
+
+def test_a_worker_killed_mid_run_is_reported_lost_with_its_missing_entries(
+    server: str, run: list[Load], tmp_path: Path
+) -> None:
+    load = Load(tmp_path, server, workers=2, run_time_s=14)
+    run.append(load)
+    wait_until(  # both workers are sending: the master's ledger names users of both
+        lambda: {e.user.split("/")[1] for e in read_ledger(load.ledger)} == {"0", "1"}
+        if list(load.ledger.glob("ledger-*.jsonl"))
+        else None,
+        timeout_s=40,
+        interval_s=0.2,
+        message=lambda: f"entries from both workers; logs: {load.logs()}",
+    )
+    victim = load.workers[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    load.wait()
+
+    assert load.master.returncode == 0, load.logs()
+    account = load.account()
+    [lost] = account["lost_workers"]
+    by_id = {worker["worker"]: worker for worker in account["workers"]}
+    victim_account, survivor = by_id[lost], next(w for w in by_id.values() if w["worker"] != lost)
+    assert victim_account["lost"] and not victim_account["final"]
+    assert victim_account["received"] > 0
+    assert victim_account["missing_entries"] == max(
+        victim_account["recorded"], victim_account["locust_requests"]
+    ) - victim_account["received"]
+    assert account["missing_entries"] == victim_account["missing_entries"]
+    # the survivor's count is exact; the ledger holds every entry that reached the master
+    assert survivor["final"] and not survivor["lost"]
+    assert survivor["received"] == survivor["locust_requests"] > 0
+    assert len(read_ledger(load.ledger)) == account["received"]
+    # Locust counted no more of the lost worker's requests than reached the ledger
+    assert victim_account["locust_requests"] <= victim_account["received"]
+    assert load.locust_requests() == survivor["locust_requests"] + victim_account["locust_requests"]
+    assert "lost before its final batch" in load.master_log.read_text()
