@@ -291,7 +291,8 @@ class QueryLatencyProbe:
         self, sleep: Callable[[float], None] = time.sleep, *, window_end: float | None = None
     ) -> None:
         """After the load (and :meth:`stop`): ``after_rounds`` rounds, ``after_interval_s`` apart,
-        on the ids of the whole load, the search over the load's whole window."""
+        on the ids of the whole load, the search over the load's whole window; the first round
+        with a query that failed or timed out is the last."""
         if self._thread is not None:
             self._thread.join()  # never two threads on the samples
         self._remember(self._tail.new_entries())
@@ -299,7 +300,10 @@ class QueryLatencyProbe:
         for number in range(self._after_rounds):
             if number:
                 sleep(self._after_interval_s)
+            made = len(self._timer.samples)
             self._round("after", self._recent, end)
+            if not all(s.answered for s in self._timer.samples[made:]):
+                break  # a hanging or failing Jaeger: more rounds would only cost timeouts
 
     def result(
         self, bound_s: float = DEFAULT_BOUND_S, fault_windows: Sequence[FaultWindow] = ()
@@ -333,7 +337,10 @@ def check_query_latency(
     for number in range(rounds):
         if number:
             sleep(interval_s)
+        made = len(timer_.samples)
         if answered:
             timer_.by_id(picker.choice(answered), "after")
         timer_.search(window[0], window[1], "after")
+        if not all(s.answered for s in timer_.samples[made:]):
+            break  # a hanging or failing Jaeger: more rounds would only cost timeouts
     return evaluate_query_latency(timer_.samples, bound_s=bound_s, services=timer_.services)

@@ -236,3 +236,18 @@ def test_the_slowest_queries_are_listed_first_in_their_own_field() -> None:
     evidence = evaluate_query_latency(samples, bound_s=100.0).evidence
     assert len(evidence["samples"]) == 200 and evidence["samples_total"] == 301
     assert [s["s"] for s in evidence["slowest"][:2]] == [29.9, 29.8]
+
+
+def test_after_the_load_a_failing_round_is_the_last(tmp_path: Path) -> None:
+    clock = FakeClock(now=2000.0)
+
+    def timing_out(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    ledger = tmp_path / "ledger"
+    write_ledger(ledger, range(1, 3))
+    recorder = slow_jaeger(clock, by_id_s=10.0, search_s=10.0, fail=timing_out)
+    probe = probe_for(recorder, ledger, clock, after_rounds=5)
+    probe.measure_after(clock.sleep)
+    assert len(recorder.requests) == 2 and clock.slept == []
+    assert probe.result(1.0).status is Status.FAILED  # two timeouts of 10 s: over the bound
