@@ -1,5 +1,6 @@
-"""The volumes of the repository's own pod templates (manifests/suite, manifests/base) are
-ones the local node runs, and the runner Job's land where its command reads them."""
+"""The volumes of the repository's own pod templates (manifests/suite, manifests/base,
+manifests/chaos) are ones the local node runs, and the runner Job's land where its command
+reads them."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def _admitted(template: dict[str, Any], namespace: str) -> dict[str, Any]:
 
 
 def _pod_templates() -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted([*MANIFESTS.glob("suite/*.yaml"), *MANIFESTS.glob("base/*/*.yaml")]):
+    globs = ("suite/*.yaml", "base/*/*.yaml", "chaos/*.yaml")
+    for path in sorted(p for pattern in globs for p in MANIFESTS.glob(pattern)):
         for doc in yaml.safe_load_all(path.read_text()):
             if not isinstance(doc, dict):
                 continue
@@ -89,6 +91,7 @@ def test_the_manifests_pod_templates_are_found() -> None:
     assert "suite/runner.yaml:Job/chaosgate-gate" in names
     assert "suite/runner.yaml:CronJob/chaosgate-nightly" in names
     assert "suite/sink.yaml:Deployment/notification-sink" in names
+    assert any(name.startswith("chaos/stress-cpu.yaml:Job/") for name in names)
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
