@@ -88,6 +88,9 @@ class TracedUser(FastHttpUser):
     seed: ClassVar[int | None] = None  # set from CHAOSGATE_SEED by scenarios.setup
     run_id: ClassVar[str] = ""  # set from CHAOSGATE_RUN_ID by scenarios.setup
     _numbers: ClassVar[dict[str, Iterator[int]]] = {}  # users created so far, per class
+    # requests this process has begun to send (a worker reports it to its master, so the
+    # requests of a worker lost mid-request are counted as missing entries, not unknown)
+    requests_started: ClassVar[int] = 0
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -115,6 +118,7 @@ class TracedUser(FastHttpUser):
         ``path``) with ``json`` as the body."""
         ids = new_request_ids(self.ids_rng)
         url = route.format(**path) if path else route
+        TracedUser.requests_started += 1
         with self.client.request(
             method,
             url,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,21 @@ logger = logging.getLogger(__name__)
 class LedgerSender:
     """A worker's side: lines gathered and sent to the master in numbered batches."""
 
-    def __init__(self, runner: WorkerRunner, *, batch_lines: int = BATCH_LINES) -> None:
+    def __init__(
+        self,
+        runner: WorkerRunner,
+        *,
+        started: Callable[[], int] = lambda: 0,
+        batch_lines: int = BATCH_LINES,
+    ) -> None:
+        """``started``: the requests this process has begun to send so far."""
         self._runner = runner
+        self._started = started
         self._batch_lines = batch_lines
         self._pending: list[str] = []
         self.recorded = 0  # lines recorded by this worker so far
         self.batches = 0  # batches sent so far (the next batch's sequence number)
+        self._started_sent = 0  # ``started`` as the last batch told it
         self.closed = False
 
     def write_line(self, line: str) -> None:
@@ -68,12 +78,16 @@ class LedgerSender:
             self.flush()
 
     def flush(self, *, final: bool = False) -> None:
-        if self.closed or not (self._pending or final):
+        """Send what is pending; with nothing pending, still a batch when more requests have
+        begun since the last one (its master learns of requests still in flight)."""
+        started = self._started()
+        if self.closed or not (self._pending or final or started != self._started_sent):
             return
         lines, self._pending = self._pending, []
         batch = {
             "seq": self.batches,
             "recorded": self.recorded,
+            "started": started,
             "lines": lines,
             "final": final,
             "index": self._runner.worker_index,
@@ -84,6 +98,7 @@ class LedgerSender:
             self._pending[:0] = lines  # not sent (e.g. the flush greenlet killed): keep them
             raise
         self.batches += 1
+        self._started_sent = started
 
     def close(self) -> None:
         """The last batch, marked final: the master knows this worker's count is complete."""
@@ -100,6 +115,7 @@ class WorkerAccount:
     received: int = 0  # lines that arrived
     batches: int = 0  # batches that arrived
     recorded: int = 0  # the worker's own count of lines recorded, in its latest batch
+    started: int = 0  # the requests it had begun to send, in its latest batch
     locust_requests: int = 0  # requests Locust's stats reports from this worker counted
     final: bool = False  # its final batch arrived: the count is complete
     missing_sequence: list[int] = field(default_factory=list)  # batch numbers never seen
@@ -108,11 +124,27 @@ class WorkerAccount:
 
     @property
     def missing_entries(self) -> int:
-        """Entries the worker recorded (by its own count, or Locust's) that never arrived."""
-        return max(0, max(self.recorded, self.locust_requests) - self.received)
+        """Entries known to exist that never arrived: recorded by the worker (its own count,
+        or Locust's), and for a lost worker also the requests it had begun by its last batch
+        (they reached the target, maybe, and their entries died with it). What a lost worker
+        sent after its last batch (at most a flush interval) nobody can count."""
+        known = max(self.recorded, self.locust_requests)
+        if self.lost:
+            known = max(known, self.started)
+        return max(0, known - self.received)
+
+    @property
+    def unfinished_requests(self) -> int:
+        """A worker that said goodbye: requests it began and never finished (its users were
+        stopped mid-request at the stop timeout); no entry, and no loss of one."""
+        return 0 if self.lost else max(0, self.started - self.recorded)
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "missing_entries": self.missing_entries}
+        return {
+            **asdict(self),
+            "missing_entries": self.missing_entries,
+            "unfinished_requests": self.unfinished_requests,
+        }
 
 
 class LedgerReceiver:
@@ -164,6 +196,7 @@ class LedgerReceiver:
         account.received += len(lines)
         account.batches += 1
         account.recorded = max(account.recorded, int(batch["recorded"]))
+        account.started = max(account.started, int(batch.get("started", 0)))
         account.index = int(batch.get("index", account.index))
         account.final = account.final or bool(batch["final"])
         account.last_seen = time.time()
@@ -218,6 +251,9 @@ class LedgerReceiver:
             self.write_account()
 
     def on_quitting(self, **_: Any) -> None:
+        # a SIGTERM reaches Locust's shutdown, which fires quitting before it quits the
+        # runner: ask the workers for their last batches first (a no-op after a normal end)
+        self._runner.quit()
         flusher, self._flusher = self._flusher, None
         if flusher is not None:
             flusher.kill(block=False)

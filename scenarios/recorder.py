@@ -29,6 +29,7 @@ from locust.event import EventHook, Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from chaosgate.vocabulary import LedgerEntry
+from scenarios.base import TracedUser
 from scenarios.ledger import FLUSH_EVERY_S, LedgerWriter, encode_line
 from scenarios.ledger_transport import LedgerReceiver, LedgerSender
 
@@ -90,6 +91,10 @@ def ledger_entry(
     return None if line is None else LedgerEntry.from_json(line)
 
 
+def _requests_started() -> int:
+    return TracedUser.requests_started
+
+
 class LineSink(Protocol):
     """Where this process's ledger lines go (the file, or the master)."""
 
@@ -147,7 +152,7 @@ class LedgerRecorder:
         if isinstance(runner, WorkerRunner):
             # one sender per process: its batch numbers and counts run on across tests
             if self.sender is None:
-                self.sender = LedgerSender(runner)
+                self.sender = LedgerSender(runner, started=_requests_started)
             self.sender.closed = False
             sink = self.sender
         elif self.directory is not None:

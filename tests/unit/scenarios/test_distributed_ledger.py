@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,73 @@ pytestmark = pytest.mark.processes  # real Locust processes for about 15 s each
 
 MENU = json.dumps({"items": [{"id": n, "name": f"dish {n}", "price_cents": 900} for n in (1, 2)]})
 TOO_LONG_S = 90  # every process is gone well before this
+
+
+class _Restaurant(BaseHTTPRequestHandler):
+    """Answers what the users ask with a body they can use; holds every answer while the
+    server's ``open`` event is clear (at most :data:`HOLD_AT_MOST_S`)."""
+
+    server: HoldingServer
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            self.server.in_flight += 1
+        self.server.open.wait(HOLD_AT_MOST_S)
+        with self.server.lock:
+            self.server.in_flight -= 1
+        if self.path == "/api/menu":
+            body = MENU
+        elif self.command == "GET":  # an order's status
+            body = json.dumps({"id": 1, "status": "served"})
+        else:  # a user, an order, a payment, a device's report
+            body = json.dumps({"id": 1, "status": "accepted", "total_cents": 900})
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = _answer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HoldingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Restaurant)
+        self.open = threading.Event()
+        self.open.set()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+HOLD_AT_MOST_S = 15.0
+
+
+@pytest.fixture
+def holding_server() -> Iterator[HoldingServer]:
+    served = HoldingServer()
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        yield served
+    finally:
+        served.open.set()
+        served.shutdown()
+        served.server_close()
 
 
 @pytest.fixture
@@ -150,40 +221,48 @@ def test_the_master_s_ledger_holds_exactly_the_requests_locust_counted(
     assert len({entry.trace_id for entry in entries}) == len(entries)
 
 
-def test_a_worker_killed_mid_run_is_reported_lost_with_its_missing_entries(
-    server: str, run: list[Load], tmp_path: Path
+def test_a_worker_killed_mid_request_is_reported_lost_with_its_missing_entries(
+    holding_server: HoldingServer, run: list[Load], tmp_path: Path
 ) -> None:
-    load = Load(tmp_path, server, workers=2, run_time_s=14)
+    load = Load(tmp_path, holding_server.url, workers=2, run_time_s=16)
     run.append(load)
     wait_until(  # both workers are sending: the master's ledger names users of both
-        lambda: {e.user.split("/")[1] for e in read_ledger(load.ledger)} == {"0", "1"}
-        if list(load.ledger.glob("ledger-*.jsonl"))
-        else None,
+        lambda: (
+            {e.user.split("/")[1] for e in read_ledger(load.ledger)} == {"0", "1"}
+            if list(load.ledger.glob("ledger-*.jsonl"))
+            else None
+        ),
         timeout_s=40,
         interval_s=0.2,
         message=lambda: f"entries from both workers; logs: {load.logs()}",
     )
+    holding_server.open.clear()  # every request now waits: the users are caught mid-request
+    wait_until(
+        lambda: holding_server.in_flight >= 8,
+        timeout_s=10,
+        message=lambda: f"requests held: {holding_server.in_flight}",
+    )
+    time.sleep(1.5)  # three flush intervals: the workers' batches tell the requests begun
+    held = holding_server.in_flight
     victim = load.workers[0]
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
+    holding_server.open.set()
     load.wait()
 
     assert load.master.returncode == 0, load.logs()
     account = load.account()
     [lost] = account["lost_workers"]
     by_id = {worker["worker"]: worker for worker in account["workers"]}
-    victim_account, survivor = by_id[lost], next(w for w in by_id.values() if w["worker"] != lost)
-    assert victim_account["lost"] and not victim_account["final"]
-    assert victim_account["received"] > 0
-    assert victim_account["missing_entries"] == max(
-        victim_account["recorded"], victim_account["locust_requests"]
-    ) - victim_account["received"]
-    assert account["missing_entries"] == victim_account["missing_entries"]
+    gone, survivor = by_id[lost], next(w for w in by_id.values() if w["worker"] != lost)
+    assert gone["lost"] and not gone["final"] and gone["index"] == 0
+    assert gone["received"] > 0
+    # its held requests had begun and will never have entries: counted, not lost silently
+    assert 1 <= gone["missing_entries"] <= held
+    assert gone["missing_entries"] == gone["started"] - gone["received"]
+    assert account["missing_entries"] == gone["missing_entries"]
     # the survivor's count is exact; the ledger holds every entry that reached the master
-    assert survivor["final"] and not survivor["lost"]
+    assert survivor["final"] and not survivor["lost"] and survivor["missing_entries"] == 0
     assert survivor["received"] == survivor["locust_requests"] > 0
     assert len(read_ledger(load.ledger)) == account["received"]
-    # Locust counted no more of the lost worker's requests than reached the ledger
-    assert victim_account["locust_requests"] <= victim_account["received"]
-    assert load.locust_requests() == survivor["locust_requests"] + victim_account["locust_requests"]
     assert "lost before its final batch" in load.master_log.read_text()
