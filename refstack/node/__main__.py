@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     except NodeConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if os.geteuid() != 0:
+        _log.warning(
+            "not running as root: a container with volumeMounts (a pod's service-account token "
+            "too, unless the pod sets automountServiceAccountToken: false) cannot get its mount "
+            "namespace and fails to start"
+        )
     for pid in stop_recorded_processes(pods_dir(config)):
         _log.warning("stopped leftover container process group %d", pid)
 
