@@ -184,6 +184,14 @@ def check_traces(
     )
     if result.status is Status.ERROR:
         return result
+    if span_store.time_field is None and result.status is Status.FAILED:
+        return replace(
+            result,
+            status=Status.ERROR,
+            reason=f"no index matching {span_store.index_pattern!r} at {span_store.url} holds a "
+            "span (no traceID field): either Jaeger stored none, or jaeger.span_store.index is "
+            "not the pattern of its span indices (<index_prefix>-jaeger-span-*)",
+        )
     wanted = {item.key: item.services for item in expectations}
     found_ids = [key for key in observation.found_at if key in wanted]
     return _check_span_trees(result, backend, found_ids, wanted, span_counts, tree_sample, seed)

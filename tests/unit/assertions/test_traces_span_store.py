@@ -149,3 +149,12 @@ def test_without_a_span_store_the_jaeger_api_answers_and_says_so() -> None:
     assert result.passed
     assert result.evidence["answered_by"] == "jaeger api"
     assert "span_tree_sample" not in result.evidence
+
+
+def test_an_index_pattern_that_matches_no_span_index_is_an_error_naming_it() -> None:
+    entries = [entry(1)]
+    jaeger = Recorder(FakeJaeger({entries[0].trace_id: FULL}))
+    result, _ = run(entries, Recorder(FakeSpanStore()), jaeger)  # no span at all
+    assert result.status is Status.ERROR
+    assert "no index matching 'jaeger-jaeger-span-*'" in result.reason
+    assert jaeger.requests == []
