@@ -33,6 +33,7 @@ from assertions.checks.completeness import (
     CompletenessObservation,
     Expectation,
     FoundCallback,
+    Lookup,
     evaluate_completeness,
     expectations_from_ledger,
     poll_for_ids,
@@ -136,23 +137,27 @@ def check_traces(
         gateway=gateway,
         downstream_by_prefix=downstream_by_prefix,
     )
-    poll: dict[str, Any] = {
-        "deadline_s": deadline_s,
-        "interval_s": poll_interval_s,
-        "clock": clock,
-        "sleep": sleep,
-        "sample": sample,
-        "on_progress": on_progress,
-    }
+
+    def poll(lookup: Lookup, size: int) -> CompletenessObservation:
+        return poll_for_ids(
+            expectations,
+            lookup,
+            batch_size=size,
+            deadline_s=deadline_s,
+            interval_s=poll_interval_s,
+            clock=clock,
+            sleep=sleep,
+            sample=sample,
+            on_progress=on_progress,
+        )
+
     if span_store is None:
 
         def lookup(batch: list[str]) -> dict[str, frozenset[str]]:
             found = backend.find_traces(batch, batch_size=batch_size)
             return {trace_id: summary.services for trace_id, summary in found.items()}
 
-        observation = poll_for_ids(
-            expectations, lookup, batch_size=backend.max_batch(batch_size), **poll
-        )
+        observation = poll(lookup, backend.max_batch(batch_size))
         result = evaluate_traces(observation, expected)
         return replace(result, evidence={**result.evidence, "answered_by": ANSWERED_BY_JAEGER})
 
@@ -164,9 +169,7 @@ def check_traces(
         span_counts.update({trace_id: trace.span_count for trace_id, trace in found.items()})
         return {trace_id: trace.services for trace_id, trace in found.items()}
 
-    observation = poll_for_ids(
-        expectations, lookup_store, batch_size=span_store.max_batch(), **poll
-    )
+    observation = poll(lookup_store, span_store.max_batch())
     result = evaluate_traces(observation, expected)
     store_view = {
         "url": span_store.url,
