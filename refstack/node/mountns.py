@@ -9,9 +9,11 @@ reads ``STATUS_FD`` until it closes. The launcher:
    host's namespace (and nothing mounted later on the host reaches the container);
 2. mounts a tmpfs on the sandbox's ``root`` (an empty directory in the pod's folder under the
    node's state dir), recreates the host's top-level entries in it (each directory and file
-   bind-mounted recursively from the host, symlinks copied) and ``chroot``\\s into it: the
-   container sees the machine's file system as before, and a new top-level directory such as
-   ``/reports`` is made on that tmpfs, not on the host's ``/``;
+   bind-mounted recursively from the host, symlinks copied), moves it onto ``/`` and
+   ``chroot``\\s into it (as ``switch_root`` does, so the host reads ``/proc/PID/cwd`` as the
+   same path the container sees): the container sees the machine's file system as before,
+   and a new top-level directory such as ``/reports`` is made on that tmpfs, not on the
+   host's ``/``;
 3. makes each mount point: a missing directory under a host directory (``/etc/chaosgate``,
    ``/run/secrets/...``) is made after that host directory is shadowed the same way (a tmpfs
    holding bind mounts of all its entries), so the host's ``/etc`` is never written; such a

@@ -27,6 +27,7 @@ _MS_NOSUID = 2
 _MS_NODEV = 4
 _MS_REMOUNT = 32
 _MS_BIND = 4096
+_MS_MOVE = 8192
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _MNT_DETACH = 2
@@ -95,6 +96,10 @@ class _Syscalls:
                 self._mount(None, target.encode(), None, flags, None),
                 f"cannot make {target} read-only",
             )
+
+    def move_to_root(self) -> None:
+        """Move the mount at the working directory onto ``/``."""
+        self._check(self._mount(b".", b"/", None, _MS_MOVE, None), "cannot move the new root")
 
     def detach(self, target: str) -> None:
         self._check(self._umount2(target.encode(), _MNT_DETACH), f"cannot unmount {target}")
@@ -192,7 +197,10 @@ def _setup(plan: Mapping[str, Any]) -> None:
     inner = os.path.join(root, root.lstrip("/"))
     if os.path.ismount(inner):
         sys_.detach(inner)
+    # switch to the new root as switch_root does: moved onto "/", so a path in the container
+    # is the same path in its namespace (the host reads /proc/PID/cwd as the container's cwd)
     os.chdir(root)
+    sys_.move_to_root()
     os.chroot(".")
     os.chdir("/")
     ours = {os.stat("/").st_dev}

@@ -234,3 +234,33 @@ def test_a_failed_mount_or_exec_is_the_spawns_error_and_leaves_nothing_mounted(
     assert no_program.errno == errno.ENOENT
     # the launchers were reaped: no child of this test is left
     assert subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True).stdout == b""
+
+
+def test_the_host_sees_a_containers_working_directory_at_its_own_path(
+    tmp_path: Path, host_unchanged: None
+) -> None:
+    """What reads /proc/PID/cwd from the host (a test writing into a pod's sandbox dir) finds
+    the directory the container works in, as for a container without volumes."""
+    (tmp_path / "root").mkdir()
+    (sandbox := tmp_path / "sandbox").mkdir()
+    files = (VolumeFile("token", b"t", 0o644),)
+    fd = os.open(tmp_path / "log", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        process = spawn_with_volumes(
+            ["sh", "-c", "while [ ! -e ready ]; do sleep 0.05; done; cat ready"],
+            {"PATH": "/usr/bin:/bin"},
+            str(sandbox),
+            fd,
+            Sandbox(str(tmp_path / "root"), (Mount("sa", SA_DIR, True, files=files),)),
+        )
+    finally:
+        os.close(fd)
+    try:
+        assert os.readlink(f"/proc/{process.pid}/cwd") == str(sandbox)
+        assert os.readlink(f"/proc/{process.pid}/root") == "/"
+        (Path(f"/proc/{process.pid}/cwd").resolve() / "ready").write_text("seen")
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert (tmp_path / "log").read_text() == "seen"
