@@ -22,6 +22,7 @@ import pytest
 
 from chaosgate.request_ledger import read_ledger
 from chaosgate.run.load import LOCUSTFILE, free_local_port
+from scenarios.tracing import new_request_ids, user_rng
 from tests.support.servers import KeepAliveServer
 from tests.support.waiting import wait_until
 
@@ -219,6 +220,13 @@ def test_the_master_s_ledger_holds_exactly_the_requests_locust_counted(
     # the entries name their worker: user keys carry the worker index
     assert {entry.user.split("/")[1] for entry in entries} == {"0", "1"}
     assert len({entry.trace_id for entry in entries}) == len(entries)
+    # the workers, given no CHAOSGATE_* settings, took the master's seed and run id: the
+    # first request of each worker's first customer carries the ids they make
+    for worker in ("0", "1"):
+        key = f"Customer/{worker}/0"
+        ids = user_rng(1, "ids", "distributed-test", int(worker), "Customer", 0)
+        first = min((e for e in entries if e.user == key), key=lambda e: e.started_at)
+        assert first.trace_id == new_request_ids(ids).trace_id
 
 
 def test_a_worker_killed_mid_request_is_reported_lost_with_its_missing_entries(
