@@ -31,11 +31,32 @@ def host() -> Iterator[str]:
         served.close()
 
 
+SMOKE = replace(PROFILES["smoke"], users=10, spawn_rate=10, duration_s=8, iot_devices=4)
+
+
+def test_locust_s_own_processes_send_their_entries_to_their_master_too(
+    host: str, tmp_path: Path
+) -> None:
+    load = start_load(replace(SMOKE, processes=2), host, tmp_path, run_id="processes-test")
+    try:
+        result = load.wait(timeout_s=90)
+    finally:
+        load.end(grace_s=2)
+
+    log = result.log.read_text()[-3000:]
+    assert result.exit_code == 0, log
+    stats: list[dict[str, Any]] = json.loads((tmp_path / "locust" / "locust.json").read_text())
+    counted = sum(int(entry["num_requests"]) for entry in stats)
+    assert counted > 20, log
+    assert len(read_ledger(tmp_path / "ledger")) == counted
+    assert len(list((tmp_path / "ledger").glob("ledger-*.jsonl"))) == 1  # the master's
+    assert (result.workers.workers, result.lost_workers, result.missing_entries) == (2, (), 0)
+
+
 def test_two_local_workers_give_one_ledger_with_every_request_locust_counted(
     host: str, tmp_path: Path
 ) -> None:
-    smoke = replace(PROFILES["smoke"], users=10, spawn_rate=10, duration_s=8, iot_devices=4)
-    profile = with_distribution(smoke, workers=2)
+    profile = with_distribution(SMOKE, workers=2)
     load = start_load(profile, host, tmp_path, run_id="distributed-load-test")
     try:
         result = load.wait(timeout_s=90)
