@@ -33,6 +33,7 @@ from chaosgate.cli_list import list_app
 from chaosgate.cli_replay import replay_command
 from chaosgate.cli_report import compare_command, report_command, trend_command
 from chaosgate.cli_stack import stack_app
+from chaosgate.cli_verify import verify_command
 from chaosgate.faults.command import refuse_pending_faults, run_cleanup
 from chaosgate.plan_checks import validate_experiments, validate_scenarios
 from chaosgate.receivers.cli import sink_app
@@ -65,6 +66,7 @@ app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("trend")(trend_command)
 app.command("replay")(replay_command)
+app.command("verify")(verify_command)
 
 ProfileOption = Annotated[
     str,

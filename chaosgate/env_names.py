@@ -90,7 +90,8 @@ def closest_env_name(name: str, known: Iterable[str]) -> str | None:
         return same[0]
     tail = _words(upper)
     ending = [k for k in names if "__" in k and _words(k).endswith("_" + tail)]
-    if len(ending) == 1:
-        return ending[0]
+    shallowest = [k for k in ending if k.count("__") == min(e.count("__") for e in ending)]
+    if len(shallowest) == 1:  # VERIFY_TLS: elasticsearch's, not jaeger.span_store's
+        return shallowest[0]
     close = difflib.get_close_matches(upper, names, n=1, cutoff=0.6)
     return close[0] if close else None

@@ -1,5 +1,6 @@
-"""Reading what a target names: its YAML file, and the Elasticsearch credential from the
-environment variable or file its ``elasticsearch.auth`` names."""
+"""Reading what a target names: its YAML file, and the Elasticsearch credentials from the
+environment variable or file its ``elasticsearch.auth`` (and ``jaeger.span_store.auth``)
+names."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from chaosgate.input_files import InputFileError, read_input_text
 from chaosgate.safe_yaml import YamlError, load_yaml
 from chaosgate.target_env import Sources, quote, source_of
-from chaosgate.target_models import CREDENTIAL_REFS, Target, TargetError
+from chaosgate.target_models import CREDENTIAL_REFS, ElasticsearchAuth, Target, TargetError
 
 __all__ = ["read_credential", "read_target_file"]
 
@@ -42,13 +43,33 @@ def read_target_file(path: str | Path, source: str) -> dict[Any, Any]:
 
 
 def read_credential(target: Target, env: Mapping[str, str], sources: Sources) -> Target:
-    """Fill in the Elasticsearch credential from the variable or file the target names."""
-    auth = target.elasticsearch.auth
-    if auth is None or auth.password is not None or auth.api_key is not None:
+    """Fill in the credentials (``elasticsearch.auth``, ``jaeger.span_store.auth``) from the
+    variable or file each names."""
+    auth = _read_auth(target.elasticsearch.auth, ("elasticsearch", "auth"), env, sources)
+    target = target.model_copy(
+        update={"elasticsearch": target.elasticsearch.model_copy(update={"auth": auth})}
+    )
+    span = target.jaeger.span_store
+    if span is None:
         return target
+    span_auth = _read_auth(span.auth, ("jaeger", "span_store", "auth"), env, sources)
+    jaeger = target.jaeger.model_copy(
+        update={"span_store": span.model_copy(update={"auth": span_auth})}
+    )
+    return target.model_copy(update={"jaeger": jaeger})
+
+
+def _read_auth(
+    auth: ElasticsearchAuth | None,
+    path: tuple[str, ...],
+    env: Mapping[str, str],
+    sources: Sources,
+) -> ElasticsearchAuth | None:
+    if auth is None or auth.password is not None or auth.api_key is not None:
+        return auth
     ref = next(name for name in CREDENTIAL_REFS if getattr(auth, name) is not None)
     named: str = getattr(auth, ref)
-    head = f"{source_of(sources, ('elasticsearch', 'auth', ref))}: elasticsearch.auth.{ref}"
+    head = f"{source_of(sources, (*path, ref))}: {'.'.join(path)}.{ref}"
     secret_kind = "password" if ref.startswith("password") else "api_key"
     if ref.endswith("_env"):
         other = f"{secret_kind}_file"
@@ -68,6 +89,4 @@ def read_credential(target: Target, env: Mapping[str, str], sources: Sources) ->
             ) from None
         if not secret:
             raise TargetError(f"{head}: {named!r} is empty; write the {secret_kind} into it")
-    new_auth = auth.model_copy(update={secret_kind: SecretStr(secret)})
-    elasticsearch = target.elasticsearch.model_copy(update={"auth": new_auth})
-    return target.model_copy(update={"elasticsearch": elasticsearch})
+    return auth.model_copy(update={secret_kind: SecretStr(secret)})

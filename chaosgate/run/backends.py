@@ -70,9 +70,8 @@ def build_span_store(
     auth = span.auth
     if auth is not None and auth.password is None and auth.api_key is None:
         raise TargetError(
-            "jaeger.span_store.auth: its credential was not read (load_target reads only "
-            "elasticsearch.auth's so far); leave jaeger.span_store.auth out when the span store "
-            "takes no credential"
+            "jaeger.span_store.auth: the credential has not been read; load the target with "
+            "load_target(), which reads it from the *_env variable or *_file it names"
         )
     return SpanStoreBackend(client, span.url, span.index, span.auth_header())
 

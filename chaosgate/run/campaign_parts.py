@@ -25,6 +25,7 @@ from chaosgate.request_ledger import LedgerTail
 from chaosgate.run.alert_judging import AlertingSetup, read_alerting
 from chaosgate.run.chaos_phase import ChaosPhaseInputs, chaostoolkit_log, run_chaos_timeline
 from chaosgate.run.judge_phase import FinishedRun, LagProbe, Recorder, judge_run
+from chaosgate.run.live_parts import with_query_latency
 from chaosgate.run.load import LoadResult, start_load
 from chaosgate.run.part_versions import ChaosgateBuild, chaosgate_build, read_part_versions
 from chaosgate.run.run_plan import RunPlan
@@ -80,6 +81,10 @@ def _start_probe(plan: RunPlan, backends: WarmupBackends) -> LagProbe:
     ).start()
 
 
+# the ingest-lag probe, with traces.query_latency's probe beside it
+_start_probes = with_query_latency(_start_probe)
+
+
 def _chaos_phase(inputs: ChaosPhaseInputs) -> None:
     # chaoslib's own log goes to the run's folder, not into the live progress
     with chaostoolkit_log(inputs.plan.run_dir / "chaos" / "chaostoolkit.log"):
@@ -98,7 +103,7 @@ class CampaignParts:
     read_alerting: Callable[[WarmupBackends], AlertingSetup] = read_alerting
     watch_alerts: Callable[[WarmupBackends], AlertWatcher] = _watch_alerts  # started
     start_load: Callable[[RunPlan], RunningLoad] = _start_load  # Locust, in its own group
-    start_probe: Callable[[RunPlan, WarmupBackends], LagProbe] = _start_probe  # started
+    start_probe: Callable[[RunPlan, WarmupBackends], LagProbe] = _start_probes  # started
     chaos_phase: ChaosPhase = _chaos_phase
     judge: Callable[[FinishedRun, Recorder], None] = judge_run
     clock: Clock = time.time
