@@ -22,35 +22,9 @@ from refstack.node.volumes import (
     unsupported_volumes,
     volume_references,
 )
+from tests.unit.node.service_account import KUBE_API_ACCESS, SA_DIR, SA_MOUNT
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "manifests"
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-# what the API server's ServiceAccount admission adds unless automountServiceAccountToken is false
-KUBE_API_ACCESS = {
-    "name": "kube-api-access-x7k2p",
-    "projected": {
-        "defaultMode": 420,
-        "sources": [
-            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-            {
-                "configMap": {
-                    "name": "kube-root-ca.crt",
-                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                }
-            },
-            {
-                "downwardAPI": {
-                    "items": [
-                        {
-                            "path": "namespace",
-                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                        }
-                    ]
-                }
-            },
-        ],
-    },
-}
 
 
 def _admitted(template: dict[str, Any], namespace: str) -> dict[str, Any]:
@@ -58,9 +32,8 @@ def _admitted(template: dict[str, Any], namespace: str) -> dict[str, Any]:
     spec = dict(template["spec"])
     if spec.get("automountServiceAccountToken") is not False:
         spec["volumes"] = [*(spec.get("volumes") or []), KUBE_API_ACCESS]
-        mount = {"name": KUBE_API_ACCESS["name"], "mountPath": SA_DIR, "readOnly": True}
         spec["containers"] = [
-            {**c, "volumeMounts": [*(c.get("volumeMounts") or []), mount]}
+            {**c, "volumeMounts": [*(c.get("volumeMounts") or []), SA_MOUNT]}
             for c in spec["containers"]
         ]
     meta = {"name": "pod-1", "namespace": namespace, "uid": "uid-1"}

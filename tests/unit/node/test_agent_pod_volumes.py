@@ -26,9 +26,9 @@ from refstack.node.kubeapi import PodApi
 from refstack.node.pods import NodeContext, PodWorker
 from refstack.node_config import ImageSpec, NodeConfig
 from tests.support.waiting import wait_until
+from tests.unit.node.service_account import KUBE_API_ACCESS, SA_DIR, SA_MOUNT
 
 NS = "chaosgate"
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def _b64(text: str) -> str:
@@ -115,34 +115,6 @@ def node(httpserver: HTTPServer, tmp_path: Path, api: FakeApi) -> Iterator[NodeC
             allocatable={},
             agent_env={"PATH": "/usr/bin:/bin", "HOME": "/root"},
         )
-
-
-KUBE_API_ACCESS = {
-    "name": "kube-api-access-x7k2p",
-    "projected": {
-        "defaultMode": 420,
-        "sources": [
-            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-            {
-                "configMap": {
-                    "name": "kube-root-ca.crt",
-                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                }
-            },
-            {
-                "downwardAPI": {
-                    "items": [
-                        {
-                            "path": "namespace",
-                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                        }
-                    ]
-                }
-            },
-        ],
-    },
-}
-SA_MOUNT = {"name": "kube-api-access-x7k2p", "mountPath": SA_DIR, "readOnly": True}
 
 
 def _pod(containers: list[dict[str, Any]], volumes: list[dict[str, Any]]) -> dict[str, Any]:

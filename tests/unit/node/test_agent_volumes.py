@@ -18,38 +18,7 @@ from refstack.node.volumes import (
     unsupported_volumes,
     volume_references,
 )
-
-# what the API server's ServiceAccount admission adds to a pod that mounts its token
-KUBE_API_ACCESS = {
-    "name": "kube-api-access-x7k2p",
-    "projected": {
-        "defaultMode": 420,
-        "sources": [
-            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-            {
-                "configMap": {
-                    "name": "kube-root-ca.crt",
-                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                }
-            },
-            {
-                "downwardAPI": {
-                    "items": [
-                        {
-                            "path": "namespace",
-                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                        }
-                    ]
-                }
-            },
-        ],
-    },
-}
-SA_MOUNT = {
-    "name": "kube-api-access-x7k2p",
-    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-    "readOnly": True,
-}
+from tests.unit.node.service_account import KUBE_API_ACCESS, SA_MOUNT
 
 
 def _pod(volumes: list[dict[str, Any]], mounts: list[dict[str, Any]]) -> dict[str, Any]:
