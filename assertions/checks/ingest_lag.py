@@ -11,7 +11,6 @@ of its backend failed was not observed missing: it makes the check an error, nev
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.errors import BackendError
 from assertions.backends.jaeger import JaegerBackend
+from assertions.checks._polling import PollingThread
 from assertions.checks._stats import summary
 from assertions.result import CheckResult, Status
 from chaosgate.request_ledger import LedgerTail
@@ -183,8 +183,7 @@ class IngestLagProbe:
         self._logs = _Tracker(
             lambda ids: set(elasticsearch.find_ids(trace_id_field, ids)), logs_deadline_s
         )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = PollingThread("ingest-lag-probe", interval_s, self.poll_once)
 
     def _sample(self, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
         # only requests that got a response from the platform are expected to be traced
@@ -199,19 +198,12 @@ class IngestLagProbe:
         self._traces.poll(now)
         self._logs.poll(now)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.poll_once()
-
     def start(self) -> IngestLagProbe:
-        self._thread = threading.Thread(target=self._run, name="ingest-lag-probe", daemon=True)
-        self._thread.start()
+        self._rounds.start()
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        self._rounds.stop(timeout_s)
 
     def drain(self, sleep: Callable[[float], None] = time.sleep) -> None:
         """After :meth:`stop`: keep polling the sampled ids until each is found or expires.
@@ -220,8 +212,7 @@ class IngestLagProbe:
         keeps it there up to a request timeout per backend, longer than :meth:`stop` waits),
         so that the trackers are never polled by two threads at once.
         """
-        if self._thread is not None:
-            self._thread.join()
+        self._rounds.join()
         while self._traces.pending or self._logs.pending:
             sleep(self._interval_s)
             now = self._clock()

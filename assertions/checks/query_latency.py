@@ -20,7 +20,6 @@ and makes the check an error unless the bound was already broken.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any, Literal
 
 from assertions.backends.errors import BackendError
 from assertions.backends.jaeger_queries import JaegerQueries
+from assertions.checks._polling import PollingThread
 from assertions.checks._stats import summary
 from assertions.checks.completeness import DEFAULT_DOWNSTREAM_BY_PREFIX, GATEWAY_SERVICE
 from assertions.result import CheckResult, Status
@@ -245,14 +245,12 @@ class QueryLatencyProbe:
         self._timer = QueryTimer(queries, services=services, timer=timer, clock=clock)
         self._tail = tail
         self._window_start = window_start
-        self._interval_s = interval_s
         self._after_rounds = after_rounds
         self._after_interval_s = after_interval_s
         self._random = random.Random(seed)
         self._clock = clock
         self._recent: list[str] = []  # trace ids of answered requests, newest last
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = PollingThread("query-latency-probe", interval_s, self.poll_once)
 
     @property
     def samples(self) -> list[QuerySample]:
@@ -273,19 +271,12 @@ class QueryLatencyProbe:
         new = self._remember(self._tail.new_entries())
         self._round("during", new or self._recent, self._clock())
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.poll_once()
-
     def start(self) -> QueryLatencyProbe:
-        self._thread = threading.Thread(target=self._run, name="query-latency-probe", daemon=True)
-        self._thread.start()
+        self._rounds.start()
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        self._rounds.stop(timeout_s)
 
     def measure_after(
         self, sleep: Callable[[float], None] = time.sleep, *, window_end: float | None = None
@@ -293,8 +284,7 @@ class QueryLatencyProbe:
         """After the load (and :meth:`stop`): ``after_rounds`` rounds, ``after_interval_s`` apart,
         on the ids of the whole load, the search over the load's whole window; the first round
         with a query that failed or timed out is the last."""
-        if self._thread is not None:
-            self._thread.join()  # never two threads on the samples
+        self._rounds.join()  # never two threads on the samples
         self._remember(self._tail.new_entries())
         end = window_end if window_end is not None else self._clock()
         for number in range(self._after_rounds):
