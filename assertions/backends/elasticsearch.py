@@ -19,16 +19,15 @@ from typing import Any
 
 import httpx
 
-from assertions.backends._http import join_url, request_json
 from assertions.backends.build_info import BuildInfo, details_of, text_or_none
 from assertions.backends.errors import BackendError
+from assertions.backends.index_api import INDEX_OPTIONS, IndexApi
 
 __all__ = ["MAX_TERMS_BATCH", "ElasticsearchBackend", "LogSummary"]
 
 NAME = "elasticsearch"
 MAX_TERMS_BATCH = 1000
 _SERVICES_PER_ID = 20
-_INDEX_OPTIONS = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
 
 @dataclass(frozen=True)
@@ -53,40 +52,19 @@ class ElasticsearchBackend:
         *,
         service_field: str = "service",
     ) -> None:
-        self._client = client
-        self._base = url.rstrip("/")
-        self._index = index_pattern
-        self._headers = dict(auth_headers or {})
+        self._api = IndexApi(client, NAME, url, index_pattern, auth_headers)
         self._service_field = service_field
         self._resolved: dict[str, str] = {}
 
     @property
     def url(self) -> str:
-        return self._base
-
-    def _url(self, endpoint: str) -> str:
-        return join_url(self._base, f"{self._index}/{endpoint}")
-
-    def _call(self, method: str, endpoint: str, *, params: Any = None, body: Any = None) -> Any:
-        return request_json(
-            self._client,
-            NAME,
-            method,
-            self._url(endpoint),
-            params=params,
-            json_body=body,
-            headers=self._headers,
-        )
-
-    def _malformed(self, endpoint: str, detail: str) -> BackendError:
-        return BackendError(NAME, self._url(endpoint), f"malformed answer: {detail}")
+        return self._api.url
 
     def version(self) -> BuildInfo:
         """What the cluster says it is at its root endpoint: distribution (``opensearch``, or
         ``elasticsearch`` when it names none) and ``version.number``, with build hash, date,
         flavor and Lucene version when given."""
-        url = join_url(self._base, "/")
-        answer = request_json(self._client, NAME, "GET", url, headers=self._headers)
+        url, answer = self._api.root()
         version = answer.get("version") if isinstance(answer, dict) else None
         number = version.get("number") if isinstance(version, dict) else None
         if not isinstance(version, dict) or not isinstance(number, str):
@@ -113,17 +91,15 @@ class ElasticsearchBackend:
         """
         missing = [name for name in fields if name not in self._resolved]
         if missing:
-            names = ",".join(name for field in missing for name in (field, f"{field}.keyword"))
-            body = self._call("GET", "_field_caps", params={"fields": names, **_INDEX_OPTIONS})
-            caps = body.get("fields") if isinstance(body, dict) else None
-            if not isinstance(caps, dict):
-                raise self._malformed("_field_caps", "no 'fields' object")
+            caps = self._api.field_caps(
+                [name for field in missing for name in (field, f"{field}.keyword")]
+            )
             for field in missing:
                 present, resolved = _pick_aggregatable(caps, field)
                 if present and resolved is None:
                     raise BackendError(
                         NAME,
-                        self._url("_field_caps"),
+                        self._api.endpoint_url("_field_caps"),
                         f"field {field!r} is not aggregatable (text without a .keyword "
                         "sub-field); point the configured field at a keyword field",
                     )
@@ -159,23 +135,23 @@ class ElasticsearchBackend:
             body = _search_body(
                 fields[field], batch, timestamp_field, fields.get(self._service_field)
             )
-            answer = self._call("POST", "_search", params=_INDEX_OPTIONS, body=body)
+            answer = self._api.call("POST", "_search", params=INDEX_OPTIONS, body=body)
             try:
                 found.update(_parse_buckets(answer, set(batch)))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise self._malformed("_search", f"{type(exc).__name__}: {exc}") from exc
+                raise self._api.malformed("_search", f"{type(exc).__name__}: {exc}") from exc
         return found
 
     def count(self, query: Mapping[str, Any]) -> int:
         """How many documents match ``query`` (a query DSL object, e.g. ``{"term": {...}}``)."""
-        answer = self._call("POST", "_count", params=_INDEX_OPTIONS, body={"query": dict(query)})
+        answer = self._api.call("POST", "_count", params=INDEX_OPTIONS, body={"query": dict(query)})
         value = answer.get("count") if isinstance(answer, dict) else None
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self._malformed("_count", "no integer 'count'")
+            raise self._api.malformed("_count", "no integer 'count'")
         try:
             _check_shards(answer)
         except (TypeError, ValueError) as exc:
-            raise self._malformed("_count", str(exc)) from exc
+            raise self._api.malformed("_count", str(exc)) from exc
         return value
 
 

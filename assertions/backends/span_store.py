@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
-from assertions.backends._http import join_url, request_json
 from assertions.backends.elasticsearch import _check_shards
 from assertions.backends.errors import BackendError
+from assertions.backends.index_api import INDEX_OPTIONS, IndexApi
 from assertions.backends.jaeger import normalize_trace_id
 
 __all__ = [
@@ -55,7 +55,6 @@ _TIME_SCALE = {"startTimeMillis": 1_000, "startTime": 1_000_000}  # unix seconds
 _SERVICES_PER_TRACE = 50
 _BODY_OVERHEAD = 1024  # the query around the ids
 _TERM_BYTES = 32 + 3  # '"<32 hex>",'
-_INDEX_OPTIONS = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 # what a refusal of a too-big search says early in its body (a BackendError quotes 200 chars)
 _TOO_BIG = (
     "too_many_buckets",
@@ -109,10 +108,7 @@ class SpanStoreBackend:
                 f"max_body_bytes {max_body_bytes!r} is too small for one id; give at least "
                 f"{_BODY_OVERHEAD + 2 * _TERM_BYTES}"
             )
-        self._client = client
-        self._base = url.rstrip("/")
-        self._index = index_pattern
-        self._headers = dict(auth_headers or {})
+        self._api = IndexApi(client, NAME, url, index_pattern, auth_headers)
         self._batch_size = batch_size
         self._max_body_bytes = max_body_bytes
         self._batch_limit: int | None = None  # learnt from a refusal
@@ -120,11 +116,11 @@ class SpanStoreBackend:
 
     @property
     def url(self) -> str:
-        return self._base
+        return self._api.url
 
     @property
     def index_pattern(self) -> str:
-        return self._index
+        return self._api.index_pattern
 
     @property
     def time_field(self) -> str | None:
@@ -139,39 +135,18 @@ class SpanStoreBackend:
         limit = min(self._batch_size, fits)
         return min(limit, self._batch_limit) if self._batch_limit else limit
 
-    def _url(self, endpoint: str) -> str:
-        return join_url(self._base, f"{self._index}/{endpoint}")
-
-    def _call(self, method: str, endpoint: str, *, params: Any, body: Any = None) -> Any:
-        return request_json(
-            self._client,
-            NAME,
-            method,
-            self._url(endpoint),
-            params=params,
-            json_body=body,
-            headers=self._headers,
-        )
-
-    def _malformed(self, endpoint: str, detail: str) -> BackendError:
-        return BackendError(NAME, self._url(endpoint), f"malformed answer: {detail}"[:300])
-
     def _resolve_fields(self) -> bool:
         """Whether the indices hold spans yet; resolves the time field once they do."""
         if self._time_field is not None:
             return True
-        names = ",".join((TRACE_ID_FIELD, *TIME_FIELDS))
-        answer = self._call("GET", "_field_caps", params={"fields": names, **_INDEX_OPTIONS})
-        caps = answer.get("fields") if isinstance(answer, dict) else None
-        if not isinstance(caps, dict):
-            raise self._malformed("_field_caps", "no 'fields' object")
+        caps = self._api.field_caps((TRACE_ID_FIELD, *TIME_FIELDS))
         if not caps.get(TRACE_ID_FIELD):
             return False  # no span indexed yet (or the pattern matches no index)
         present = [name for name in TIME_FIELDS if caps.get(name)]
         if not present:
             raise BackendError(
                 NAME,
-                self._url("_field_caps"),
+                self._api.endpoint_url("_field_caps"),
                 f"the span indices have {TRACE_ID_FIELD} but neither of {', '.join(TIME_FIELDS)}"
                 "; is jaeger.span_store.index the pattern of Jaeger's span indices?",
             )
@@ -234,11 +209,11 @@ class SpanStoreBackend:
                 }
             },
         }
-        answer = self._call("POST", "_search", params=_INDEX_OPTIONS, body=body)
+        answer = self._api.call("POST", "_search", params=INDEX_OPTIONS, body=body)
         try:
             return _parse(answer, set(batch))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise self._malformed("_search", f"{type(exc).__name__}: {exc}") from exc
+            raise self._api.malformed("_search", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _stored_forms(trace_id: str) -> tuple[str, ...]:
