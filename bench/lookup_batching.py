@@ -16,36 +16,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from traced_requests import send_traced_requests
 
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.jaeger import JaegerBackend
 from chaosgate.target import local_target
 from refstack.launcher.ports import resolve_ports
-
-
-def send_requests(gateway: str, count: int, workers: int) -> list[tuple[str, str]]:
-    ids = [(secrets.token_hex(16), f"bench-{secrets.token_hex(8)}") for _ in range(count)]
-
-    def one(pair: tuple[str, str], client: httpx.Client) -> int:
-        trace_id, request_id = pair
-        headers = {
-            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
-            "X-Request-ID": request_id,
-        }
-        return client.get(f"{gateway}/api/menu", headers=headers).status_code
-
-    with httpx.Client(timeout=10.0) as client, ThreadPoolExecutor(workers) as pool:
-        statuses = list(pool.map(lambda pair: one(pair, client), ids))
-    bad = sum(1 for status in statuses if status != 200)
-    if bad:
-        raise SystemExit(f"{bad} of {count} requests failed; is the stack healthy?")
-    return ids
 
 
 def wait_until_searchable(
@@ -92,7 +72,7 @@ def main() -> int:
         )
         print(f"sending {args.ids} requests through {target.gateway_url} ...")
         started = time.perf_counter()
-        pairs = send_requests(target.gateway_url, args.ids, args.workers)
+        pairs = send_traced_requests(target.gateway_url, args.ids, args.workers)
         print(f"  sent in {time.perf_counter() - started:.1f} s")
         trace_ids = [trace_id for trace_id, _ in pairs]
         request_ids = [request_id for _, request_id in pairs]

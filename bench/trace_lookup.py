@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import sys
 import time
 from collections.abc import Callable, Sized
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from traced_requests import send_traced_requests
 
 from assertions.backends.elasticsearch import ElasticsearchBackend
 from assertions.backends.jaeger import JaegerBackend
@@ -43,37 +42,14 @@ from refstack.launcher.ports import resolve_ports
 
 WAIT_LIMIT_S = 900  # 100,000 traces take a few minutes to be written after the last request
 SETTLE_S = 15.0
-SEND_CHUNK = 10_000
 
 
 def send_requests(
     gateway: str, count: int, workers: int
 ) -> tuple[list[tuple[str, str]], TimeRange]:
-    """``count`` GETs of /api/menu, each with its own ids; the ids and when they were sent."""
-    ids = [(secrets.token_hex(16), f"bench-{secrets.token_hex(8)}") for _ in range(count)]
-
-    def one(pair: tuple[str, str], client: httpx.Client) -> int:
-        trace_id, request_id = pair
-        headers = {
-            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
-            "X-Request-ID": request_id,
-        }
-        try:
-            return client.get(f"{gateway}/api/menu", headers=headers).status_code
-        except httpx.HTTPError:
-            return 0
-
+    """``count`` traced requests; their ids and when they were sent (a minute's margin)."""
     started = time.time()
-    statuses: list[int] = []
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-    with httpx.Client(timeout=10.0, limits=limits) as client, ThreadPoolExecutor(workers) as pool:
-        for start in range(0, count, SEND_CHUNK):
-            chunk = ids[start : start + SEND_CHUNK]
-            statuses += pool.map(lambda pair: one(pair, client), chunk)
-            print(f"  sent {len(statuses)}/{count} ({time.time() - started:.0f} s)", flush=True)
-    bad = sum(1 for status in statuses if status != 200)
-    if bad:
-        raise SystemExit(f"{bad} of {count} requests failed; is the stack healthy?")
+    ids = send_traced_requests(gateway, count, workers)
     return ids, TimeRange(started - 60.0, time.time() + 60.0)
 
 
