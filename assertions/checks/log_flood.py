@@ -94,6 +94,8 @@ def evaluate_log_flood(
         "written_s": written_s,
         "rates": observation.get("rates"),
         "index": observation.get("index"),
+        # cores each part kept busy during the flood and the drain: where it saturates
+        "cpu_cores": observation.get("cpu_cores"),
         "polls": len(points),
         "method": "flood_logs: the services' log_lines_per_s switch; _count of the flood's "
         "request ids once a poll",

@@ -20,20 +20,71 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import psutil
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_faults import set_faults
-from chaosgate.chaos.local_stack import current_stack, service_url
+from chaosgate.chaos.local_stack import current_stack, program_info, service_url, supervisor
 from chaosgate.http_clients import new_http_client
 from chaosgate.vocabulary import Clock
 from refstack.launcher.configs import SERVICES
 from refstack.launcher.parts import part_urls
 
-__all__ = ["MAX_FLOOD_S", "flood_logs", "split_rate"]
+__all__ = ["MAX_FLOOD_S", "PartsCpu", "flood_logs", "parts_cpu", "split_rate"]
 
 MAX_FLOOD_S = 600.0
 _HTTP_TIMEOUT_S = 10.0
 LOG_INDEX = "restaurant-logs-*"
+SHIPPING_PARTS = ("rsyslog", "opensearch")  # the shipper and the store, beside the services
+
+
+class PartsCpu:
+    """CPU seconds of the stack's parts (each program with its children) and of the machine,
+    between :meth:`start` and :meth:`cores`: where a flood that falls behind saturates."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._processes = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        self._before: dict[str, float] = {}
+        self._machine_before = psutil.cpu_times()
+
+    @staticmethod
+    def _seconds(process: psutil.Process) -> float:
+        total = 0.0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                times = member.cpu_times()
+            except psutil.Error:
+                continue  # gone meanwhile
+            total += times.user + times.system
+        return total
+
+    def start(self) -> None:
+        self._machine_before = psutil.cpu_times()
+        self._before = {name: self._seconds(p) for name, p in self._processes.items()}
+
+    def cores(self, wall_s: float) -> dict[str, float]:
+        """Cores each part kept busy on average since :meth:`start`, and ``machine_busy``: the
+        share of all the machine's CPUs that were busy."""
+        used = {
+            name: round((self._seconds(p) - self._before.get(name, 0.0)) / wall_s, 2)
+            for name, p in self._processes.items()
+        }
+        after = psutil.cpu_times()
+        idle = (after.idle + getattr(after, "iowait", 0.0)) - (
+            self._machine_before.idle + getattr(self._machine_before, "iowait", 0.0)
+        )
+        total = sum(after) - sum(self._machine_before)
+        used["machine_busy"] = round(1 - idle / total, 3) if total > 0 else 0.0
+        return used
+
+
+def parts_cpu(names: Sequence[str]) -> PartsCpu:
+    """A :class:`PartsCpu` of the running stack's ``names`` (their PIDs from supervisord)."""
+    layout, _record = current_stack()
+    client = supervisor(layout)
+    return PartsCpu(
+        {name: int(program_info(client, layout, name).get("pid") or 0) for name in names}
+    )
 
 
 def split_rate(lines_per_s: int, services: Sequence[str]) -> dict[str, int]:
@@ -81,10 +132,12 @@ def flood_logs(
     client: httpx.Client | None = None,
     clock: Clock = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    cpu: PartsCpu | None = None,
 ) -> dict[str, Any]:
     """Flood ``services`` (default: all four) with ``lines_per_s`` log lines a second in all
-    for ``duration_s``; the observation: what was written, and the store's count over time
-    (``series``: seconds since the flood began, lines found)."""
+    for ``duration_s``; the observation: what was written, the store's count over time
+    (``series``: seconds since the flood began, lines found) and the cores the services, the
+    shipper and the store kept busy meanwhile (``cpu_cores``; ``cpu`` is for tests)."""
     names = list(services or SERVICES)
     unknown = sorted(set(names) - set(SERVICES))
     if unknown or not names:
@@ -98,9 +151,11 @@ def flood_logs(
     _layout, record = current_stack()
     store = part_urls(record.ports)["opensearch"]
     rates = split_rate(lines_per_s, names)
+    meter = parts_cpu([*names, *SHIPPING_PARTS]) if cpu is None else cpu
     http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
     series: list[list[float]] = []
     try:
+        meter.start()
         began = clock()
         try:
             for name, rate in rates.items():
@@ -121,6 +176,7 @@ def flood_logs(
             stored = _stored(http, store, index, flood_ids)
             series.append([round(clock() - began, 3), stored])
         all_after = clock() - ended if stored >= emitted else None
+        cores = meter.cores(max(clock() - began, 1e-3))
     finally:
         if client is None:
             http.close()
@@ -137,4 +193,5 @@ def flood_logs(
         "series": series,
         "floods": states,
         "index": index,
+        "cpu_cores": cores,
     }

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosgate.chaos.local_log_flood import flood_logs, split_rate
+from chaosgate.chaos.local_log_flood import PartsCpu, flood_logs, split_rate
 from refstack.launcher.launcher import StackRecord
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
@@ -84,7 +84,13 @@ def test_the_rate_is_shared_out_over_the_services() -> None:
 def test_a_flood_is_written_counted_and_switched_off(platform: Platform) -> None:
     with platform.client() as client:
         result = flood_logs(
-            3000, 1.0, services=list(SERVICES), deadline_s=2.0, poll_s=0.25, client=client
+            3000,
+            1.0,
+            services=list(SERVICES),
+            deadline_s=2.0,
+            poll_s=0.25,
+            client=client,
+            cpu=PartsCpu({"services": os.getpid()}),  # they run in this process
         )
     assert result["rates"] == {"orders": 1000, "users": 1000, "iot": 1000}
     written = {name: len([line for line in s.log_lines() if "flood" in line["request_id"]])
@@ -95,6 +101,9 @@ def test_a_flood_is_written_counted_and_switched_off(platform: Platform) -> None
         assert state["emitted"] == written[name]
     assert result["stored_by_deadline"] == result["emitted"]
     assert result["all_stored_after_s"] is not None
+    # the services (this process) were busy writing, and so was the machine
+    cores = result["cpu_cores"]
+    assert cores["services"] > 0 and 0 < cores["machine_busy"] <= 1
     assert 0.9 <= result["written_s"] <= 2.0
     assert [t for t, _ in result["series"]] == sorted(t for t, _ in result["series"])
     # one _count a poll, asking for exactly the three floods' ids
@@ -108,7 +117,7 @@ def test_lines_the_store_never_gets_are_waited_for_until_the_deadline(platform: 
     began = time.monotonic()
     with platform.client() as client:
         result = flood_logs(600, 0.5, services=list(SERVICES), deadline_s=0.6, poll_s=0.1,
-                            client=client)  # fmt: skip
+                            client=client, cpu=PartsCpu({}))  # fmt: skip
     assert result["stored_by_deadline"] == result["emitted"] - 5
     assert result["all_stored_after_s"] is None
     assert time.monotonic() - began >= 0.5 + 0.6
@@ -141,6 +150,6 @@ def test_a_store_that_fails_stops_the_flood_and_says_so(platform: Platform) -> N
         httpx.Client(transport=httpx.MockTransport(broken)) as client,
         pytest.raises(ActivityFailed, match=r"_count failed .*503"),
     ):
-        flood_logs(300, 1.0, services=list(SERVICES), poll_s=0.1, client=client)
+        flood_logs(300, 1.0, services=list(SERVICES), poll_s=0.1, client=client, cpu=PartsCpu({}))
     for service in platform.built.values():  # the switches were turned off on the way out
         assert service.client().get("/admin/faults/log-flood").json["lines_per_s"] == 0  # type: ignore[index]
