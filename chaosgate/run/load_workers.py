@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assertions.result import CheckResult, Status
 from chaosgate.run.profiles import Profile, ProfileError
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "run_worker",
     "with_distribution",
     "worker_command",
+    "workers_check",
 ]
 
 LOCAL_MASTER_HOST = "127.0.0.1"  # where the master listens for --workers alone
@@ -146,3 +148,30 @@ def read_worker_account(ledger_dir: Path) -> WorkerAccount:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return WorkerAccount(lost_workers=(f"unreadable {path}: {exc}",), path=path)
+
+
+def workers_check(account: WorkerAccount) -> CheckResult | None:
+    """``load.workers``: every worker said goodbye and every entry it had reached the master's
+    ledger. An error, never a pass, when one was lost: the run did not observe all its
+    requests (the checks over the ledger judge fewer than were sent). None without workers."""
+    if not (account.workers or account.lost_workers):
+        return None
+    expected = {"lost_workers": 0, "missing_entries": 0}
+    observed = {
+        "workers": account.workers,
+        "received": account.received,
+        "lost_workers": len(account.lost_workers),
+        "missing_entries": account.missing_entries,
+    }
+    evidence = {"lost_workers": list(account.lost_workers), "account": str(account.path or "")}
+    if not (account.lost_workers or account.missing_entries):
+        return CheckResult("load.workers", Status.PASSED, expected, observed, evidence=evidence)
+    lost = ", ".join(account.lost_workers) or "none"
+    reason = (
+        f"{len(account.lost_workers)} of {account.workers} Locust workers lost before their"
+        f" final batch ({lost}); {account.missing_entries} ledger entries missing"
+        f" (see {account.path})"
+    )
+    return CheckResult(
+        "load.workers", Status.ERROR, expected, observed, reason=reason, evidence=evidence
+    )

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from assertions.result import Status
 from chaosgate.cli import main
 from chaosgate.run.load import LOCUSTFILE, locust_command
 from chaosgate.run.load_workers import (
+    WorkerAccount,
     parse_master_address,
     read_worker_account,
     with_distribution,
     worker_command,
+    workers_check,
 )
 from chaosgate.run.profiles import PROFILES, ProfileError
 
@@ -115,3 +118,17 @@ def test_an_unreadable_account_is_a_loss_not_silence(tmp_path: Path) -> None:
     account = read_worker_account(tmp_path)
     [lost] = account.lost_workers
     assert lost.startswith("unreadable ") and str(tmp_path) in lost
+
+
+def test_the_load_check_passes_a_clean_account_and_errs_on_a_lost_worker() -> None:
+    assert workers_check(WorkerAccount()) is None  # no workers, no check
+    clean = workers_check(WorkerAccount(workers=2, received=500))
+    assert clean is not None and clean.status is Status.PASSED
+    lost = workers_check(
+        WorkerAccount(workers=2, received=480, lost_workers=("vm_b",), missing_entries=6)
+    )
+    assert lost is not None and lost.status is Status.ERROR
+    assert lost.observed["lost_workers"] == 1 and lost.observed["missing_entries"] == 6
+    assert "vm_b" in lost.reason and "6 ledger entries missing" in lost.reason
+    missing_only = workers_check(WorkerAccount(workers=1, received=9, missing_entries=1))
+    assert missing_only is not None and missing_only.status is Status.ERROR
