@@ -10,11 +10,11 @@ account to ``workers.json`` beside the ledger (:data:`ACCOUNT_FILE`; read by
 :func:`chaosgate.run.load_workers.read_worker_account`): which workers were lost before their
 final batch and how many of their entries are missing. Nothing is dropped silently.
 
-The master waits for its workers' final batches (:func:`quit_after_workers`): Locust's own
-``MasterRunner.quit`` fires ``test_stop`` and gives its workers 0.5 s, while a worker stops
-its users for up to ``--stop-timeout`` first. Locust itself waits for the last worker's
-``quit`` message when the master asks them to quit first, so the master's ``quit`` is wrapped
-to do that, bounded by the stop timeout plus :data:`QUIT_SLACK_S`.
+The master waits for its workers' final batches and last stats (:func:`quit_after_workers`):
+Locust's own ``MasterRunner.quit`` fires ``test_stop`` and gives its workers 0.5 s, while a
+worker stops its users for up to ``--stop-timeout`` first. So the master's ``quit`` first
+stops the workers (Locust waits for them), then asks them to quit and waits for their last
+stats, bounded by the stop timeout plus :data:`QUIT_SLACK_S`.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class WorkerAccount:
     recorded: int = 0  # the worker's own count of lines recorded, in its latest batch
     started: int = 0  # the requests it had begun to send, in its latest batch
     locust_requests: int = 0  # requests Locust's stats reports from this worker counted
+    reports: int = 0  # Locust's stats reports from this worker
     final: bool = False  # its final batch arrived: the count is complete
     missing_sequence: list[int] = field(default_factory=list)  # batch numbers never seen
     lost: bool = False  # gone (missing heartbeats, or never said goodbye) before its final batch
@@ -162,7 +163,7 @@ class LedgerReceiver:
         events.worker_report.add_listener(self.on_worker_report)  # type: ignore[no-untyped-call]
         events.test_stop.add_listener(self.on_test_stop)  # type: ignore[no-untyped-call]
         events.quitting.add_listener(self.on_quitting)  # type: ignore[no-untyped-call]
-        quit_after_workers(self._runner)
+        quit_after_workers(self._runner, self)
 
     def _account(self, worker: str) -> WorkerAccount:
         account = self.accounts.get(worker)
@@ -203,7 +204,19 @@ class LedgerReceiver:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         total = data.get("stats_total") or {}
-        self._account(str(client_id)).locust_requests += int(total.get("num_requests", 0))
+        account = self._account(str(client_id))
+        account.locust_requests += int(total.get("num_requests", 0))
+        account.reports += 1
+
+    def reports_from(self, worker: str) -> int:
+        """Stats reports that came from ``worker`` so far."""
+        account = self.accounts.get(worker)
+        return 0 if account is None else account.reports
+
+    def said_goodbye(self, worker: str) -> bool:
+        """Whether ``worker``'s final batch came."""
+        account = self.accounts.get(worker)
+        return account is not None and account.final
 
     def mark_lost(self) -> None:
         """A worker that sent batches (or stats) and no final batch is lost; so is one Locust
@@ -263,10 +276,16 @@ class LedgerReceiver:
             self.write_account()
 
 
-def quit_after_workers(runner: MasterRunner, *, slack_s: float = QUIT_SLACK_S) -> None:
-    """Make ``runner.quit`` ask the workers to quit first and wait until each has said goodbye
-    (its final batch and stats come before that, in order) or is missing, at most the stop
-    timeout plus ``slack_s``; then Locust's own quit (``test_stop``, the last stats)."""
+def quit_after_workers(
+    runner: MasterRunner, receiver: LedgerReceiver, *, slack_s: float = QUIT_SLACK_S
+) -> None:
+    """Make ``runner.quit`` end the workers in Locust's own orderly way before quitting: first
+    ``stop`` (Locust sends each worker ``stop`` and waits until all have stopped; a worker's
+    final batch goes out at its ``test_stop``, before it says it stopped), then ``quit`` to
+    each, waiting (at most the stop timeout plus ``slack_s``) for the last stats report of
+    every worker that sent its final batch; then Locust's own quit. Sending ``quit`` to
+    running workers instead makes Locust give the users of the first to leave to the others,
+    which are leaving too."""
     original = runner.quit
     asked = done = False
 
@@ -274,7 +293,7 @@ def quit_after_workers(runner: MasterRunner, *, slack_s: float = QUIT_SLACK_S) -
         nonlocal asked, done
         if not asked:
             asked = True
-            _ask_workers_to_quit(runner, slack_s)
+            _stop_then_quit_workers(runner, receiver, slack_s)
         if not done:  # the last worker's goodbye may have made Locust quit meanwhile
             done = True
             original()
@@ -282,14 +301,21 @@ def quit_after_workers(runner: MasterRunner, *, slack_s: float = QUIT_SLACK_S) -
     runner.quit = quit  # type: ignore[method-assign]
 
 
-def _ask_workers_to_quit(runner: MasterRunner, slack_s: float) -> None:
-    leaving = [client.id for client in runner.clients.all if client.state != STATE_MISSING]
-    for worker in leaving:
+def _stop_then_quit_workers(runner: MasterRunner, receiver: LedgerReceiver, slack_s: float) -> None:
+    workers = [client.id for client in runner.clients.all if client.state != STATE_MISSING]
+    runner.stop()  # "stop" to every worker; returns when they have stopped (or after a timeout)
+    reports = {worker: receiver.reports_from(worker) for worker in workers}
+    for worker in workers:
         runner.send_message("quit", None, client_id=worker)  # Locust's own quit message
-    deadline = time.monotonic() + float(runner.environment.stop_timeout or 0) + slack_s
+    stop_timeout = float(runner.environment.stop_timeout or 0)
+    deadline = time.monotonic() + stop_timeout + slack_s  # a stopped worker waits that long
     while time.monotonic() < deadline:
-        present = {client.id: client.state for client in runner.clients.all}
-        if all(present.get(worker, STATE_MISSING) == STATE_MISSING for worker in leaving):
+        waiting = [
+            worker
+            for worker in workers
+            if receiver.said_goodbye(worker) and receiver.reports_from(worker) <= reports[worker]
+        ]
+        if not waiting:
             return
         gevent.sleep(0.1)
-    logger.error("chaosgate ledger: workers still running %.0f s after quit", slack_s)
+    logger.error("chaosgate ledger: no last stats from workers %s after quit", ", ".join(waiting))
