@@ -38,6 +38,7 @@ from assertions.backends.span_store import SpanStoreBackend, TimeRange
 from assertions.checks.traces import ledger_window
 from chaosgate.request_ledger import read_ledger
 from chaosgate.target import local_target
+from chaosgate.vocabulary import LedgerEntry
 from refstack.launcher.ports import resolve_ports
 
 WAIT_LIMIT_S = 900  # 100,000 traces take a few minutes to be written after the last request
@@ -85,6 +86,29 @@ def wait_until_searchable(
     raise SystemExit(f"not every sampled id became searchable within {WAIT_LIMIT_S} s")
 
 
+def keep_ledger(directory: Path, pairs: list[tuple[str, str]], window: TimeRange) -> None:
+    """The ids sent, as ledger entries spread over the time they were sent (in order)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    first, last = window.start + 60.0, window.end - 60.0  # send_requests' margins
+    step = (last - first) / max(1, len(pairs) - 1)
+    lines = [
+        LedgerEntry(
+            trace_id=trace_id,
+            span_id="0" * 15 + "1",
+            request_id=request_id,
+            scenario="Bench",
+            method="GET",
+            route="/api/menu",
+            status=200,
+            started_at=first + index * step,
+            latency_s=0.0,
+        ).to_json()
+        for index, (trace_id, request_id) in enumerate(pairs)
+    ]
+    (directory / "ledger-bench-0.jsonl").write_text("\n".join(lines) + "\n")
+    print(f"  kept the {len(pairs)} ids in {directory} (time them again with --ledger)")
+
+
 def timed(label: str, call: Callable[[], Sized]) -> tuple[float, int]:
     started = time.perf_counter()
     found = call()
@@ -100,6 +124,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=16, help="concurrent senders")
     parser.add_argument("--bar", type=float, default=10.0, help="seconds each fast path may take")
     parser.add_argument("--skip-jaeger-api", action="store_true", help="leave the slow path out")
+    parser.add_argument(
+        "--keep-ledger",
+        type=Path,
+        help="write the ids sent as a ledger folder, so a later run can time them again with "
+        "--ledger (sending 100,000 requests takes 15 minutes here)",
+    )
     args = parser.parse_args()
 
     target = local_target(resolve_ports(os.environ))
@@ -121,6 +151,8 @@ def main() -> int:
         request_ids = [request_id for _, request_id in pairs]
         if args.ledger is None:
             wait_until_searchable(spans, es, pairs, window)
+            if args.keep_ledger is not None:
+                keep_ledger(args.keep_ledger, pairs, window)
 
         count = len(pairs)
         print(
