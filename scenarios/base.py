@@ -175,6 +175,7 @@ class TracedUser(FastHttpUser):
                 "trace_id": ids.trace_id,
                 "span_id": ids.span_id,
                 "request_id": ids.request_id,
+                "status": status,  # what the ledger records (no second look at the response)
                 **self._context,
             },
             exception=failure,

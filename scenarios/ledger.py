@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -78,14 +77,15 @@ def entry_line(entry: LedgerEntry) -> str:
 
 
 class LedgerWriter:
-    """Appends lines to this process's ledger file, buffered (thread- and greenlet-safe)."""
+    """Appends lines to this process's ledger file, buffered. For one thread's greenlets (a
+    Locust process): no lock, since greenlets switch only where code waits, and neither
+    appending a line nor a flush waits."""
 
     def __init__(self, directory: Path, *, flush_lines: int = FLUSH_LINES) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"ledger-{socket.gethostname()}-{os.getpid()}.jsonl"
         self.lines_written = 0  # lines handed to the file so far
         self._flush_lines = flush_lines
-        self._lock = threading.Lock()
         self._pending: list[str] = []
         self._file: IO[str] | None = self.path.open("a", buffering=1 << 16)
 
@@ -94,35 +94,30 @@ class LedgerWriter:
 
     def write_line(self, line: str) -> None:
         """One encoded entry (no newline)."""
-        with self._lock:
-            self._pending.append(line)
-            full = len(self._pending) >= self._flush_lines
-        if full:
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= self._flush_lines:
             self.flush()
 
     def write_lines(self, lines: Iterable[str]) -> None:
         """Encoded entries as they came (e.g. a worker's batch), written with the next flush."""
-        with self._lock:
-            self._pending.extend(lines)
-            full = len(self._pending) >= self._flush_lines
-        if full:
+        self._pending.extend(lines)
+        if len(self._pending) >= self._flush_lines:
             self.flush()
 
     def flush(self) -> None:
         """Write what is pending to the file (one write) and hand it to the OS."""
-        with self._lock:
-            lines, self._pending = self._pending, []
-            if self._file is None:
-                return
-            if lines:
-                self._file.write("\n".join(lines) + "\n")
-                self.lines_written += len(lines)
-            self._file.flush()
+        lines, self._pending = self._pending, []
+        if self._file is None:
+            return
+        if lines:
+            self._file.write("\n".join(lines) + "\n")
+            self.lines_written += len(lines)
+        self._file.flush()
 
     def close(self) -> None:
         """Flush and close; later writes are dropped (the recorder stops writing first)."""
         self.flush()
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -55,7 +55,9 @@ def ledger_line(
     trace_id = context.get("trace_id")
     if type(trace_id) is not str:
         return None
-    status = getattr(response, "status_code", 0) or 0
+    status = context.get("status")  # TracedUser.call puts it there
+    if type(status) is not int:
+        status = getattr(response, "status_code", 0) or 0
     error = ""
     if not status:
         cause = getattr(response, "error", None) or exception
