@@ -48,6 +48,7 @@ MESSAGE = "chaosgate_ledger"
 ACCOUNT_FILE = "workers.json"
 BATCH_LINES = 500  # a batch goes out once this many lines wait
 QUIT_SLACK_S = 15.0  # past the stop timeout, the master waits this long for final batches
+SHUTDOWN_WAIT_S = 1.0  # on SIGTERM, the master waits this long for its workers' final batches
 logger = logging.getLogger(__name__)
 
 
@@ -157,6 +158,7 @@ class LedgerReceiver:
         self._writer: LedgerWriter | None = None
         self.accounts: dict[str, WorkerAccount] = {}
         self._flusher: gevent.Greenlet[Any, Any] | None = None
+        self.shutting_down = False  # Locust's shutdown (SIGTERM) began: end quickly
 
     def install(self, events: Events) -> None:
         self._runner.register_message(MESSAGE, self.on_batch)
@@ -265,7 +267,9 @@ class LedgerReceiver:
 
     def on_quitting(self, **_: Any) -> None:
         # a SIGTERM reaches Locust's shutdown, which fires quitting before it quits the
-        # runner: ask the workers for their last batches first (a no-op after a normal end)
+        # runner: ask the workers for their last batches first, briefly (the runner that sent
+        # the signal kills what is left 2 s later); a no-op after a normal end
+        self.shutting_down = True
         self._runner.quit()
         flusher, self._flusher = self._flusher, None
         if flusher is not None:
@@ -293,7 +297,10 @@ def quit_after_workers(
         nonlocal asked, done
         if not asked:
             asked = True
-            _stop_then_quit_workers(runner, receiver, slack_s)
+            if receiver.shutting_down:
+                _quit_workers_now(runner, receiver, SHUTDOWN_WAIT_S)
+            else:
+                _stop_then_quit_workers(runner, receiver, slack_s)
         if not done:  # the last worker's goodbye may have made Locust quit meanwhile
             done = True
             original()
@@ -319,3 +326,14 @@ def _stop_then_quit_workers(runner: MasterRunner, receiver: LedgerReceiver, slac
             return
         gevent.sleep(0.1)
     logger.error("chaosgate ledger: no last stats from workers %s after quit", ", ".join(waiting))
+
+
+def _quit_workers_now(runner: MasterRunner, receiver: LedgerReceiver, wait_s: float) -> None:
+    """Locust's shutdown: ``quit`` to every worker at once, and their final batches awaited
+    for ``wait_s`` at most; a worker whose batch does not come is counted lost."""
+    workers = [client.id for client in runner.clients.all if client.state != STATE_MISSING]
+    for worker in workers:
+        runner.send_message("quit", None, client_id=worker)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not all(map(receiver.said_goodbye, workers)):
+        gevent.sleep(0.05)

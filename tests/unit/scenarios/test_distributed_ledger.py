@@ -178,6 +178,21 @@ class Load:
         document: dict[str, Any] = json.loads((self.ledger / "workers.json").read_text())
         return document
 
+    def wait_until_both_send(self) -> None:
+        """Until the master's ledger names users of both workers."""
+
+        def workers_seen() -> bool:
+            if not list(self.ledger.glob("ledger-*.jsonl")):
+                return False
+            return {e.user.split("/")[1] for e in read_ledger(self.ledger)} == {"0", "1"}
+
+        wait_until(
+            workers_seen,
+            timeout_s=40,
+            interval_s=0.2,
+            message=lambda: f"entries from both workers; logs: {self.logs()}",
+        )
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {log}\n{log.read_text()[-3000:]}" for log in sorted(self.root.glob("*/*.log"))
@@ -234,16 +249,7 @@ def test_a_worker_killed_mid_request_is_reported_lost_with_its_missing_entries(
 ) -> None:
     load = Load(tmp_path, holding_server.url, workers=2, run_time_s=16)
     run.append(load)
-    wait_until(  # both workers are sending: the master's ledger names users of both
-        lambda: (
-            {e.user.split("/")[1] for e in read_ledger(load.ledger)} == {"0", "1"}
-            if list(load.ledger.glob("ledger-*.jsonl"))
-            else None
-        ),
-        timeout_s=40,
-        interval_s=0.2,
-        message=lambda: f"entries from both workers; logs: {load.logs()}",
-    )
+    load.wait_until_both_send()
     holding_server.open.clear()  # every request now waits: the users are caught mid-request
     wait_until(
         lambda: holding_server.in_flight >= 8,
@@ -274,3 +280,22 @@ def test_a_worker_killed_mid_request_is_reported_lost_with_its_missing_entries(
     assert survivor["received"] == survivor["locust_requests"] > 0
     assert len(read_ledger(load.ledger)) == account["received"]
     assert "lost before its final batch" in load.master_log.read_text()
+
+
+def test_a_sigterm_to_the_master_ends_the_load_within_two_seconds_with_its_account(
+    server: str, run: list[Load], tmp_path: Path
+) -> None:
+    load = Load(tmp_path, server, workers=2, run_time_s=60)
+    run.append(load)
+    load.wait_until_both_send()
+    signalled = time.monotonic()
+    os.kill(load.master.pid, signal.SIGTERM)  # as the runner stops a load it interrupts
+    load.master.wait(timeout=TOO_LONG_S)
+    took = time.monotonic() - signalled
+    load.wait()
+
+    assert took < 2.0, f"the master took {took:.1f} s; logs: {load.logs()}"
+    account = load.account()
+    assert len(read_ledger(load.ledger)) == account["received"] > 0
+    for worker in account["workers"]:  # each said goodbye in time, or is counted lost
+        assert worker["final"] or worker["worker"] in account["lost_workers"]
