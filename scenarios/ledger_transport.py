@@ -2,8 +2,10 @@
 
 A worker's :class:`LedgerSender` sends its lines in batches (message :data:`MESSAGE`, every
 :data:`~scenarios.ledger.FLUSH_EVERY_S` or :data:`BATCH_LINES` lines, and a last one marked
-``final`` at its ``test_stop``). Each batch carries the worker's sequence number and its count
-of lines recorded so far, so the master can tell what never arrived. The master's
+``final`` at its ``test_stop``; flushed before each of its stats reports too, so Locust never
+counts a request whose line has not gone out). Each batch carries the worker's sequence number,
+its count of lines recorded so far and of requests begun (a batch goes out for those alone when
+no line waits), so the master can tell what never arrived. The master's
 :class:`LedgerReceiver` writes every line into the run's single ledger file, keeps an account
 per worker (also of the requests Locust's stats reports counted from it), and writes that
 account to ``workers.json`` beside the ledger (:data:`ACCOUNT_FILE`; read by
@@ -14,7 +16,9 @@ The master waits for its workers' final batches and last stats (:func:`quit_afte
 Locust's own ``MasterRunner.quit`` fires ``test_stop`` and gives its workers 0.5 s, while a
 worker stops its users for up to ``--stop-timeout`` first. So the master's ``quit`` first
 stops the workers (Locust waits for them), then asks them to quit and waits for their last
-stats, bounded by the stop timeout plus :data:`QUIT_SLACK_S`.
+stats, bounded by the stop timeout plus :data:`QUIT_SLACK_S`. On Locust's shutdown (SIGTERM: an
+interrupted run, which the runner SIGKILLs 2 s later) it asks them to quit at once and waits
+:data:`SHUTDOWN_WAIT_S` for their final batches.
 """
 
 from __future__ import annotations
