@@ -6,7 +6,7 @@ lookups do not meet caches the waiting warmed) or from a past run's ledger (``--
 Then times, in the same run and on the same ids, each lookup once:
 
 - trace presence in Jaeger's span store (``SpanStoreBackend.find_traces``: ``terms`` filter +
-  ``terms`` aggregation on ``traceID``, 5,000 ids a search, bounded by the ids' time range);
+  ``terms`` aggregation on ``traceID``, 1,000 ids a search, bounded by the ids' time range);
 - trace presence through Jaeger's API (``JaegerBackend.find_traces``, batched, as today);
 - request ids in the log store (``ElasticsearchBackend.find_ids``, 1,000 ids a search);
 

@@ -112,7 +112,8 @@ class FakeElasticsearch:
         return {"indices": ["restaurant-logs-2026-01-01"] if self.docs else [], "fields": fields}
 
     def _search(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        ((field_name, values),) = body["query"]["terms"].items()
+        [terms] = [f["terms"] for f in body["query"]["bool"]["filter"] if "terms" in f]
+        ((field_name, values),) = terms.items()
         base = field_name.removesuffix(".keyword")
         wanted = set(values)
         aggs = body["aggs"]["ids"]

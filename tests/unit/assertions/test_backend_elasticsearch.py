@@ -51,7 +51,7 @@ def test_one_size_zero_terms_search_per_thousand_ids() -> None:
     assert len(found) == len(range(1, 10_001, 3))
     for body in fake.searches:
         assert body["size"] == 0
-        assert len(body["query"]["terms"]["trace_id"]) == 1000
+        assert len(body["query"]["bool"]["filter"][0]["terms"]["trace_id"]) == 1000
         assert body["aggs"]["ids"]["terms"]["size"] == 1000
     # the field is resolved once, not once per batch
     assert sum(r.url.path.endswith("/_field_caps") for r in recorder.requests) == 1
@@ -79,7 +79,10 @@ def test_text_fields_are_aggregated_by_their_keyword_sub_field() -> None:
     assert set(found) == {"req-1"}
     assert found["req-1"].services == {"gateway"}
     (body,) = fake.searches
-    assert body["query"] == {"terms": {"request_id.keyword": ["req-1", "req-9"]}}
+    assert body["query"] == {
+        "bool": {"filter": [{"terms": {"request_id.keyword": ["req-1", "req-9"]}}]}
+    }
+    assert body["aggs"]["ids"]["terms"]["execution_hint"] == "map"
     assert body["aggs"]["ids"]["aggs"]["services"]["terms"]["field"] == "service.keyword"
 
 
