@@ -30,6 +30,7 @@ from chaosgate.run.backends import jaeger_queries_of
 from chaosgate.run.chaos_phase import ExperimentRun
 from chaosgate.run.judge_phase import LagProbe, Recorder
 from chaosgate.run.load_progress import LoadProgress
+from chaosgate.run.load_workers import workers_check
 from chaosgate.run.part_versions import ChaosgateBuild
 from chaosgate.run.progress import Progress
 from chaosgate.run.run_plan import RunPlan
@@ -129,7 +130,7 @@ def finish_load(
         probe.drain()
     entries = read_ledger(plan.run_dir / "ledger")
     statuses = [e.status for e in entries]
-    load_summary = {
+    load_summary: dict[str, Any] = {
         "requests": len(entries),
         "responses_5xx": sum(1 for s in statuses if s >= 500),
         "no_response": sum(1 for s in statuses if s == 0),
@@ -138,6 +139,13 @@ def finish_load(
         "ended_at": load_ended,
     }
     progress.info(f"ledger: {len(entries)} requests")
+    workers = workers_check(load_result.workers)
+    if workers is not None:  # a distributed load: did every worker's entries arrive?
+        load_summary["workers"] = {
+            "lost_workers": list(load_result.lost_workers),
+            "missing_entries": load_result.missing_entries,
+        }
+        record([workers])
     if not entries:
         record(
             [
