@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from restaurant.common.fault_config import FaultConfig
 
 from chaosgate.chaos.experiments import run_experiment
 from chaosgate.chaos.timeline import Timeline
@@ -24,16 +25,7 @@ from tests.integration.conftest import LocalStack
 pytestmark = pytest.mark.integration
 
 LOCAL = Path(__file__).resolve().parents[2] / "experiments" / "local"
-NO_FAULTS = {
-    "latency_ms": 0,
-    "error_ratio": 0.0,
-    "route_prefix": "/api",
-    "methods": None,
-    "db_hold_ms": 0,
-    "db_hold_connections": 0,
-    "drop_connection_ratio": 0.0,
-    "drop_spans": False,
-}
+NO_FAULTS = FaultConfig().as_json()  # what a service's GET /admin/faults says with none on
 
 
 def _say(message: str) -> None:
