@@ -1,10 +1,12 @@
 """The request ledger's reading side: the entries the load's processes wrote, read back.
 
-The load (``scenarios.ledger``, on the Locust side) writes one file per Locust process,
-``ledger-<host>-<pid>.jsonl``, into the run's ledger directory, one
-:class:`~chaosgate.vocabulary.LedgerEntry` a line. The runner, the checks and the reports read
-them here, without importing Locust: :func:`read_ledger` all of them once the load has ended,
-:class:`LedgerTail` what was appended since the last look while it runs.
+The load (``scenarios.ledger``, on the Locust side) writes ``ledger-<host>-<pid>.jsonl`` into
+the run's ledger directory, one :class:`~chaosgate.vocabulary.LedgerEntry` a line: one file,
+by the single Locust process or by the master its workers send their entries to (several
+files, from older runs or loads recorded elsewhere, are read together). The runner, the
+checks and the reports read them here, without importing Locust: :func:`read_ledger` all of
+them once the load has ended, :class:`LedgerTail` what was appended since the last look while
+it runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The load phase, live: elapsed and remaining time of the profile, requests per second, errors.
 
 Locust runs in its own process (:mod:`chaosgate.run.load`); what this process can watch of it
-is the request ledger, one JSONL file per Locust process, growing as requests end. A
+is the request ledger, JSONL written by Locust (or its master), growing as requests end. A
 :class:`~chaosgate.request_ledger.LedgerTail` reads only the bytes appended since the previous
 tick, so a tick costs what was written since, never the whole ledger again. Requests per second are
 counted over the last ``window_s`` of ticks (recent, so a fault that stalls the service shows

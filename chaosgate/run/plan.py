@@ -90,12 +90,22 @@ def _chaos_line(plan: RunPlan) -> str:
     )
 
 
+def _load_processes(p: Profile) -> str:
+    """Who sends the load: Locust processes here, or a master and its workers."""
+    if not (p.workers or p.expect_workers):
+        return f"{p.processes} Locust process(es)"
+    sides = [f"{p.workers} local worker(s)"] if p.workers else []
+    if p.expect_workers:
+        sides.append(f"{p.expect_workers} worker(s) expected at {p.master_bind}")
+    return f"a Locust master with {' and '.join(sides)}"
+
+
 def describe_plan(plan: RunPlan) -> str:
     p = plan.profile
     es = plan.target.elasticsearch
     load = (
         f"  load: {p.users} users, spawn {p.spawn_rate}/s, {p.duration_s} s, "
-        f"{', '.join(p.scenarios)}, seed {p.seed}, {p.processes} Locust process(es)"
+        f"{', '.join(p.scenarios)}, seed {p.seed}, {_load_processes(p)}"
         if plan.with_load
         else f"  load: none (the faults alone, over {p.duration_s} s)"
     )

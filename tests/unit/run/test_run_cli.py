@@ -26,7 +26,20 @@ def test_dry_run_prints_the_plan_and_acts_on_nothing(
     assert code == 0
     assert "profile 'gate'" in out
     assert "kill-users-service.json" in out
+    assert "1 Locust process(es)" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_distributed_dry_run_says_who_sends_the_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = ["--workers", "2", "--expect-workers", "3", "--master-bind", "127.0.0.1:5557"]
+    code = main(["run", "--profile", "smoke", "--dry-run", "--reports", str(tmp_path), *options])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "a Locust master with 2 local worker(s) and 3 worker(s) expected at 127.0.0.1:5557" in (
+        out
+    )
 
 
 def test_a_bad_experiment_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
