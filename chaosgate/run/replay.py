@@ -7,7 +7,8 @@ new run's plan:
 
 - the profile: the recorded profile's bounds (SLOs, completeness, alert coverage, as this
   chaosgate defines the profile of that name and kind of chaos) with the recorded load put
-  back: seed, scenarios and weights, users, spawn rate, duration, Locust processes, shape,
+  back: seed, scenarios and weights, users, spawn rate, duration, Locust processes (and a
+  distributed load's workers), shape,
   IoT devices (:func:`replay_profile`);
 - the experiments: the copies kept in the run folder, each checked against its recorded
   SHA-256 (:func:`verify_experiment_copies`; a copy changed since is bad input), and staged
@@ -180,6 +181,9 @@ def replay_profile(record: ReplayRecord, experiments: Sequence[Path]) -> Profile
         spawn_rate=load.spawn_rate,
         duration_s=load.duration_s,
         processes=load.processes,
+        workers=load.workers,
+        expect_workers=load.expect_workers,
+        master_bind=load.master_bind,
         shape=load.shape,
         iot_devices=load.iot_devices,
         chaos_start_s=record.chaos_start_s,

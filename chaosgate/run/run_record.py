@@ -90,6 +90,10 @@ class LoadSettings:
     duration_s: int
     processes: int
     iot_devices: int
+    # a distributed load (chaosgate.run.load_workers); absent from records made before it
+    workers: int = 0
+    expect_workers: int = 0
+    master_bind: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,6 +279,9 @@ def build_replay_record(
             duration_s=profile.duration_s,
             processes=profile.processes,
             iot_devices=profile.iot_devices,
+            workers=profile.workers,
+            expect_workers=profile.expect_workers,
+            master_bind=profile.master_bind,
         ),
         chaos_start_s=profile.chaos_start_s,
         recovery_s=profile.recovery_s,

@@ -177,6 +177,14 @@ def _load(fields: _Fields) -> LoadSettings:
         duration_s=fields.integer("duration_s", MIN_DURATION_S, MAX_DURATION_S),
         processes=fields.integer("processes", 1),
         iot_devices=fields.integer("iot_devices", 0),
+        # fields added with distributed loads: a record made before them had none
+        workers=fields.integer("workers", 0) if fields.raw_or_none("workers") is not None else 0,
+        expect_workers=(
+            fields.integer("expect_workers", 0)
+            if fields.raw_or_none("expect_workers") is not None
+            else 0
+        ),
+        master_bind=fields.text("master_bind") if fields.raw_or_none("master_bind") else "",
     )
 
 

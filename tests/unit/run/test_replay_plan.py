@@ -140,8 +140,14 @@ def test_a_recorded_load_the_profile_never_had_comes_back_as_recorded(tmp_path: 
     run_dir = recorded_run(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
     summary["replay"]["load"].update(shape="spike", processes=3, spawn_rate=2.5, iot_devices=4)
+    summary["replay"]["load"].update(workers=2, expect_workers=1, master_bind="127.0.0.1:5557")
     summary["replay"]["weights"] = {"Customer": 1, "IoTDevice": 9}
     profile = replay_profile(load_replay_record(summary), [])
+    assert (profile.workers, profile.expect_workers, profile.master_bind) == (
+        2,
+        1,
+        "127.0.0.1:5557",
+    )
     assert (profile.shape, profile.processes, profile.spawn_rate, profile.iot_devices) == (
         "spike",
         3,

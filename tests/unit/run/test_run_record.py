@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,26 @@ def test_the_nightly_s_processes_are_recorded(tmp_path: Path) -> None:
     record = build_replay_record(plan, (), (), None, chaosgate=BUILD, parts={})
     assert record.load.processes == 2
     assert record.load.duration_s == PROFILES["nightly"].duration_s
+
+
+def test_a_distributed_load_is_recorded_and_reads_back_and_an_older_record_has_none(
+    tmp_path: Path,
+) -> None:
+    profile = replace(PROFILES["smoke"], workers=2, expect_workers=1, master_bind="0.0.0.0:5557")
+    record = build_replay_record(
+        RunPlan("r", tmp_path, local_target(), profile, ()), (), (), None, chaosgate=BUILD, parts={}
+    )
+    assert (record.load.workers, record.load.expect_workers, record.load.master_bind) == (
+        2,
+        1,
+        "0.0.0.0:5557",
+    )
+    summary = {"run_id": "r", "replay": json.loads(json.dumps(record.as_json()))}
+    assert load_replay_record(summary) == record
+    for key in ("workers", "expect_workers", "master_bind"):  # a record made before them
+        del summary["replay"]["load"][key]
+    older = load_replay_record(summary).load
+    assert (older.workers, older.expect_workers, older.master_bind) == (0, 0, "")
 
 
 def test_the_record_names_where_the_credential_comes_from_never_the_credential(
