@@ -69,3 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "tests under tests/integration must carry the 'integration' marker (plain pytest "
             f"does not collect that folder): {', '.join(unmarked)}"
         )
+
+
+# pytester: tests/unit/test_checks_plugin.py runs pytest sessions of its own with the plugin
+pytest_plugins = ("pytester",)

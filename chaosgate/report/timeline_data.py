@@ -46,6 +46,7 @@ __all__ = [
     "LatencySeries",
     "RateSeries",
     "TimelineData",
+    "experiment_spans",
     "fault_spans",
     "is_error",
     "latency_series",
@@ -153,7 +154,8 @@ def _known(record: Mapping[str, Any], kind: type[Any]) -> dict[str, Any]:
     return {item.name: record.get(item.name) for item in fields(kind)}
 
 
-def _windows(timeline: Sequence[Mapping[str, Any]]) -> list[ExperimentSpan]:
+def experiment_spans(timeline: Sequence[Mapping[str, Any]]) -> list[ExperimentSpan]:
+    """The experiments a summary's timeline records, with their fault windows."""
     records = [r["fault_window"] for r in timeline if isinstance(r.get("fault_window"), Mapping)]
     if records:
         return [ExperimentSpan(**_known(record, ExperimentSpan)) for record in records]
@@ -185,7 +187,7 @@ def fault_spans(
     """One span per experiment run, in the order they ran (``run_end``: unix seconds)."""
     names = _names(checks)
     spans = []
-    for window in _windows(timeline):
+    for window in experiment_spans(timeline):
         start = number(window.inject_at)
         start = number(window.started_at) if start is None else start
         if start is None:
