@@ -175,10 +175,21 @@ def run_command(
             " --workers alone: 127.0.0.1 on a free port).",
         ),
     ] = "",
+    checks: Annotated[
+        Path | None,
+        typer.Option(
+            "--checks",
+            help="A folder of your own pytest checks (chaosgate's plugin fixtures), run after"
+            " the built-in checks and counted in the verdict.",
+        ),
+    ] = None,
 ) -> None:
     """Load and chaos together, then traces / logs / alerts / SLO checks; the exit code decides."""
+    from dataclasses import replace
+
     from chaosgate.run.load_workers import with_distribution
     from chaosgate.run.plan import build_plan, describe_plan, execute_plan
+    from chaosgate.run.team_checks import collect_team_checks
 
     resolved = resolve_target_spec(target, port)
     plan_profile = with_distribution(
@@ -187,9 +198,13 @@ def run_command(
         expect_workers=expect_workers,
         master_bind=master_bind,
     )
+    if checks is not None:
+        plan_profile = replace(plan_profile, checks=str(checks.resolve()))
     check_reports_dir(reports_dir)
     paths = validate_experiments(plan_profile, resolved)
     validate_scenarios(plan_profile)
+    if plan_profile.checks:  # bad input before anything runs
+        collect_team_checks(Path(plan_profile.checks))
     refuse_pending_faults(resolved.target)
     plan = build_plan(resolved.target, plan_profile, paths, reports_dir, command=sys.argv)
     print_plain(describe_plan(plan))

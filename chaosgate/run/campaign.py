@@ -53,6 +53,7 @@ from chaosgate.run.progress import Progress
 from chaosgate.run.reports import write_reports
 from chaosgate.run.run_plan import RunOutcome, RunPlan
 from chaosgate.run.run_record import copy_experiments
+from chaosgate.run.team_checks import collect_team_checks, run_team_checks
 from chaosgate.vocabulary import EXIT_FAILED, EXIT_OK, EXIT_UNHEALTHY, Clock
 
 __all__ = ["RunOutcome", "RunPlan", "run_campaign"]
@@ -265,12 +266,34 @@ def _campaign(run: _Run) -> RunOutcome:
                            live.experiment_runs, run.checks, entries, windows, load_started,
                            load_ended, parts.clock)  # fmt: skip
     parts.judge(finished, run.record)
+    if profile.checks:
+        _team_checks(run, load_summary, progress)
 
     exit_code, verdict = _verdict(run.checks)
     with interrupts.protected():
         path = run.write(exit_code, verdict, load_summary)
         faults.forget_undone()
     return RunOutcome(exit_code, verdict, path, tuple(run.checks))
+
+
+def _team_checks(run: _Run, load_summary: dict[str, Any], progress: Progress) -> None:
+    """The team's own checks, against the run's folder as it stands (summary.json written
+    with the built-in checks first, so the tests read them)."""
+    plan = run.plan
+    directory = Path(plan.profile.checks)
+    exit_code, verdict = _verdict(run.checks)
+    run.write(exit_code, verdict, load_summary)
+    expected = collect_team_checks(directory)
+    progress.step(f"checks: {len(expected)} of your own, in {directory}")
+    run.record(
+        run_team_checks(
+            directory,
+            plan.run_dir,
+            target=plan.target,
+            timeout_s=plan.profile.check_timeout_s,
+            expected_count=len(expected),
+        )
+    )
 
 
 def _until(moment: float, clock: Clock) -> Callable[[], bool]:

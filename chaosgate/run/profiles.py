@@ -85,6 +85,10 @@ class Profile:
     workers: int = 0
     expect_workers: int = 0
     master_bind: str = ""  # HOST:PORT the master listens on; "" with local workers only
+    # a team's own pytest checks run after the built-in ones (chaosgate.run.team_checks):
+    # the folder ("" for none) and the time each test may take
+    checks: str = ""
+    check_timeout_s: int = 60
     shape: str | None = None  # steady / ramp / spike / step, or None for plain -u/-r/-t
     trace_sample: int | None = None  # None: every ledger id
     completeness: float = 1.0  # minimum share of ledger ids found in traces and logs
