@@ -1,7 +1,12 @@
 """Every alert that reached the on-call receiver carries a severity and a service (or component)."""
 
+from chaosgate.finished_run import FinishedRun
+from chaosgate.run.backends import RunBackends
 
-def test_alerts_sent_to_the_webhook_carry_severity_and_an_owner(chaosgate_run, chaosgate_backends):
+
+def test_alerts_sent_to_the_webhook_carry_severity_and_an_owner(
+    chaosgate_run: FinishedRun, chaosgate_backends: RunBackends
+) -> None:
     started = chaosgate_run.folder.started_at
     notes = [
         n

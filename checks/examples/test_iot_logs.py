@@ -1,11 +1,15 @@
 """Every IoT telemetry request leaves an iot access line naming its device (a log field)."""
 
 from chaosgate.checks_plugin import batched
+from chaosgate.finished_run import FinishedRun
+from chaosgate.run.backends import RunBackends
 
 TELEMETRY = "/api/iot/devices/{id}/telemetry"
 
 
-def test_each_telemetry_request_is_logged_by_iot_with_its_device(chaosgate_run, chaosgate_backends):
+def test_each_telemetry_request_is_logged_by_iot_with_its_device(
+    chaosgate_run: FinishedRun, chaosgate_backends: RunBackends
+) -> None:
     sent = [
         e for e in chaosgate_run.ledger(route=TELEMETRY, in_faults=False) if 200 <= e.status < 300
     ]

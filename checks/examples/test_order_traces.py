@@ -1,11 +1,16 @@
 """An order's trace must reach the orders service and its database (a span a team cares about)."""
 
+from assertions.backends.jaeger import TraceSummary
 from chaosgate.checks_plugin import poll_until
+from chaosgate.finished_run import FinishedRun
+from chaosgate.run.backends import RunBackends
 
 SAMPLE = 50
 
 
-def test_placed_orders_have_an_orders_span_and_a_database_span(chaosgate_run, chaosgate_backends):
+def test_placed_orders_have_an_orders_span_and_a_database_span(
+    chaosgate_run: FinishedRun, chaosgate_backends: RunBackends
+) -> None:
     placed = [
         entry
         for entry in chaosgate_run.ledger(route="/api/orders", in_faults=False)
@@ -14,7 +19,7 @@ def test_placed_orders_have_an_orders_span_and_a_database_span(chaosgate_run, ch
     assert placed, "the run placed no order outside its faults: nothing to check"
     ids = [entry.trace_id for entry in placed]
 
-    def all_found():
+    def all_found() -> dict[str, TraceSummary] | None:
         found = chaosgate_backends.jaeger.find_traces(ids)
         return found if len(found) == len(ids) else None
 
