@@ -23,6 +23,8 @@ import httpx
 import psutil
 from chaoslib.exceptions import ActivityFailed
 
+from assertions.backends.elasticsearch import ElasticsearchBackend
+from assertions.backends.errors import BackendError
 from chaosgate.chaos.local_faults import set_faults
 from chaosgate.chaos.local_stack import current_stack, program_info, service_url, supervisor
 from chaosgate.http_clients import new_http_client
@@ -106,20 +108,13 @@ def _flood_state(http: httpx.Client, service: str) -> dict[str, Any]:
     return state
 
 
-def _stored(http: httpx.Client, store: str, index: str, flood_ids: Sequence[str]) -> int:
-    """How many of the floods' lines the store finds now."""
+def _stored(store: ElasticsearchBackend, flood_ids: Sequence[str]) -> int:
+    """How many of the floods' lines the store finds now (the log checks' own ``_count``)."""
     should = [{"prefix": {"request_id": f"flood-{flood_id}-"}} for flood_id in flood_ids]
-    body = {"query": {"bool": {"should": should, "minimum_should_match": 1}}}
-    url = f"{store}/{index}/_count"
     try:
-        response = http.post(url, json=body)
-        response.raise_for_status()
-        count = response.json().get("count")
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        raise ActivityFailed(f"POST {url} failed ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(count, int):
-        raise ActivityFailed(f"POST {url} answered no count: {response.text[:200]!r}")
-    return count
+        return store.count({"bool": {"should": should, "minimum_should_match": 1}})
+    except BackendError as exc:
+        raise ActivityFailed(f"the log store's _count failed ({exc})") from exc
 
 
 def flood_logs(
@@ -153,6 +148,7 @@ def flood_logs(
     rates = split_rate(lines_per_s, names)
     meter = parts_cpu([*names, *SHIPPING_PARTS]) if cpu is None else cpu
     http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
+    logs = ElasticsearchBackend(http, store, index)
     series: list[list[float]] = []
     try:
         meter.start()
@@ -163,7 +159,7 @@ def flood_logs(
             flood_ids = [str(_flood_state(http, name)["flood_id"]) for name in names]
             while (elapsed := clock() - began) < duration_s:
                 sleep(min(poll_s, duration_s - elapsed))
-                series.append([round(clock() - began, 3), _stored(http, store, index, flood_ids)])
+                series.append([round(clock() - began, 3), _stored(logs, flood_ids)])
         finally:
             for name in names:
                 set_faults(name, log_lines_per_s=0, client=http)
@@ -173,7 +169,7 @@ def flood_logs(
         stored = series[-1][1] if series else 0
         while stored < emitted and clock() - ended < deadline_s:
             sleep(poll_s)
-            stored = _stored(http, store, index, flood_ids)
+            stored = _stored(logs, flood_ids)
             series.append([round(clock() - began, 3), stored])
         all_after = clock() - ended if stored >= emitted else None
         cores = meter.cores(max(clock() - began, 1e-3))
