@@ -4,7 +4,8 @@ Run it as ``python -m refstack.node --config NODE.yaml`` (see
 :mod:`refstack.node_config`). It registers the node and keeps it alive (:mod:`.node`),
 follows the pods bound to it (:mod:`.podwatch`, :mod:`.manager`) and runs each pod in a
 worker (:mod:`.pods`) whose containers are process groups (:mod:`.containers`,
-:mod:`.processes`) with the kubelet's environment (:mod:`.podenv`,
+:mod:`.processes`) started as :mod:`.podlaunch` resolves them, with the kubelet's environment
+(:mod:`.podenv`,
 :mod:`refstack.service_env`), probes (:mod:`.probes`), restart back-off
 (:mod:`.backoff`) and status (:mod:`.podstatus`), on an IP from the node's pod CIDR
 (:mod:`.ipam`), with its volumes in a mount namespace of its own (:mod:`.podvolumes`,

@@ -32,19 +32,11 @@ from refstack.node.clock import Clock
 from refstack.node.containers import ContainerRunner, Launch, RunnerContext
 from refstack.node.ipam import PodIpExhaustedError, PodIpPool
 from refstack.node.kubeapi import PodApi, is_status
-from refstack.node.podenv import (
-    ContainerEnvError,
-    PodFacts,
-    container_argv,
-    env_references,
-    kube_env,
-    process_env,
-)
+from refstack.node.podlaunch import container_launch
 from refstack.node.podstatus import pod_status, previous_termination
-from refstack.node.podvolumes import container_sandbox, rejected_status
+from refstack.node.podvolumes import rejected_status
 from refstack.node.volumes import unsupported_volumes
 from refstack.node_config import ImageSpec, NodeConfig, image_repository
-from refstack.service_env import service_env
 
 __all__ = ["NodeContext", "PodWorker", "image_id", "pods_dir"]
 
@@ -296,42 +288,17 @@ class PodWorker:
     def _launch(
         self, pod: dict[str, Any], container: Mapping[str, Any], image: ImageSpec, pod_ip: str
     ) -> Launch:
-        config = self._node.config
-        api = self._node.api
-        ns = str(pod["metadata"]["namespace"])
-        spec = pod.get("spec") or {}
-        refs = env_references(container)
-        try:
-            services = api.services(ns)
-            config_maps = {n: c for n in refs.config_maps if (c := api.config_map(ns, n))}
-            secrets = {n: s for n in refs.secrets if (s := api.secret(ns, n))}
-        except Exception as exc:  # the API is away: retry later, as for a missing ConfigMap
-            raise ContainerEnvError(f"cannot read the pod's config from the API: {exc}") from exc
-        services_env = service_env(
-            services,
-            apiserver_host=config.apiserver_host,
-            apiserver_port=config.apiserver_port,
-            enable_service_links=spec.get("enableServiceLinks") is not False,
-        )
-        facts = PodFacts(pod_ip=pod_ip, host_ip=config.node_ip, allocatable=self._node.allocatable)
-        kube = kube_env(
+        return container_launch(
             pod,
             container,
-            facts=facts,
-            service_env=services_env,
-            config_maps=config_maps,
-            secrets=secrets,
+            image,
+            pod_ip=pod_ip,
+            pod_dir=self.pod_dir,
+            config=self._node.config,
+            api=self._node.api,
+            allocatable=self._node.allocatable,
+            agent_env=self._node.agent_env,
         )
-        argv = container_argv(container, image, kube)
-        hostname = str(spec.get("hostname") or pod["metadata"]["name"])[:63]
-        env = process_env(kube, image=image, hostname=hostname, agent_env=self._node.agent_env)
-        cwd = container.get("workingDir") or image.working_dir
-        if not cwd:
-            sandbox = self.pod_dir / str(container["name"])
-            sandbox.mkdir(parents=True, exist_ok=True)
-            cwd = str(sandbox)
-        volumes = container_sandbox(api, pod, container, self.pod_dir)
-        return Launch(argv=argv, env=env, cwd=str(cwd), sandbox=volumes)
 
     # -- status ----------------------------------------------------------------------------------
 
