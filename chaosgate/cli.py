@@ -222,14 +222,31 @@ def worker_command(
     processes: Annotated[
         int, typer.Option("--processes", help="Worker processes on this machine (Locust forks).")
     ] = 1,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Stay for run after run (a standing worker, e.g. a Deployment's pod): start"
+            " a new worker whenever one ends, until SIGTERM.",
+        ),
+    ] = False,
 ) -> None:
     """A Locust worker of a `chaosgate run --expect-workers` master: it runs the suite's users
-    and sends their ledger entries to the master; it ends when the master does."""
+    and sends their ledger entries to the master; it ends when the master does (with
+    --serve, only on SIGTERM)."""
     from chaosgate.run.load import LOCUSTFILE
-    from chaosgate.run.load_workers import run_worker
+    from chaosgate.run.load_workers import (
+        parse_master_address,
+        run_worker,
+        serve_worker,
+        worker_command,
+    )
 
     if processes < 1:
         raise ProfileError(f"--processes {processes}: give a number of processes >= 1")
+    if serve:
+        host, port = parse_master_address(master, "--master")
+        raise typer.Exit(serve_worker(worker_command(LOCUSTFILE, host, port, processes=processes)))
     raise typer.Exit(run_worker(LOCUSTFILE, master, processes=processes))
 
 

@@ -100,6 +100,26 @@ def stack_up_command(
     out.print(_status_table(statuses))
 
 
+@stack_app.command("suite")
+def stack_suite_command(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the Locust workers.")] = 180.0,
+) -> None:
+    """Deploy chaosgate itself into the running `stack up --k8s` (manifests/overlays/local-suite):
+    its gate Job starts at once, a gate run inside the cluster, as ServiceAccount
+    chaosgate-runner, with the locust-worker pods as its load. Each call is a new gate run."""
+    from refstack.launcher.k8s_suite import GATE_JOB, SUITE_NAMESPACE, stack_suite
+
+    layout = stack_layout()
+    report_progress("deploying manifests/overlays/local-suite (namespace chaosgate)")
+    summary = stack_suite(layout, timeout_s=timeout)
+    for line in summary.strip().splitlines():
+        report_progress(f"  {line}")
+    kubeconfig = layout.state_dir / "k8s" / "admin.kubeconfig"
+    kubectl = f"kubectl --kubeconfig {kubeconfig} -n {SUITE_NAMESPACE}"
+    out.print(f"the gate runs in the cluster; its verdict: {kubectl} get job {GATE_JOB}")
+    out.print(f"its output: {kubectl} logs -f job/{GATE_JOB}")
+
+
 @stack_app.command("down")
 def stack_down_command() -> None:
     """Stop everything `stack up` started (and nothing else)."""

@@ -14,9 +14,13 @@ batch with how many entries missing (:func:`read_worker_account`).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ __all__ = [
     "parse_master_address",
     "read_worker_account",
     "run_worker",
+    "serve_worker",
     "with_distribution",
     "worker_command",
     "workers_check",
@@ -41,6 +46,7 @@ __all__ = [
 LOCAL_MASTER_HOST = "127.0.0.1"  # where the master listens for --workers alone
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
 EXPECT_WORKERS_MAX_WAIT_S = 60  # the master gives up (exit 1) when its workers do not come
+SERVE_PAUSE_S = 5.0  # `--serve`: the least time between two workers' starts
 ACCOUNT_FILE = "workers.json"  # scenarios.ledger_transport.ACCOUNT_FILE (no Locust import here)
 
 
@@ -117,6 +123,51 @@ def run_worker(locustfile: Path, master: str, *, processes: int = 1) -> int:
     with tempfile.TemporaryDirectory(prefix="chaosgate-worker-") as workdir:
         command = worker_command(locustfile, host, port, processes=processes)
         return subprocess.run(command, cwd=workdir, check=False).returncode
+
+
+def serve_worker(command: Sequence[str], *, pause_s: float = SERVE_PAUSE_S) -> int:
+    """``chaosgate worker --serve``: one Locust worker (``command``) after another, each in a
+    fresh working directory, until SIGTERM or SIGINT; then the current one is stopped and 0
+    returned.
+
+    A plain worker ends with its master's run (or after Locust's 5 minutes of failing to reach
+    one), which in a Deployment means a restart with the kubelet's growing back-off: the next
+    run's master, waiting only ``EXPECT_WORKERS_MAX_WAIT_S``, would find its workers in
+    CrashLoopBackOff. Served, a worker is always there to connect within Locust's 5 s retry.
+    A worker that ends sooner than ``pause_s`` after its start waits out the rest, so a broken
+    command cannot spin. Signal handlers are the process's: call it from the main thread.
+    """
+    stopping = threading.Event()
+    running: list[subprocess.Popen[bytes]] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+        for child in running:
+            if child.poll() is None:
+                child.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping.is_set():
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix="chaosgate-worker-") as workdir:
+                child = subprocess.Popen(list(command), cwd=workdir)
+                running[:] = [child]
+                if stopping.is_set():  # a signal between the start and the line above
+                    child.terminate()
+                code = child.wait()
+            if stopping.is_set():
+                break
+            print(
+                f"chaosgate worker: the Locust worker ended (exit {code}); starting the next",
+                file=sys.stderr,
+                flush=True,
+            )
+            stopping.wait(max(0.0, pause_s - (time.monotonic() - started)))
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass(frozen=True)

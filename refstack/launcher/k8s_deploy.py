@@ -16,7 +16,13 @@ import yaml
 
 from refstack.launcher.ports import HOST
 
-__all__ = ["APP_NAMESPACE", "DeployError", "deploy_restaurant", "wrapper_kustomization"]
+__all__ = [
+    "APP_NAMESPACE",
+    "DeployError",
+    "deploy_restaurant",
+    "run_kubectl",
+    "wrapper_kustomization",
+]
 
 APP_NAMESPACE = "restaurant"
 
@@ -73,7 +79,7 @@ def wrapper_kustomization(
     )
 
 
-def _kubectl(
+def run_kubectl(
     kubectl: Path, kubeconfig: Path, args: Sequence[str], timeout_s: float, what: str
 ) -> str:
     command = [str(kubectl), f"--kubeconfig={kubeconfig}", *args]
@@ -108,14 +114,14 @@ def deploy_restaurant(
     (deploy_dir / "kustomization.yaml").write_text(
         wrapper_kustomization(overlay, deploy_dir, ports, data_dir)
     )
-    _kubectl(
+    run_kubectl(
         kubectl,
         kubeconfig,
         ["apply", "--server-side", "--force-conflicts", "-k", str(deploy_dir)],
         120,
         f"applying {overlay}",
     )
-    _kubectl(
+    run_kubectl(
         kubectl,
         kubeconfig,
         [
@@ -130,7 +136,7 @@ def deploy_restaurant(
         f"waiting for the Deployments in namespace {APP_NAMESPACE!r} to be available "
         f"(see `kubectl --kubeconfig {kubeconfig} get pods -n {APP_NAMESPACE}`)",
     )
-    return _kubectl(
+    return run_kubectl(
         kubectl,
         kubeconfig,
         ["get", "deployments", f"--namespace={APP_NAMESPACE}"],

@@ -535,21 +535,38 @@ def test_suite_service_variables_never_look_like_settings(
     assert injected.isdisjoint(locust_settings), injected & locust_settings
 
 
-def test_locust_runs_distributed_through_the_master_service(
+def test_the_runner_is_the_master_of_the_locust_worker_pods(
     rendered: dict[str, list[Obj]],
 ) -> None:
+    """Service locust-master selects the runner's pods (gate Job and nightly CronJob), each a
+    Locust master expecting as many workers as the worker Deployment runs; the workers are
+    standing `chaosgate worker --serve` processes that find it through the Service's variables."""
     objects = rendered["suite"]
-    ports = {p["name"]: p["port"] for p in _service(objects, "locust-master")["spec"]["ports"]}
-    assert ports == {"master": 5557, "web": 8089}
-    master = container(_deployment(objects, "locust-master"))["command"]
-    worker = container(_deployment(objects, "locust-worker"))["command"]
-    assert master[:4] == ["locust", "-f", "locustfile.py", "--master"]
-    assert "--master-bind-port=5557" in master and "--web-port=8089" in master
-    assert worker[:4] == ["locust", "-f", "locustfile.py", "--worker"]
-    assert "--master-host=$(LOCUST_MASTER_SERVICE_HOST)" in worker
-    assert "--master-port=$(LOCUST_MASTER_SERVICE_PORT_MASTER)" in worker
-    assert _deployment(objects, "locust-worker")["spec"]["replicas"] >= 1
-    settings = _env_from_data(objects, _deployment(objects, "locust-master"))
+    service = _service(objects, "locust-master")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"master": 5557}
+    assert find(objects, "Deployment", "locust-master") == [], "the runner is the master now"
+    workers = _deployment(objects, "locust-worker")
+    replicas = workers["spec"]["replicas"]
+    assert replicas >= 1
+    assert container(workers)["command"] == [
+        "chaosgate", "worker", "--serve", "--master",
+        "$(LOCUST_MASTER_SERVICE_HOST):$(LOCUST_MASTER_SERVICE_PORT_MASTER)",
+    ]  # fmt: skip
+    assert pod_spec(workers)["enableServiceLinks"] is True
+    for runner in (*find(objects, "Job", "chaosgate-gate"), *find(objects, "CronJob")):
+        labels = (
+            runner["spec"]["template"]["metadata"]["labels"]
+            if runner["kind"] == "Job"
+            else runner["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        )
+        assert service["spec"]["selector"].items() <= labels.items(), runner["metadata"]["name"]
+        command = container(runner)["command"]
+        assert command[command.index("--expect-workers") + 1] == str(replicas)
+        assert command[command.index("--master-bind") + 1] == "$(POD_IP):5557"
+        ports = {p["name"]: p["containerPort"] for p in container(runner)["ports"]}
+        assert ports == {"master": 5557}
+        assert _env(runner)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    settings = _env_from_data(objects, workers)
     assert settings["LOCUST_HOST"].startswith("http")
 
 

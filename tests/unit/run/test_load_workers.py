@@ -4,6 +4,10 @@ account of the workers' ledger entries the run reads back."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from chaosgate.run.load_workers import (
     workers_check,
 )
 from chaosgate.run.profiles import PROFILES, ProfileError
+from tests.support.waiting import wait_until
 
 NIGHTLY = PROFILES["nightly"]  # two Locust processes
 
@@ -132,3 +137,64 @@ def test_the_load_check_passes_a_clean_account_and_errs_on_a_lost_worker() -> No
     assert "vm_b" in lost.reason and "6 ledger entries missing" in lost.reason
     missing_only = workers_check(WorkerAccount(workers=1, received=9, missing_entries=1))
     assert missing_only is not None and missing_only.status is Status.ERROR
+
+
+_CHILD = (  # a stand-in worker: notes its working directory, then sleeps argv[2] seconds
+    "import os, sys, time; open(sys.argv[1], 'a').write(os.getcwd() + chr(10)); "
+    "time.sleep(float(sys.argv[2]))"
+)
+_SERVE = f"""
+import sys
+from chaosgate.run.load_workers import serve_worker
+child = [sys.executable, "-c", {_CHILD!r}, sys.argv[1], sys.argv[2]]
+sys.exit(serve_worker(child, pause_s=float(sys.argv[3])))
+"""
+
+
+def _serve(
+    tmp_path: Path, child_sleep_s: float, pause_s: float
+) -> tuple[subprocess.Popen[str], Path]:
+    log = tmp_path / "starts.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(log), str(child_sleep_s), str(pause_s)],
+        cwd=Path(__file__).resolve().parents[3],
+        text=True,
+    )
+    return proc, log
+
+
+def _starts(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_served_worker_starts_again_in_a_fresh_directory_until_sigterm(tmp_path: Path) -> None:
+    proc, log = _serve(tmp_path, child_sleep_s=0.05, pause_s=0.0)
+    try:
+        wait_until(lambda: len(_starts(log)) >= 3, timeout_s=20, message="three worker starts")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    starts = _starts(log)
+    assert len(set(starts)) == len(starts), "a worker reused a working directory"
+    assert not any(Path(d).exists() for d in starts), "a worker's directory was left behind"
+
+
+def test_sigterm_stops_the_running_worker_and_a_quick_exit_waits_out_the_pause(
+    tmp_path: Path,
+) -> None:
+    proc, log = _serve(tmp_path, child_sleep_s=0.0, pause_s=30.0)
+    try:
+        wait_until(lambda: len(_starts(log)) >= 1, timeout_s=20, message="the first worker start")
+        time.sleep(0.3)
+        assert len(_starts(log)) == 1, "a worker that ended at once was restarted without pause"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0  # not after the 30 s pause
+
+    (tmp_path / "long").mkdir()
+    proc, log = _serve(tmp_path / "long", child_sleep_s=60.0, pause_s=0.0)
+    try:
+        wait_until(lambda: len(_starts(log)) >= 1, timeout_s=20, message="the long worker start")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0  # the 60 s worker was stopped, not waited for
