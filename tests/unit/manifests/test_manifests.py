@@ -479,6 +479,7 @@ def test_runner_runs_the_gate_as_a_job_and_nightly_without_overlap(
         assert _runner_command(workload) == [
             "chaosgate", "run", "--target", "/etc/chaosgate/target.yaml",
             "--profile", profile, "--reports", "/reports",
+            "--expect-workers", "2", "--master-bind", "$(POD_IP):5557",
         ]  # fmt: skip
         spec = pod_spec(workload)
         assert spec["serviceAccountName"] == "chaosgate-runner", name
