@@ -104,6 +104,7 @@ def replay_command(
         verify_experiment_copies,
     )
     from chaosgate.run.reports_dir import check_reports_dir
+    from chaosgate.run.team_checks import collect_team_checks
 
     mode = replay_mode(faults_only, load_only)
     recorded = read_recorded_run(run_dir)
@@ -125,6 +126,8 @@ def replay_command(
     )
     validate_experiments(as_recorded.profile, resolved)
     validate_scenarios(plan.profile)
+    if plan.profile.checks:  # the recorded run's own checks, from their folder: bad input first
+        collect_team_checks(Path(plan.profile.checks))
     refuse_pending_faults(plan.target)
     print_plain(describe_plan(as_recorded))
     print_plain(describe_replay(plan))

@@ -65,6 +65,9 @@ class ProfileError(Exception):
     """An unknown profile, scenario or experiment, or a bad override."""
 
 
+DEFAULT_CHECK_TIMEOUT_S = 60  # seconds a team's check may take (pytest-timeout)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -88,7 +91,7 @@ class Profile:
     # a team's own pytest checks run after the built-in ones (chaosgate.run.team_checks):
     # the folder ("" for none) and the time each test may take
     checks: str = ""
-    check_timeout_s: int = 60
+    check_timeout_s: int = DEFAULT_CHECK_TIMEOUT_S
     shape: str | None = None  # steady / ramp / spike / step, or None for plain -u/-r/-t
     trace_sample: int | None = None  # None: every ledger id
     completeness: float = 1.0  # minimum share of ledger ids found in traces and logs

@@ -190,6 +190,8 @@ def replay_profile(record: ReplayRecord, experiments: Sequence[Path]) -> Profile
         recovery_s=record.recovery_s,
         experiments=tuple(str(path) for path in experiments),
         chaos=record.chaos,
+        checks=record.checks,
+        check_timeout_s=record.check_timeout_s,
     )
 
 

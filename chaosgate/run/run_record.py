@@ -37,6 +37,7 @@ from chaosgate.chaos.experiment_files import read_experiment_file
 from chaosgate.chaos.timeline import ExperimentSpan
 from chaosgate.input_files import InputFileError, read_input_text
 from chaosgate.run.part_versions import ChaosgateBuild
+from chaosgate.run.profiles import DEFAULT_CHECK_TIMEOUT_S
 from chaosgate.run.run_plan import ReplayOf, RunPlan
 from chaosgate.target_values import ChaosKind
 
@@ -135,6 +136,10 @@ class ReplayRecord:
     chaosgate: ChaosgateBuild
     parts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     replay_of: ReplayOf | None = None  # the run this one replayed
+    # a team's own checks (`--checks DIR`, run again from that folder) and their time bound;
+    # absent from records made before them
+    checks: str = ""
+    check_timeout_s: int = DEFAULT_CHECK_TIMEOUT_S
     format: int = REPLAY_FORMAT
 
     def as_json(self) -> dict[str, Any]:
@@ -156,6 +161,8 @@ class ReplayRecord:
             "chaosgate": self.chaosgate.as_json(),
             "parts": {name: dict(info) for name, info in self.parts.items()},
             "replay_of": None if self.replay_of is None else self.replay_of.as_json(),
+            "checks": self.checks,
+            "check_timeout_s": self.check_timeout_s,
         }
 
 
@@ -292,4 +299,6 @@ def build_replay_record(
         chaosgate=chaosgate,
         parts={name: dict(info) for name, info in parts.items()},
         replay_of=plan.replay_of,
+        checks=profile.checks,
+        check_timeout_s=profile.check_timeout_s,
     )

@@ -18,7 +18,13 @@ from pathlib import PurePosixPath
 from typing import Any, NoReturn, cast
 
 from chaosgate.run.part_versions import ChaosgateBuild
-from chaosgate.run.profiles import MAX_DURATION_S, MAX_SEED, MAX_USERS, MIN_DURATION_S
+from chaosgate.run.profiles import (
+    DEFAULT_CHECK_TIMEOUT_S,
+    MAX_DURATION_S,
+    MAX_SEED,
+    MAX_USERS,
+    MIN_DURATION_S,
+)
 from chaosgate.run.run_plan import REPLAY_MODES, ReplayMode, ReplayOf
 from chaosgate.run.run_record import (
     EXPERIMENT_COPIES_DIR,
@@ -260,4 +266,11 @@ def load_replay_record(summary: Mapping[str, Any]) -> ReplayRecord:
         chaosgate=_chaosgate(record.obj("chaosgate")),
         parts={name: parts.mapping(name) for name in record.mapping("parts")},
         replay_of=_replay_of(record),
+        # fields added with a team's checks: a record made before them had none
+        checks=record.text("checks") if record.raw_or_none("checks") else "",
+        check_timeout_s=(
+            record.integer("check_timeout_s", 1)
+            if record.raw_or_none("check_timeout_s") is not None
+            else DEFAULT_CHECK_TIMEOUT_S
+        ),
     )

@@ -41,6 +41,7 @@ def _run_smoke(
     env: dict[str, str] | None = None,
     command: list[str] | None = None,
     cwd: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, Any]]:
     """A smoke run: the checkout's chaosgate against the session's stack unless ``command``
     (and ``env``, ``cwd``) say otherwise."""
@@ -51,6 +52,7 @@ def _run_smoke(
         [
             *(command or [sys.executable, "-m", "chaosgate", "run"]),
             "--profile", "smoke", "--duration", str(RUN_SECONDS), "--reports", str(reports),
+            *extra_args,
         ],
         capture_output=True,
         text=True,
@@ -171,29 +173,65 @@ def _faults_on(stack: LocalStack, body: dict[str, Any]) -> Iterator[None]:
 SHORT_DEADLINES = {"CHAOSGATE_DEADLINES__TRACES_S": "10", "CHAOSGATE_DEADLINES__LOGS_S": "10"}
 
 
+# a team's own checks (checks/examples) in the same runs: each example fails under its own
+# seeded defect and passes in the run whose defect is not its concern
+TEAM_CHECKS = ("--checks", str(Path(__file__).resolve().parents[2] / "checks" / "examples"))
+ORDER_SPANS = (
+    "checks.test_order_traces.py::test_placed_orders_have_an_orders_span_and_a_database_span"
+)
+IOT_LOG_FIELD = (
+    "checks.test_iot_logs.py::test_each_telemetry_request_is_logged_by_iot_with_its_device"
+)
+ALERT_LABELS = (
+    "checks.test_alert_labels.py::test_alerts_sent_to_the_webhook_carry_severity_and_an_owner"
+)
+
+
+def _statuses(summary: dict[str, Any], *names: str) -> dict[str, str]:
+    found = {c["name"]: c["status"] for c in summary["checks"] if c["name"] in names}
+    assert found.keys() == set(names), [c["name"] for c in summary["checks"]]
+    return found
+
+
 def test_spans_not_exported_fail_the_trace_check(local_stack: LocalStack, tmp_path: Path) -> None:
-    with _faults_on(local_stack, {"drop_spans": True}):
-        code, summary = _run_smoke(local_stack, tmp_path, SHORT_DEADLINES)
+    """Also seeded: UsersServiceDown without its service label, for the alert-label example."""
+    with (
+        _faults_on(local_stack, {"drop_spans": True}),
+        _rules_changed(local_stack, "UsersServiceDown", "unlabel"),
+    ):
+        code, summary = _run_smoke(local_stack, tmp_path, SHORT_DEADLINES, extra_args=TEAM_CHECKS)
     assert code == 1
     assert "traces.completeness" in _failed(summary)
     assert not any(name.startswith("logs.") for name in _failed(summary))
+    assert _statuses(summary, ORDER_SPANS, ALERT_LABELS, IOT_LOG_FIELD) == {
+        ORDER_SPANS: "failed",
+        ALERT_LABELS: "failed",
+        IOT_LOG_FIELD: "passed",
+    }
 
 
 def test_a_stopped_log_shipper_fails_the_log_check(local_stack: LocalStack, tmp_path: Path) -> None:
     supervisor = SupervisorClient(local_stack.layout.supervisor_socket)
     supervisor.stop("rsyslog")
     try:
-        code, summary = _run_smoke(local_stack, tmp_path, SHORT_DEADLINES)
+        code, summary = _run_smoke(local_stack, tmp_path, SHORT_DEADLINES, extra_args=TEAM_CHECKS)
     finally:
         supervisor.start("rsyslog")
     assert code == 1
     assert "logs.trace_id.completeness" in _failed(summary)
     assert "traces.completeness" not in _failed(summary)
+    assert _statuses(summary, ORDER_SPANS, ALERT_LABELS, IOT_LOG_FIELD) == {
+        ORDER_SPANS: "passed",
+        ALERT_LABELS: "passed",
+        IOT_LOG_FIELD: "failed",
+    }
 
 
 @contextmanager
 def _rules_changed(stack: LocalStack, alert: str, change: str) -> Iterator[None]:
-    """Edit the rule of ``alert`` in the rules Prometheus loads ("remove" or "slow"), reload."""
+    """Edit the rule of ``alert`` in the rules Prometheus loads ("remove", "slow", or "unlabel":
+    without its service label, so that it names no owner: its severity still routes it to the
+    on-call webhook), reload."""
     rules_file = stack.layout.config_dir / "rules.yml"
     original = rules_file.read_text()
     rules = yaml.safe_load(original)
@@ -202,7 +240,9 @@ def _rules_changed(stack: LocalStack, alert: str, change: str) -> Iterator[None]
             group["rules"] = [r for r in group["rules"] if r.get("alert") != alert]
         else:
             for rule in group["rules"]:
-                if rule.get("alert") == alert:
+                if rule.get("alert") == alert and change == "unlabel":
+                    del rule["labels"]["service"]
+                elif rule.get("alert") == alert:
                     rule["for"] = "35s"  # fires, if ever, after the 30 s deadline
     prometheus = stack.urls["prometheus"]
     with httpx.Client(timeout=10.0) as http:
@@ -213,6 +253,8 @@ def _rules_changed(stack: LocalStack, alert: str, change: str) -> Iterator[None]
             found = [r for g in loaded for r in g["rules"] if r.get("name") == alert]
             if change == "remove":
                 assert found == [], "the rule is still loaded: the defect was not seeded"
+            elif change == "unlabel":
+                assert found and "service" not in found[0]["labels"], "the label is still set"
             else:
                 assert found and found[0]["duration"] == 35, "the slow rule was not loaded"
             yield

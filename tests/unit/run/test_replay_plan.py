@@ -157,6 +157,24 @@ def test_a_recorded_load_the_profile_never_had_comes_back_as_recorded(tmp_path: 
     assert dict(profile.weights) == {"Customer": 1, "IoTDevice": 9}
 
 
+def test_a_runs_own_checks_are_recorded_and_come_back_and_old_records_have_none(
+    tmp_path: Path,
+) -> None:
+    run_dir = recorded_run(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["replay"]["checks"], summary["replay"]["check_timeout_s"]) == ("", 60)
+    summary["replay"].update(checks="/team/checks", check_timeout_s=15)
+    profile = replay_profile(load_replay_record(summary), [])
+    assert (profile.checks, profile.check_timeout_s) == ("/team/checks", 15)
+    for key in ("checks", "check_timeout_s"):
+        del summary["replay"][key]  # a record made before a team's checks existed
+    profile = replay_profile(load_replay_record(summary), [])
+    assert (profile.checks, profile.check_timeout_s) == ("", 60)
+    summary["replay"]["check_timeout_s"] = 0
+    with pytest.raises(ValueError, match="check_timeout_s"):
+        load_replay_record(summary)
+
+
 def test_the_schedule_is_each_experiment_s_recorded_start_and_inject(
     recorded: RecordedRun,
 ) -> None:
