@@ -17,6 +17,11 @@ apiserver_port: 6443
 state_dir: /repo/.stack/k8s/node          # pod sandboxes (a container's working directory)
 container_log_dir: /repo/.stack/k8s/pod-logs  # <namespace>_<pod>_<container>.log
 agent_health_port: 10248                  # node agent: GET /healthz
+kubelet_port: 10250                       # node agent: the kubelet API (HTTPS, kubectl logs)
+kubelet_tls:                              # without it the kubelet API is not served
+  cert: /repo/.stack/k8s/pki/serving.crt  # its serving certificate: must name node_ip
+  key: /repo/.stack/k8s/pki/serving.key
+  client_ca: /repo/.stack/k8s/pki/ca.crt  # signs the only client certificate answered
 proxy_health_port: 10256                  # service proxy: GET /healthz
 images:                                   # image repository (no tag) -> how to run it here
   chaosgate/restaurant:
@@ -40,6 +45,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 __all__ = [
     "ImageSpec",
+    "KubeletTls",
     "NodeConfig",
     "NodeConfigError",
     "image_repository",
@@ -94,6 +100,15 @@ class ImageSpec(BaseModel):
     start_delay_s: float = Field(default=0.0, ge=0.0, le=300.0)
 
 
+class KubeletTls(BaseModel):
+    """The kubelet API's TLS files (:mod:`refstack.node.kubelet_api`)."""
+
+    model_config = _FROZEN
+    cert: Path
+    key: Path
+    client_ca: Path
+
+
 class NodeConfig(BaseModel):
     model_config = _FROZEN
     kubeconfig: Path
@@ -106,6 +121,8 @@ class NodeConfig(BaseModel):
     state_dir: Path
     container_log_dir: Path
     agent_health_port: Port = 10248
+    kubelet_port: Port = 10250  # reported as daemonEndpoints.kubeletEndpoint.Port
+    kubelet_tls: KubeletTls | None = None
     proxy_health_port: Port = 10256
     images: dict[str, ImageSpec] = Field(default_factory=dict)
 

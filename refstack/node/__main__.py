@@ -1,5 +1,8 @@
 """``python -m refstack.node --config NODE.yaml``: the node agent's process.
 
+Besides the pods it serves ``/healthz`` (:mod:`.health`) and, with ``kubelet_tls`` in the
+config, the kubelet API's container logs (:mod:`.kubelet_api`) for ``kubectl logs``.
+
 SIGTERM or SIGINT stop it: every container gets SIGTERM, SIGKILL after ``--shutdown-grace``
 seconds, and the agent exits 0. The pods stay bound to the node; the next agent starts them
 afresh (and first stops any container process a hard-killed agent left behind).
@@ -23,8 +26,10 @@ from refstack.node.clock import SystemClock
 from refstack.node.health import HealthServer
 from refstack.node.ipam import PodIpPool
 from refstack.node.kubeapi import PodApi
+from refstack.node.kubelet_api import KubeletApiServer, server_tls_context
 from refstack.node.manager import PodManager
 from refstack.node.node import NodeHeartbeat
+from refstack.node.podlogs import PodLogs
 from refstack.node.pods import NodeContext, pods_dir
 from refstack.node.podwatch import PodWatch
 from refstack.node.processes import stop_recorded_processes
@@ -98,6 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     manager = PodManager(node)
     pod_watch = PodWatch(api_client, node.api, config.node_name, manager)
+    kubelet_api: KubeletApiServer | None = None
+    if config.kubelet_tls is None:
+        _log.warning("the node config has no kubelet_tls: kubectl logs will not reach this node")
+    else:
+        tls = config.kubelet_tls
+        try:
+            context = server_tls_context(tls.cert, tls.key, tls.client_ca)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            print(
+                f"error: kubelet_tls in {args.config}: cannot load {tls.cert}, {tls.key} or "
+                f"{tls.client_ca}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
+        logs = PodLogs(manager, config.container_log_dir)
+        kubelet_api = KubeletApiServer(config.node_ip, config.kubelet_port, context, logs.find)
 
     stop = threading.Event()
 
@@ -109,15 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     health.start()
+    if kubelet_api is not None:
+        kubelet_api.start()
     threading.Thread(target=heartbeat.run, name="heartbeat", daemon=True).start()
     threading.Thread(target=pod_watch.run, name="pod-watch", daemon=True).start()
     _log.info(
-        "node %s on %s: pods from %s, health on http://%s:%d/healthz",
+        "node %s on %s: pods from %s, health on http://%s:%d/healthz, kubelet API on %s",
         config.node_name,
         config.node_ip,
         config.pod_cidr,
         config.node_ip,
         config.agent_health_port,
+        f"https://{config.node_ip}:{config.kubelet_port}" if kubelet_api else "none",
     )
     while not stop.wait(1.0):
         pass
@@ -126,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if not manager.shutdown(args.shutdown_grace, timeout_s=args.shutdown_grace + 15):
         _log.error("some pod workers did not finish in time")
     heartbeat.stop()
+    if kubelet_api is not None:
+        kubelet_api.stop()
     health.stop()
     probe_http.close()
     _log.info("stopped")

@@ -9,6 +9,10 @@ The image's ``start_delay_s`` is spent once, before the first start, with the co
 waiting as ``ContainerCreating``: it stands for creating the pod sandbox and pulling and
 starting the image, which is what a kubelet is busy with then. Restarts reuse the sandbox and
 do not pay it again.
+
+Every run appends to the container's one log file; just before each start the runner notes
+where the file ends (``runs_path``, :mod:`.logfiles`), so that the kubelet API can serve one
+run's log, the current or the previous, as a kubelet keeps one file per run.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import httpx
 
 from refstack.node.backoff import CrashBackoff, should_restart
 from refstack.node.clock import Clock
+from refstack.node.logfiles import record_run_start
 from refstack.node.mountns import Sandbox
 from refstack.node.podenv import ContainerEnvError
 from refstack.node.podstatus import ContainerView, Running, Terminated, Waiting
@@ -65,6 +70,7 @@ class RunnerContext:
     last_state: Terminated | None = None  # likewise: how its previous run ended
     probe_http: httpx.Client | None = None
     backoff: CrashBackoff = field(default_factory=CrashBackoff)
+    runs_path: Path | None = None  # where each run's start in the log is noted (.logfiles)
 
 
 class ContainerRunner:
@@ -219,6 +225,11 @@ class ContainerRunner:
             self._pending_restart = False
         self._started_mono = now
         self._started_wall = self._clock.wall()
+        if self._ctx.runs_path is not None:
+            try:
+                record_run_start(self._ctx.runs_path, self._ctx.log_path)
+            except OSError as exc:  # the logs API then takes this run for part of the last
+                _log.warning("%s: run of %s not recorded: %s", self._ctx.pod_label, self.name, exc)
         try:
             process = spawn(
                 launch.argv, launch.env, launch.cwd, self._ctx.log_path, sandbox=launch.sandbox

@@ -58,6 +58,19 @@ class PodManager:
         with self._lock:
             return list(self._workers.values())
 
+    def find(self, namespace: str, name: str) -> PodWorker | None:
+        """The worker of pod ``namespace/name`` (of the newest such pod, while an older one
+        with its name is still being deleted); None when this node has no such pod."""
+        label = f"{namespace}/{name}"
+        with self._lock:
+            found = [w for w in self._workers.values() if w.label == label]
+        return found[-1] if found else None
+
+    def has(self, uid: str) -> bool:
+        """Whether the pod ``uid`` still has its worker (the pod object exists)."""
+        with self._lock:
+            return uid in self._workers
+
     def shutdown(self, grace_s: float, timeout_s: float) -> bool:
         """Stop every pod's containers; True when all workers finished in time."""
         with self._lock:

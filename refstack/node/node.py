@@ -7,7 +7,10 @@ what keeps the controller-manager's node lifecycle controller from marking the n
 ``Unknown`` (and tainting it) once its grace period (40 s) has passed. After a heartbeat that
 reported Ready it removes ``node.kubernetes.io/not-ready`` and ``.../unreachable`` taints
 left from a time the node was not ready (the controller removes them too, on its own period).
-Allocatable equals capacity: this node reserves nothing for itself.
+Allocatable equals capacity: this node reserves nothing for itself. The status names the
+node's address as ``InternalIP`` (``node_ip``) and its kubelet API port
+(:mod:`.kubelet_api`, ``kubelet_port``) as ``daemonEndpoints.kubeletEndpoint.Port``, where
+the API server sends ``pods/log`` requests.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def node_status(
             {"type": "InternalIP", "address": config.node_ip},
             {"type": "Hostname", "address": config.node_name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.agent_health_port}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},
         "nodeInfo": dict(info),
     }
 

@@ -32,8 +32,9 @@ from refstack.node.clock import Clock
 from refstack.node.containers import ContainerRunner, Launch, RunnerContext
 from refstack.node.ipam import PodIpExhaustedError, PodIpPool
 from refstack.node.kubeapi import PodApi, is_status
+from refstack.node.logfiles import container_log_path, runs_record_path
 from refstack.node.podlaunch import container_launch
-from refstack.node.podstatus import pod_status, previous_termination
+from refstack.node.podstatus import ContainerView, pod_status, previous_termination
 from refstack.node.podvolumes import rejected_status
 from refstack.node.volumes import unsupported_volumes
 from refstack.node_config import ImageSpec, NodeConfig, image_repository
@@ -129,6 +130,18 @@ class PodWorker:
     def join(self, timeout_s: float) -> bool:
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        """The pod object as last seen."""
+        with self._lock:
+            return self._pod
+
+    def container_view(self, name: str) -> ContainerView | None:
+        """What container ``name`` reports now; None when no runner runs it (a pod that had
+        ended, or was refused, when this agent first saw it)."""
+        runner = next((r for r in list(self._runners) if r.name == name), None)
+        return runner.view() if runner is not None else None
 
     # -- the worker thread -------------------------------------------------------------------
 
@@ -240,7 +253,8 @@ class PodWorker:
                 pod_uid=self.uid,
                 pod_ip=self._pod_ip,
                 restart_policy=restart_policy,
-                log_path=config.container_log_dir / f"{ns}_{name}_{cname}.log",
+                log_path=container_log_path(config.container_log_dir, ns, name, cname),
+                runs_path=runs_record_path(self.pod_dir, cname),
                 record_path=self.pod_dir / f"{cname}.pid",
                 kill_grace_s=grace,
                 start_delay_s=image.start_delay_s if image else 0.0,
