@@ -5,7 +5,9 @@ configuration).
 Everything listens on 127.0.0.1. The API server is reached with the cluster CA of
 :mod:`refstack.launcher.k8s_pki`; the controller-manager and scheduler serve the same certificate.
 Pods are processes run by the node agent (:mod:`refstack.node`) and Services are served on
-loopback by the service proxy (:mod:`refstack.proxy`); both read ``node.yaml``.
+loopback by the service proxy (:mod:`refstack.proxy`); both read ``node.yaml``. The API server
+reaches the node agent's kubelet API (``kubectl logs``) at the node's InternalIP and the
+``kubelet`` port, with the cluster CA's client certificate.
 """
 
 from __future__ import annotations
@@ -153,13 +155,15 @@ def node_config_text(
     layout: StackLayout,
     ports: Mapping[str, int],
     files: K8sFiles,
+    pki: ClusterPki,
     *,
     start_delay_s: float,
 ) -> str:
     """``node.yaml`` for the node agent and the service proxy (see refstack.node_config).
 
     The image map comes from ``refstack/control-plane/images.yaml`` with ``{repo}`` and
-    ``{venv}`` filled in.
+    ``{venv}`` filled in. The kubelet API serves the cluster's serving certificate (it names
+    127.0.0.1, the node's address) and answers clients the cluster CA signed.
     """
     venv_bin = str(Path(sys.executable).parent)
     template = (layout.refstack_src / "control-plane" / "images.yaml").read_text()
@@ -177,6 +181,12 @@ def node_config_text(
         "state_dir": str(files.node_state),
         "container_log_dir": str(files.pod_logs),
         "agent_health_port": ports["node_agent"],
+        "kubelet_port": ports["kubelet"],
+        "kubelet_tls": {
+            "cert": str(pki.serving_cert),
+            "key": str(pki.serving_key),
+            "client_ca": str(pki.ca_cert),
+        },
         "proxy_health_port": ports["service_proxy"],
         "images": images,
     }
@@ -196,7 +206,7 @@ def write_k8s_files(
         path.mkdir(parents=True, exist_ok=True)
     write_kubeconfigs(files, _apiserver_url(ports), pki)
     files.node_config.write_text(
-        node_config_text(layout, ports, files, start_delay_s=start_delay_s)
+        node_config_text(layout, ports, files, pki, start_delay_s=start_delay_s)
     )
     return files
 
@@ -273,6 +283,12 @@ def build_k8s_parts(
                     f"--service-node-port-range={low}-{high}",
                     # the reconciler refuses a loopback advertise address
                     "--endpoint-reconciler-type=none",
+                    # kubectl logs: the node's kubelet API at its InternalIP (its Hostname does
+                    # not resolve), verified with the cluster CA, with a client certificate
+                    "--kubelet-preferred-address-types=InternalIP",
+                    f"--kubelet-certificate-authority={pki.ca_cert}",
+                    f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+                    f"--kubelet-client-key={pki.kubelet_client_key}",
                     "--profiling=false",
                 ],
                 stop_wait_s=20,

@@ -7,6 +7,15 @@ checks would all have to wait for it; with our own CA every file is written befo
 starts, and the controller-manager and scheduler serve the same certificate, so one CA file
 verifies all three. The keys use the ``cryptography`` library; nothing here is hand-rolled crypto.
 
+The node agent's kubelet API (:mod:`refstack.node.kubelet_api`, for ``kubectl logs``) serves
+the same certificate too: it names 127.0.0.1, the node's address, so the API server's
+``--kubelet-certificate-authority`` is this CA. The API server authenticates to it with a client
+certificate of its own (``apiserver-kubelet-client.crt``, CN ``kube-apiserver-kubelet-client``),
+and the node answers only clients whose certificate this CA signed. The CA key is kept
+(``ca.key``, 0600) so that a certificate added later can be signed without a new CA; a directory
+written before it was kept gets a new CA and serving certificate once, when the client
+certificate is first needed (the kubeconfigs name the CA file, so they follow).
+
 Authentication is by static bearer token (``--token-auth-file``): an ``admin`` token in
 ``system:masters`` for users (kubectl, chaosk8s), the built-in ``system:kube-controller-manager``
 and ``system:kube-scheduler`` identities (bound by the API server's default RBAC), one token
@@ -49,6 +58,19 @@ class ClusterPki:
     @property
     def ca_cert(self) -> Path:
         return self.directory / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The API server's client certificate for the kubelet API."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.directory / "apiserver-kubelet-client.key"
 
     @property
     def serving_cert(self) -> Path:
@@ -170,8 +192,66 @@ def _issue_serving(
     return key, cert
 
 
+def _issue_client(
+    ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, common_name: str
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = _key()
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=_VALID_DAYS))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _ensure_certificates(pki: ClusterPki, service_ip: str) -> None:
+    """The CA, the serving and the kubelet client certificate: what is missing is issued;
+    without the CA's key every one of them is issued anew."""
+    wanted = (
+        pki.ca_cert,
+        pki.ca_key,
+        pki.serving_cert,
+        pki.serving_key,
+        pki.kubelet_client_cert,
+        pki.kubelet_client_key,
+    )
+    if all(path.is_file() for path in wanted):
+        return
+    new_ca = not (pki.ca_cert.is_file() and pki.ca_key.is_file())
+    if new_ca:
+        ca_key, ca_cert = _issue_ca(pki)
+        _write_private(pki.ca_key, _pem_key(ca_key))
+        _write_cert(pki.ca_cert, ca_cert)
+    else:
+        ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+        loaded = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+        assert isinstance(loaded, rsa.RSAPrivateKey)
+        ca_key = loaded
+    if new_ca or not (pki.serving_cert.is_file() and pki.serving_key.is_file()):
+        key, cert = _issue_serving(ca_key, ca_cert, service_ip)
+        _write_private(pki.serving_key, _pem_key(key))
+        _write_cert(pki.serving_cert, cert)
+    if new_ca or not (pki.kubelet_client_cert.is_file() and pki.kubelet_client_key.is_file()):
+        key, cert = _issue_client(ca_key, ca_cert, "kube-apiserver-kubelet-client")
+        _write_private(pki.kubelet_client_key, _pem_key(key))
+        _write_cert(pki.kubelet_client_cert, cert)
+
+
 def ensure_pki(directory: Path, *, service_ip: str) -> ClusterPki:
-    """Write whatever is missing of the CA, serving cert, SA keys and tokens; return their paths.
+    """Write whatever is missing of the CA, the serving and kubelet client certificates, the SA
+    keys and tokens; return their paths.
 
     ``service_ip`` is the ``kubernetes`` Service's ClusterIP (first address of the service
     range), named in the serving certificate as a real cluster's is.
@@ -179,12 +259,7 @@ def ensure_pki(directory: Path, *, service_ip: str) -> ClusterPki:
     pki = ClusterPki(directory)
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    if not (pki.ca_cert.is_file() and pki.serving_cert.is_file() and pki.serving_key.is_file()):
-        ca_key, ca_cert = _issue_ca(pki)
-        key, cert = _issue_serving(ca_key, ca_cert, service_ip)
-        _write_private(pki.serving_key, _pem_key(key))
-        pki.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _ensure_certificates(pki, service_ip)
     if not (pki.sa_key.is_file() and pki.sa_pub.is_file()):
         sa_key = _key()
         _write_private(pki.sa_key, _pem_key(sa_key))

@@ -46,6 +46,7 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "kube_controller_manager": 10257,
     "kube_scheduler": 10259,
     "node_agent": 10248,
+    "kubelet": 10250,  # the node agent's kubelet API (HTTPS: kubectl logs)
     "service_proxy": 10256,
     "gateway_nodeport": 30080,
 }
@@ -58,6 +59,7 @@ K8S_PORT_NAMES: frozenset[str] = frozenset(
         "kube_controller_manager",
         "kube_scheduler",
         "node_agent",
+        "kubelet",
         "service_proxy",
         "gateway_nodeport",
     }
@@ -87,6 +89,7 @@ PORT_OWNERS: Mapping[str, str] = {
     "kube_controller_manager": "kube-controller-manager",
     "kube_scheduler": "kube-scheduler",
     "node_agent": "node-agent",
+    "kubelet": "node-agent (its kubelet API, for kubectl logs)",
     "service_proxy": "service-proxy",
     "gateway_nodeport": "service-proxy (the gateway Service's NodePort)",
 }
