@@ -19,15 +19,26 @@ quietly hide a test from plain ``pytest``.
 ``--hypothesis-profile=thorough``): 150 a family. The tests derandomize, so a run sees the same
 examples. They are registered here, in a conftest pytest reads before its plugins configure,
 because Hypothesis's plugin loads the profile named on the command line at that point.
+
+**Bytecode** is cached even where the environment says not to (``PYTHONDONTWRITEBYTECODE``, which
+some shells and CI images set): without it each xdist process compiles every module it imports
+and pytest rewrites the asserts of every test module again, about 3.5 s a process of the
+~7.5 s its collection costs, and each ``python -m chaosgate`` a test starts compiles the
+package again. The variable is dropped from ``os.environ`` too, before the xdist processes and
+the tests' own child processes start. (scripts/test clears it for the same reason.)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 settings.register_profile("unit", max_examples=30)
 settings.register_profile("thorough", max_examples=150)
