@@ -85,7 +85,7 @@ def test_a_flood_is_written_counted_and_switched_off(platform: Platform) -> None
     with platform.client() as client:
         result = flood_logs(
             3000,
-            1.0,
+            0.5,
             services=list(SERVICES),
             deadline_s=2.0,
             poll_s=0.25,
@@ -104,7 +104,7 @@ def test_a_flood_is_written_counted_and_switched_off(platform: Platform) -> None
     # the services (this process) were busy writing, and so was the machine
     cores = result["cpu_cores"]
     assert cores["services"] > 0 and 0 < cores["machine_busy"] <= 1
-    assert 0.9 <= result["written_s"] <= 2.0
+    assert 0.45 <= result["written_s"] <= 1.5
     assert [t for t, _ in result["series"]] == sorted(t for t, _ in result["series"])
     # one _count a poll, asking for exactly the three floods' ids
     ids = {state["flood_id"] for state in result["floods"].values()}
@@ -116,11 +116,11 @@ def test_lines_the_store_never_gets_are_waited_for_until_the_deadline(platform: 
     platform.lost = 5
     began = time.monotonic()
     with platform.client() as client:
-        result = flood_logs(600, 0.5, services=list(SERVICES), deadline_s=0.6, poll_s=0.1,
+        result = flood_logs(360, 0.3, services=list(SERVICES), deadline_s=0.3, poll_s=0.1,
                             client=client, cpu=PartsCpu({}))  # fmt: skip
     assert result["stored_by_deadline"] == result["emitted"] - 5
     assert result["all_stored_after_s"] is None
-    assert time.monotonic() - began >= 0.5 + 0.6
+    assert time.monotonic() - began >= 0.3 + 0.3
 
 
 @pytest.mark.usefixtures("platform")

@@ -47,10 +47,12 @@ def receiver(tmp_path: Path) -> Iterator[LedgerReceiver]:
     env = Environment(events=new_events())
     master = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=closed_port())
     assert isinstance(master, MasterRunner)
+    receiver = LedgerReceiver(tmp_path / "ledger", master)
     try:
-        yield LedgerReceiver(tmp_path / "ledger", master)
+        yield receiver
     finally:
-        master.quit()
+        if not receiver.shutting_down:  # its on_quitting quit the master (a quit sleeps 0.5 s)
+            master.quit()
 
 
 def _account(tmp_path: Path) -> dict[str, Any]:
