@@ -261,7 +261,14 @@ def test_a_client_that_stops_reading_stops_the_pod_from_sending() -> None:
         up, target = await tcp_server(flood)
         server, address = await proxy(lambda: target)
         _, writer = await asyncio.open_connection(*address)
-        await asyncio.sleep(1.5)  # read nothing meanwhile
+        seen = [-1]
+
+        def stalled() -> bool:  # the pod sent nothing more for a quarter second
+            seen.append(sent)
+            return seen[-1] == seen[-2]
+
+        # read nothing meanwhile; without flow control it stalls only after all 160 MiB
+        await wait_until_async(stalled, timeout_s=10, interval_s=0.25, message="sending stalls")
         print(f"sent {sent / 2**20:.1f} MiB while the client read nothing")
         assert sent < 80 * 2**20  # socket buffers only; without flow control: all 160 MiB
         writer.transport.abort()
