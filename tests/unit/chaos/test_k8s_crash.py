@@ -40,6 +40,7 @@ from tests.unit.chaos.support import experiment
 USERS = {"app.kubernetes.io/name": "users"}
 SELECTOR = "app.kubernetes.io/name=users"
 NODE = "chaosgate-local"
+BACKOFF_S = 0.1  # the agent node's first crash back-off: short, the tests wait it out
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 Obj = dict[str, Any]
 
@@ -132,7 +133,7 @@ class AgentNode:
         tmp_path: Path,
         *,
         restart_policy: str = "Always",
-        backoff_s: float = 0.3,
+        backoff_s: float = BACKOFF_S,
     ) -> None:
         self.fake, self.key = fake, ("restaurant", "users-1")
         self.pod = users_pod()
@@ -254,8 +255,8 @@ def test_three_crashes_each_wait_for_the_restart_and_its_back_off(
     assert [c["pid"] for c in crashes[1:]] == [c["new_pid"] for c in crashes[:-1]]
     assert len({c["pid"] for c in crashes} | {crashes[-1]["new_pid"]}) == 4
     assert [k.signal for k in node.kills_seen] == [9, 9, 9]
-    # the first restart is immediate, the next ones wait out the back-off (0.3 s, 0.6 s)
-    assert crashes[1]["back_after_s"] >= 0.3 and crashes[2]["back_after_s"] >= 0.6
+    # the first restart is immediate, the next ones wait out the back-off (0.1 s, 0.2 s)
+    assert crashes[1]["back_after_s"] >= BACKOFF_S and crashes[2]["back_after_s"] >= 2 * BACKOFF_S
     assert crashes[0]["killed_at"] < crashes[1]["killed_at"] < crashes[2]["killed_at"]
     assert node.runner.restart_count == 3 == result["restart_count_after"]
 

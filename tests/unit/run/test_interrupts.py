@@ -83,12 +83,12 @@ def test_a_second_signal_during_the_rollbacks_does_not_abandon_them(tmp_path: Pa
     doc = experiment(
         method=[activity("action", "break", "break_it"), activity("action", "wait", "slow",
                                                                   seconds=10)],
-        rollbacks=[activity("action", "slow-undo", "slow", seconds=1.0),
+        rollbacks=[activity("action", "slow-undo", "slow", seconds=0.5),
                    activity("action", "repair", "repair")],
     )  # fmt: skip
     interrupts = Interrupts()
-    with interrupts.installed():
-        _signal_later((0.5, signal.SIGINT), (0.5, signal.SIGINT), (0.2, signal.SIGTERM))
+    with interrupts.installed():  # the later two during slow-undo (0.5 to 1.0 s)
+        _signal_later((0.5, signal.SIGINT), (0.15, signal.SIGINT), (0.1, signal.SIGTERM))
         journal = run_experiment(
             write(tmp_path, doc),
             timeline=Timeline(),
