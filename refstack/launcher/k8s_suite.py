@@ -129,7 +129,13 @@ def deploy_suite(
     timeout_s: float,
 ) -> str:
     """Delete an earlier gate Job, apply the suite (which starts a new one) and wait until the
-    Locust workers are available. Returns kubectl's summary of the suite's workloads."""
+    Locust workers are available. Returns kubectl's summary of the suite's workloads.
+
+    The earlier Job goes with its pod first (foreground cascade): two masters behind the
+    workers' one Service would share them, and a worker whose connection the proxy moves to
+    the new master mid-run carries its batch numbers along, which the new master rightly
+    counts as missing entries (seen: a gate deployed a minute after another failed
+    ``load.workers`` with 1,348 entries missing)."""
     deploy_dir.mkdir(parents=True, exist_ok=True)
     (deploy_dir / "target.yaml").write_text(
         "# the in-cluster runner's target, rendered by `chaosgate stack suite`; do not edit\n"
@@ -141,7 +147,8 @@ def deploy_suite(
         kubeconfig,
         [
             "delete", "job", GATE_JOB, f"--namespace={SUITE_NAMESPACE}",
-            "--ignore-not-found", "--wait=true", f"--timeout={int(timeout_s)}s",
+            "--ignore-not-found", "--cascade=foreground", "--wait=true",
+            f"--timeout={int(timeout_s)}s",
         ],
         timeout_s + 30,
         f"deleting the earlier gate Job {SUITE_NAMESPACE}/{GATE_JOB}",
