@@ -45,9 +45,9 @@ from chaosgate.run.reports_dir import check_reports_dir
 from chaosgate.target import Target, TargetError
 from chaosgate.vocabulary import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from refstack.launcher.builds import BuildError
-from refstack.launcher.launcher import StackError
 from refstack.launcher.ports import PortError
 from refstack.launcher.prerequisites import StackPrerequisiteError
+from refstack.launcher.record import StackError
 
 __all__ = ["app", "main"]
 

@@ -16,9 +16,9 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from refstack.launcher.configs import SERVICES
-from refstack.launcher.launcher import StackRecord, read_record
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
+from refstack.launcher.record import StackRecord, read_record
 from refstack.launcher.supervisor import SupervisorClient
 
 __all__ = [

@@ -27,9 +27,9 @@ import yaml
 from refstack.launcher.builds import ensure_k8s_builds
 from refstack.launcher.k8s_deploy import APP_NAMESPACE, DeployError, run_kubectl
 from refstack.launcher.k8s_parts import NODE_NAME, k8s_files
-from refstack.launcher.launcher import StackError, read_record
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import HOST
+from refstack.launcher.record import StackError, read_record
 
 __all__ = [
     "GATE_JOB",

@@ -2,20 +2,17 @@
 
 ``up`` checks ports and programs, builds what is missing, renders every config, starts
 supervisord (which outlives the CLI), starts the parts in order and waits for each health
-check. It writes a record of what it started; ``status`` and ``down`` act on that record only,
-so ``down`` stops what ``up`` started and nothing else.
+check. It writes a record of what it started (:mod:`refstack.launcher.record`); ``status`` and
+``down`` act on that record only, so ``down`` stops what ``up`` started and nothing else.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import ssl
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +32,7 @@ from refstack.launcher.k8s_parts import (
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
 from refstack.launcher.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
+from refstack.launcher.record import StackError, StackRecord, pid_alive, read_record
 from refstack.launcher.supervisor import (
     SupervisorClient,
     render_supervisord_conf,
@@ -45,9 +43,6 @@ if TYPE_CHECKING:  # the PKI needs cryptography, which only the local stack's ex
     from refstack.launcher.k8s_pki import ClusterPki
 
 __all__ = [
-    "StackError",
-    "StackRecord",
-    "read_record",
     "stack_down",
     "stack_status",
     "stack_up",
@@ -66,59 +61,6 @@ _DEPENDS_ON: dict[str, str] = {
     "node-agent": "kube-apiserver",
     "service-proxy": "kube-apiserver",
 }
-
-
-class StackError(Exception):
-    """The stack cannot be started, stopped or inspected; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class StackRecord:
-    ports: dict[str, int]
-    supervisord_pid: int
-    started_at: float
-    parts: list[PartRow]
-    k8s: bool = False  # `stack up --k8s`: the control plane runs and the services are pods
-
-    def save(self, path: Path) -> None:
-        payload = asdict(self)
-        path.write_text(json.dumps(payload, indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> StackRecord:
-        payload = json.loads(path.read_text())
-        return cls(
-            ports=payload["ports"],
-            supervisord_pid=payload["supervisord_pid"],
-            started_at=payload["started_at"],
-            parts=[PartRow(**row) for row in payload["parts"]],
-            k8s=bool(payload.get("k8s", False)),
-        )
-
-
-def _pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie left for an init that does not reap counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def read_record(layout: StackLayout) -> StackRecord | None:
-    """The running stack's record, or None when no stack from this state dir is running."""
-    if not layout.record_file.is_file():
-        return None
-    record = StackRecord.load(layout.record_file)
-    if not _pid_alive(record.supervisord_pid):
-        return None
-    return record
 
 
 def _supervisor_processes(layout: StackLayout) -> dict[str, dict[str, object]]:
@@ -397,7 +339,7 @@ def stack_down(layout: StackLayout, *, report: Report, timeout_s: float = 90.0) 
             f"{layout.supervisor_socket}: {exc}; stop it with `kill {record.supervisord_pid}`"
         ) from exc
     deadline = time.monotonic() + timeout_s
-    while _pid_alive(record.supervisord_pid):
+    while pid_alive(record.supervisord_pid):
         if time.monotonic() > deadline:
             raise StackError(
                 f"supervisord (pid {record.supervisord_pid}) still running after {timeout_s:.0f} s"

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from refstack.launcher.launcher import read_record, stack_down, stack_up
+from refstack.launcher.launcher import stack_down, stack_up
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
 from refstack.launcher.ports import resolve_ports
+from refstack.launcher.record import read_record
 from tests.integration.wheel import REPO_ROOT, InstalledWheel, installed_wheel
 
 

@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from refstack.launcher.health import PartRow
-from refstack.launcher.launcher import StackRecord, stack_down, stack_status, start_supervisord
+from refstack.launcher.launcher import stack_down, stack_status, start_supervisord
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import Part
+from refstack.launcher.record import StackRecord
 from refstack.launcher.supervisor import Program
 from tests.support.waiting import wait_until
 

@@ -15,10 +15,11 @@ import pytest
 
 from refstack.launcher.builds import ensure_k8s_builds
 from refstack.launcher.k8s_parts import k8s_files
-from refstack.launcher.launcher import read_record, stack_down, stack_up
+from refstack.launcher.launcher import stack_down, stack_up
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
 from refstack.launcher.ports import HOST, resolve_ports
+from refstack.launcher.record import read_record
 from tests.integration.k8s.bare_control_plane import Cluster
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from refstack.launcher.launcher import StackRecord
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import resolve_ports
+from refstack.launcher.record import StackRecord
 
 __all__ = ["PORTS", "fake_stack"]
 

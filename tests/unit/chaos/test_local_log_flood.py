@@ -17,10 +17,10 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos.local_log_flood import PartsCpu, flood_logs, split_rate
-from refstack.launcher.launcher import StackRecord
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
 from refstack.launcher.ports import resolve_ports
+from refstack.launcher.record import StackRecord
 from tests.unit.services.support import Services, ServiceUnderTest
 
 PORTS = resolve_ports({"CHAOSGATE_PORT_OFFSET": "30000"})

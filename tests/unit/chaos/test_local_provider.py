@@ -17,9 +17,9 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosgate.chaos import local_actions, local_probes
-from refstack.launcher.launcher import StackRecord
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import resolve_ports
+from refstack.launcher.record import StackRecord
 from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
