@@ -20,8 +20,9 @@ from chaosgate.cli_common import (
 from chaosgate.faults.command import pending_lines
 from chaosgate.target import TargetError
 from chaosgate.vocabulary import EXIT_FAILED
-from refstack.launcher.builds import ensure_builds, ensure_k8s_builds
+from refstack.launcher.builds import ensure_builds
 from refstack.launcher.health import PartStatus
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_parts import DEFAULT_POD_START_DELAY_S
 from refstack.launcher.launcher import stack_down, stack_status, stack_up
 from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from refstack.launcher.builds import K8sBuildOutputs
+from refstack.launcher.k8s_builds import K8sBuildOutputs
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import Part
 from refstack.launcher.ports import HOST

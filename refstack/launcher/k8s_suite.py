@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from refstack.launcher.builds import ensure_k8s_builds
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_deploy import APP_NAMESPACE, DeployError, run_kubectl
 from refstack.launcher.k8s_parts import NODE_NAME, k8s_files
 from refstack.launcher.layout import StackLayout

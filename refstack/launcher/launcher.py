@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from refstack.launcher.builds import ensure_builds, ensure_k8s_builds, find_system_binaries
+from refstack.launcher.builds import ensure_builds, find_system_binaries
 from refstack.launcher.configs import LOG_INDEX_TEMPLATE, SERVICES, K8sDiscovery, write_configs
 from refstack.launcher.health import PartRow, PartStatus, probe_parts
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_deploy import DeployError, deploy_restaurant
 from refstack.launcher.k8s_parts import (
     DEFAULT_POD_START_DELAY_S,

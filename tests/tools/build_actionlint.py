@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from refstack.launcher.builds import BuildError, BuildResult, GoRunner, _inputs_hash, _run_go
+from refstack.launcher.builds import BuildError, BuildResult, GoRunner, inputs_hash
+from refstack.launcher.builds import run_go as go_runner
 from refstack.launcher.layout import StackLayout
 
 __all__ = [
@@ -50,7 +51,7 @@ def actionlint_version(gomod: Path) -> str:
 
 def actionlint_path(cache_dir: Path, module_dir: Path = MODULE_DIR) -> Path:
     """Where the build of the pinned version lives in the cache (it may not exist yet)."""
-    key = _inputs_hash([module_dir / "go.mod", module_dir / "go.sum"], module_dir)
+    key = inputs_hash([module_dir / "go.mod", module_dir / "go.sum"], module_dir)
     return cache_dir / "bin" / f"actionlint-{key}"
 
 
@@ -65,7 +66,7 @@ def ensure_actionlint(
     log_dir: Path,
     *,
     module_dir: Path = MODULE_DIR,
-    run_go: GoRunner = _run_go,
+    run_go: GoRunner = go_runner,
 ) -> BuildResult:
     """Build the pinned actionlint into the cache unless it is there already.
 

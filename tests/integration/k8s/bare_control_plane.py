@@ -21,7 +21,8 @@ import pytest
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from refstack.launcher.builds import BuildError, ensure_k8s_builds
+from refstack.launcher.builds import BuildError
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_parts import (
     K8sFiles,
     build_k8s_parts,

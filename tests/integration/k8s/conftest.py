@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from refstack.launcher.builds import ensure_k8s_builds
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_parts import k8s_files
 from refstack.launcher.launcher import stack_down, stack_up
 from refstack.launcher.layout import StackLayout

@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from refstack.launcher.builds import (
-    K8S_COMMANDS,
-    K8S_CONTROL_PLANE,
-    BuildError,
-    _run_logged,
-    ensure_k8s_builds,
-)
+from refstack.launcher.builds import BuildError, run_logged
+from refstack.launcher.k8s_builds import K8S_COMMANDS, K8S_CONTROL_PLANE, ensure_k8s_builds
 from refstack.launcher.layout import StackLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -169,7 +164,7 @@ def test_a_failing_command_reports_its_log_tail(tmp_path: Path) -> None:
     log = tmp_path / "build.log"
     script = "import sys; print('compiling'); print('undefined: foo'); sys.exit(3)"
     with pytest.raises(BuildError, match=r"exit 3.*undefined: foo") as caught:
-        _run_logged([sys.executable, "-c", script], tmp_path, log, "thing")
+        run_logged([sys.executable, "-c", script], tmp_path, log, "thing")
     assert str(log) in str(caught.value)
 
 

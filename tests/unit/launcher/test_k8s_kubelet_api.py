@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from refstack.launcher.builds import K8sBuildOutputs
+from refstack.launcher.k8s_builds import K8sBuildOutputs
 from refstack.launcher.k8s_parts import (
     build_k8s_parts,
     k8s_files,

@@ -14,19 +14,14 @@ import pytest
 import yaml
 from cryptography import x509
 
-from refstack.launcher.builds import (
-    SYSTEM_BINARIES,
-    BuildError,
-    BuildOutputs,
-    K8sBuildOutputs,
-    ensure_k8s_builds,
-)
+from refstack.launcher.builds import SYSTEM_BINARIES, BuildError, BuildOutputs
 from refstack.launcher.configs import (
     K8sDiscovery,
     prometheus_config,
     rsyslog_config,
     write_configs,
 )
+from refstack.launcher.k8s_builds import K8sBuildOutputs, ensure_k8s_builds
 from refstack.launcher.k8s_deploy import wrapper_kustomization
 from refstack.launcher.k8s_parts import (
     K8S_PART_NAMES,

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from refstack.launcher.builds import BuildError, ensure_k8s_builds
+from refstack.launcher.builds import BuildError
+from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.layout import StackLayout
 from refstack.service_env import service_env
 
