@@ -32,6 +32,7 @@ from chaosgate.vocabulary import LedgerEntry
 from scenarios.base import TracedUser
 from scenarios.ledger import FLUSH_EVERY_S, LedgerWriter, encode_line
 from scenarios.ledger_transport import LedgerReceiver, LedgerSender
+from scenarios.stats_csv import settle_stats_csv_on_quit
 
 __all__ = ["LedgerRecorder", "ledger_entry", "ledger_line", "listen"]
 
@@ -133,6 +134,9 @@ class LedgerRecorder:
         if isinstance(runner, MasterRunner) and self.receiver is None and self.directory:
             self.receiver = LedgerReceiver(self.directory, runner)
             self.receiver.install(environment.events)
+        if runner is not None and not isinstance(runner, WorkerRunner):
+            # Locust's stats CSV, where the run compares its ledger, counts what its stats do
+            settle_stats_csv_on_quit(environment)
         if isinstance(runner, WorkerRunner):
             # a worker's quitting must flush before Locust's own goodbye to the master: the
             # quitting listeners run in reverse order, so this one (added after the runner's)
