@@ -18,7 +18,7 @@ from scenarios.stats_csv import settle_stats_csv_on_quit
 
 def _environment(prefix: Path | None) -> Environment:
     options = argparse.Namespace(csv_prefix=str(prefix) if prefix else None)
-    environment = Environment(events=Events(), parsed_options=options)
+    environment = Environment(events=Events(), parsed_options=options)  # type: ignore[no-untyped-call]
     environment.create_local_runner()
     return environment
 
@@ -37,12 +37,12 @@ def _run_and_quit(tmp_path: Path, *, settle: bool, signalled: bool = False) -> t
         settle_stats_csv_on_quit(environment)
     writing = gevent.spawn(writer.stats_writer)
     gevent.sleep(0.05)  # its first write: no request yet
-    environment.events.request.fire(
+    environment.events.request.fire(  # type: ignore[no-untyped-call]
         request_type="GET", name="/api/menu", response_time=3.0, response_length=10,
         response=None, context={}, exception=None,
     )  # fmt: skip
     if signalled:
-        environment.events.quitting.fire(environment=environment)
+        environment.events.quitting.fire(environment=environment)  # type: ignore[no-untyped-call]
     began = time.monotonic()
     assert environment.runner is not None
     environment.runner.quit()
