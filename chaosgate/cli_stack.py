@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Annotated
 
+import httpx
 import typer
 from rich.table import Table
 
+from assertions.backends.elasticsearch import ElasticsearchBackend
+from assertions.backends.errors import BackendError
 from chaosgate.cli_common import (
     PortOption,
     http_client,
@@ -25,9 +29,12 @@ from refstack.launcher.health import PartStatus
 from refstack.launcher.k8s_builds import ensure_k8s_builds
 from refstack.launcher.k8s_parts import DEFAULT_POD_START_DELAY_S
 from refstack.launcher.launcher import stack_down, stack_status, stack_up
-from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S
+from refstack.launcher.layout import StackLayout
+from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S, part_urls
 from refstack.launcher.ports import resolve_ports
 from refstack.launcher.prerequisites import check_stack_prerequisites
+from refstack.launcher.record import read_record
+from refstack.launcher.stores import DEFAULT_STORE, STORES, store_named
 
 __all__ = ["stack_app"]
 
@@ -59,6 +66,40 @@ def _megabytes(size: int | None) -> str:
     return "-" if size is None else f"{size / 2**20:.0f} MB"
 
 
+def _store_of(layout: StackLayout, http: httpx.Client) -> dict[str, str | None] | None:
+    """Which store the running stack keeps its logs and spans in, and what its node says it
+    is at its root endpoint (distribution and version; None where it does not answer)."""
+    record = read_record(layout)
+    if record is None:
+        return None
+    url = part_urls(record.ports)["store"]
+    facts: dict[str, str | None] = {"name": record.store, "url": url}
+    try:
+        info = ElasticsearchBackend(http, url, "*").version()
+    except BackendError as exc:
+        return {**facts, "distribution": None, "version": None, "error": exc.reason}
+    return {
+        **facts,
+        "distribution": str(info.details.get("distribution", "")) or None,
+        "version": info.version,
+        "error": None,
+    }
+
+
+def _describe_store(store: Mapping[str, str | None]) -> str:
+    if store["version"] is None:
+        return f"store: {store['name']} at {store['url']} does not answer: {store['error']}"
+    return (
+        f"store: {store['name']} at {store['url']} "
+        f"(the node says {store['distribution']} {store['version']})"
+    )
+
+
+def _store_line(layout: StackLayout, http: httpx.Client) -> str:
+    store = _store_of(layout, http)
+    return "store: none running" if store is None else _describe_store(store)
+
+
 @stack_app.command("up")
 def stack_up_command(
     port: PortOption = None,
@@ -82,8 +123,20 @@ def stack_up_command(
             "as Deployments of manifests/overlays/local (first build: minutes).",
         ),
     ] = False,
+    logs: Annotated[
+        str,
+        typer.Option(
+            "--logs",
+            metavar="STORE",
+            help=f"The store of the logs and spans: {' or '.join(STORES)}.",
+        ),
+    ] = DEFAULT_STORE.name,
 ) -> None:
     """Build what is missing, start every part under supervisord, wait until all are healthy."""
+    try:
+        store = store_named(logs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--logs") from None
     ports = resolve_ports(os.environ, port or [])
     layout = stack_layout()
     check_stack_prerequisites(layout)
@@ -97,8 +150,11 @@ def stack_up_command(
             restart_delay_s=restart_delay,
             k8s=k8s,
             pod_start_delay_s=pod_start_delay,
+            store=store,
         )
+        store_line = _store_line(layout, http)
     out.print(_status_table(statuses))
+    out.print(store_line, markup=False, highlight=False)
 
 
 @stack_app.command("suite")
@@ -138,6 +194,7 @@ def stack_status_command(
     layout = stack_layout()
     with http_client() as http:
         statuses = stack_status(layout, http)
+        store = _store_of(layout, http) if statuses is not None else None
     if statuses is None:
         if as_json:
             out.print_json(json.dumps({"running": False, "parts": []}))
@@ -157,9 +214,12 @@ def stack_status_command(
             }
             for s in statuses
         ]
-        out.print_json(json.dumps({"running": True, "parts": parts, "faults_not_undone": faults}))
+        answer = {"running": True, "store": store, "parts": parts, "faults_not_undone": faults}
+        out.print_json(json.dumps(answer))
     else:
         out.print(_status_table(statuses))
+        if store is not None:
+            out.print(_describe_store(store), markup=False, highlight=False)
         for line in faults:
             out.print(f"fault not undone: {line}", markup=False, highlight=False)
         if faults:
@@ -186,11 +246,12 @@ def stack_build_command(
         bool, typer.Option("--k8s", help="Also build etcd and the Kubernetes control plane.")
     ] = False,
 ) -> None:
-    """Build (or find in the cache) Jaeger and the OpenSearch node (and with --k8s, etcd and
-    the Kubernetes control plane)."""
+    """Build (or find in the cache) Jaeger, the OpenSearch and the Elasticsearch node (and with
+    --k8s, etcd, the Kubernetes control plane and Prometheus with Kubernetes discovery)."""
     layout = stack_layout()
     check_stack_prerequisites(layout)
-    results = list(ensure_builds(layout, report=report_progress).results)
+    stores = tuple(STORES.values())
+    results = list(ensure_builds(layout, stores=stores, report=report_progress).results)
     if k8s:
         results += ensure_k8s_builds(layout, report=report_progress).results
     for result in results:

@@ -40,7 +40,7 @@ DEFAULT_LOCAL_K8S_PORTS: Mapping[str, int] = {
     for name in (
         "gateway_nodeport",
         "jaeger_query",
-        "opensearch",
+        "store",
         "prometheus",
         "alertmanager",
         "sink",
@@ -75,9 +75,9 @@ def _observability(ports: Mapping[str, int]) -> dict[str, Any]:
     return {
         "jaeger": JaegerConfig(
             query_url=local_url("jaeger_query", ports),
-            span_store=SpanStoreConfig(url=local_url("opensearch", ports)),
+            span_store=SpanStoreConfig(url=local_url("store", ports)),
         ),
-        "elasticsearch": ElasticsearchConfig(url=local_url("opensearch", ports)),
+        "elasticsearch": ElasticsearchConfig(url=local_url("store", ports)),
         "prometheus": PrometheusConfig(url=local_url("prometheus", ports)),
         "alertmanager": AlertmanagerConfig(url=local_url("alertmanager", ports)),
         "sink": SinkConfig(url=local_url("sink", ports)),

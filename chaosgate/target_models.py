@@ -53,7 +53,7 @@ LOCAL_HOST = "127.0.0.1"
 
 DEFAULT_LOCAL_PORTS: Mapping[str, int] = {
     name: DEFAULT_PORTS[name]
-    for name in ("gateway", "jaeger_query", "opensearch", "prometheus", "alertmanager", "sink")
+    for name in ("gateway", "jaeger_query", "store", "prometheus", "alertmanager", "sink")
 }
 """The local stack's ports that the built-in target points at (from the stack's one table)."""
 
@@ -134,7 +134,7 @@ class ElasticsearchConfig(BaseModel):
     """Where the services' logs are searched, and the document fields that carry the ids."""
 
     model_config = _FROZEN
-    url: HttpUrlStr = local_url("opensearch")
+    url: HttpUrlStr = local_url("store")
     index_pattern: IndexPattern = "restaurant-logs-*"
     trace_id_field: DocField = "trace_id"
     request_id_field: DocField = "request_id"
@@ -160,7 +160,7 @@ class SpanStoreConfig(BaseModel):
     """
 
     model_config = _FROZEN
-    url: HttpUrlStr = local_url("opensearch")
+    url: HttpUrlStr = local_url("store")
     index: IndexPattern = LOCAL_SPAN_INDEX
     auth: ElasticsearchAuth | None = None
     verify_tls: bool = True

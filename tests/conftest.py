@@ -58,6 +58,16 @@ def _unit_only(config: pytest.Config) -> bool:
     return bool(config.option.markexpr == _default_markexpr(config))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("opensearch", "elasticsearch"),
+        default="opensearch",
+        help="the store of logs and spans the integration tests' local stack runs "
+        "(`chaosgate stack up --logs`); scripts/test runs the store tests with each",
+    )
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + 1 if _unit_only(config) else 0
 

@@ -37,7 +37,6 @@ __all__ = ["MAX_FLOOD_S", "PartsCpu", "flood_logs", "parts_cpu", "split_rate"]
 MAX_FLOOD_S = 600.0
 _HTTP_TIMEOUT_S = 10.0
 LOG_INDEX = "restaurant-logs-*"
-SHIPPING_PARTS = ("rsyslog", "opensearch")  # the shipper and the store, beside the services
 
 
 class PartsCpu:
@@ -144,9 +143,10 @@ def flood_logs(
     if deadline_s < 0 or poll_s <= 0:
         raise ActivityFailed("deadline_s must be 0 or more and poll_s above 0")
     _layout, record = current_stack()
-    store = part_urls(record.ports)["opensearch"]
+    store = part_urls(record.ports)["store"]
     rates = split_rate(lines_per_s, names)
-    meter = parts_cpu([*names, *SHIPPING_PARTS]) if cpu is None else cpu
+    # the shipper and the store (its part is named after it), beside the services
+    meter = parts_cpu([*names, "rsyslog", record.store]) if cpu is None else cpu
     http = new_http_client(_HTTP_TIMEOUT_S) if client is None else client
     logs = ElasticsearchBackend(http, store, index)
     series: list[list[float]] = []

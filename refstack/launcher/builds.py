@@ -1,7 +1,8 @@
 """Build (or find in the cache) what the local stack runs that is not a Debian package.
 
 - Jaeger v2: ``go build`` of ``cmd/jaeger`` from the module pinned in ``refstack/jaeger/go.mod``;
-- the OpenSearch node: ``mvn package`` of the launcher in ``refstack/opensearch/``;
+- the store of logs and spans (:mod:`refstack.launcher.stores`): ``mvn package`` of its
+  launcher in ``refstack/opensearch/`` or ``refstack/elasticsearch/``;
 - what only the Kubernetes stack runs: :mod:`refstack.launcher.k8s_builds`.
 
 Each output lives in the build cache under a name carrying the hash of its inputs, so a build
@@ -15,12 +16,13 @@ import hashlib
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from refstack.launcher.layout import StackLayout
+from refstack.launcher.stores import DEFAULT_STORE, LogStore, store_named
 
 __all__ = [
     "BuildError",
@@ -64,8 +66,14 @@ class BuildResult:
 @dataclass(frozen=True)
 class BuildOutputs:
     jaeger_binary: Path
-    opensearch_dir: Path
+    store_dirs: Mapping[str, Path]  # store name -> its build (jar and lib/)
     results: tuple[BuildResult, ...]
+
+    def store_dir(self, store: LogStore) -> Path:
+        try:
+            return self.store_dirs[store.name]
+        except KeyError:
+            raise BuildError(f"the {store.product} launcher was not built") from None
 
 
 class GoRunner(Protocol):
@@ -127,29 +135,30 @@ def _build_jaeger(layout: StackLayout, log_dir: Path) -> BuildResult:
     return BuildResult("jaeger", output, built=True, seconds=time.monotonic() - started)
 
 
-def _build_opensearch(layout: StackLayout, log_dir: Path) -> BuildResult:
-    src = layout.refstack_src / "opensearch"
+def _build_store(layout: StackLayout, log_dir: Path, store: LogStore) -> BuildResult:
+    """``mvn package`` of the store's Java launcher in ``refstack/<store>/``: its jar and lib/."""
+    src = layout.refstack_src / store.name
     inputs = [src / "pom.xml", *(p for p in (src / "src").rglob("*") if p.is_file())]
     key = inputs_hash(inputs, src)
-    output = layout.cache_dir / f"opensearch-{key}"
-    if (output / "chaosgate-opensearch.jar").is_file():
-        return BuildResult("opensearch", output, built=False, seconds=0.0)
+    output = layout.cache_dir / f"{store.name}-{key}"
+    if (output / store.jar).is_file():
+        return BuildResult(store.name, output, built=False, seconds=0.0)
     mvn = require_tool("mvn", "install Maven (apt-get install maven)")
     started = time.monotonic()
     run_logged(
         [mvn, "-q", "-B", "-DskipTests", "package"],
         src,
-        log_dir / "build-opensearch.log",
-        "the OpenSearch launcher",
+        log_dir / f"build-{store.name}.log",
+        f"the {store.product} launcher",
     )
     target = src / "target"
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    shutil.copy2(target / "chaosgate-opensearch.jar", partial / "chaosgate-opensearch.jar")
+    shutil.copy2(target / store.jar, partial / store.jar)
     shutil.copytree(target / "lib", partial / "lib")
     partial.rename(output)
-    return BuildResult("opensearch", output, built=True, seconds=time.monotonic() - started)
+    return BuildResult(store.name, output, built=True, seconds=time.monotonic() - started)
 
 
 def find_system_binaries() -> dict[str, Path]:
@@ -172,14 +181,20 @@ def find_system_binaries() -> dict[str, Path]:
 
 
 def ensure_builds(
-    layout: StackLayout, *, report: Callable[[str], None] = lambda _msg: None
+    layout: StackLayout,
+    *,
+    stores: Sequence[LogStore] = (DEFAULT_STORE,),
+    report: Callable[[str], None] = lambda _msg: None,
 ) -> BuildOutputs:
-    """Build what is missing from the cache; ``report`` hears one line per part."""
+    """Build Jaeger and ``stores`` where the cache lacks them; ``report`` hears one line a part."""
     layout.ensure_dirs()
     results: list[BuildResult] = []
-    for part, build in (("jaeger", _build_jaeger), ("opensearch", _build_opensearch)):
+    for part in ("jaeger", *(store.name for store in stores)):
         report(f"build {part}: checking cache")
-        result = build(layout, layout.log_dir)
+        if part == "jaeger":
+            result = _build_jaeger(layout, layout.log_dir)
+        else:
+            result = _build_store(layout, layout.log_dir, store_named(part))
         results.append(result)
         if result.built:
             report(f"build {part}: built in {result.seconds:.0f} s -> {result.output}")
@@ -187,6 +202,6 @@ def ensure_builds(
             report(f"build {part}: up to date ({result.output})")
     return BuildOutputs(
         jaeger_binary=results[0].output,
-        opensearch_dir=results[1].output,
+        store_dirs={result.part: result.output for result in results[1:]},
         results=tuple(results),
     )

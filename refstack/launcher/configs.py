@@ -26,6 +26,7 @@ from chaosgate.receivers.credential import write_token_file
 from refstack.launcher.alerting import alertmanager_config
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import HOST
+from refstack.launcher.stores import DEFAULT_STORE, LogStore
 
 __all__ = [
     "LOG_INDEX_PREFIX",
@@ -91,11 +92,12 @@ def _url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
-def jaeger_config(ports: Mapping[str, int]) -> str:
-    """Jaeger v2: OTLP in, spans stored in OpenSearch, query API and UI on ``jaeger_query``."""
-    opensearch = {
-        "opensearch": {
-            "server_urls": [_url(ports["opensearch"])],
+def jaeger_config(ports: Mapping[str, int], store: LogStore = DEFAULT_STORE) -> str:
+    """Jaeger v2: OTLP in, spans stored in the store (its own backend kind: ``opensearch`` or
+    ``elasticsearch``), query API and UI on ``jaeger_query``."""
+    backend = {
+        store.jaeger_backend: {
+            "server_urls": [_url(ports["store"])],
             "indices": {
                 "index_prefix": JAEGER_INDEX_PREFIX,
                 **{
@@ -122,9 +124,9 @@ def jaeger_config(ports: Mapping[str, int]) -> str:
             },
         },
         "extensions": {
-            "jaeger_storage": {"backends": {"opensearch_store": opensearch}},
+            "jaeger_storage": {"backends": {"span_store": backend}},
             "jaeger_query": {
-                "storage": {"traces": "opensearch_store"},
+                "storage": {"traces": "span_store"},
                 "http": {"endpoint": f"{HOST}:{ports['jaeger_query']}"},
                 "grpc": {"endpoint": f"{HOST}:{ports['jaeger_query_grpc']}"},
             },
@@ -138,7 +140,7 @@ def jaeger_config(ports: Mapping[str, int]) -> str:
             }
         },
         "processors": {"batch": {"timeout": "200ms"}},
-        "exporters": {"jaeger_storage_exporter": {"trace_storage": "opensearch_store"}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": "span_store"}},
     }
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -237,7 +239,8 @@ def rsyslog_config(
     With ``pod_log_dir`` (``stack up --k8s``) it also tails every container log the node agent
     writes there; lines that are not JSON objects (a server's own start-up lines) are dropped.
 
-    ``searchType=""`` stops omelasticsearch adding the ``_type`` that OpenSearch 2 rejects.
+    ``searchType=""`` stops omelasticsearch adding a ``_type`` (OpenSearch 2 rejects one;
+    Elasticsearch 7 takes typeless bulk requests).
     The daily index name comes from the time rsyslog received the line (UTC).
     """
     work_dir = layout.data_dir / "rsyslog"
@@ -252,17 +255,17 @@ template(name="restaurant_index" type="string"
          string="{LOG_INDEX_PREFIX}%timegenerated:1:10:date-rfc3339,date-utc%")
 
 input(type="imfile" file="{layout.service_log_dir}/*.log" tag="restaurant"
-      ruleset="ship_to_opensearch" freshStartTail="off" readMode="0")
+      ruleset="ship_to_store" freshStartTail="off" readMode="0")
 {_pod_log_input(pod_log_dir)}
-ruleset(name="ship_to_opensearch") {{
+ruleset(name="ship_to_store") {{
   action(type="mmjsonparse" cookie="" useRawMsg="on")
   if $parsesuccess == "OK" then {{
-    action(type="omelasticsearch" server="{HOST}" serverport="{ports["opensearch"]}"
+    action(type="omelasticsearch" server="{HOST}" serverport="{ports["store"]}"
            template="restaurant_doc" searchIndex="restaurant_index" dynSearchIndex="on"
            searchType="" bulkmode="on" maxbytes="10m"
            queue.type="linkedList" queue.size="100000" queue.dequeueBatchSize="1000"
            action.resumeRetryCount="-1" action.resumeInterval="1"
-           errorfile="{work_dir}/opensearch-errors.json")
+           errorfile="{work_dir}/store-errors.json")
   }}
 }}
 """
@@ -273,7 +276,7 @@ def _pod_log_input(pod_log_dir: Path | None) -> str:
         return ""
     return (
         f'input(type="imfile" file="{pod_log_dir}/*.log" tag="pods"\n'
-        '      ruleset="ship_to_opensearch" freshStartTail="off" readMode="0")\n'
+        '      ruleset="ship_to_store" freshStartTail="off" readMode="0")\n'
     )
 
 
@@ -283,6 +286,7 @@ def write_configs(
     *,
     k8s: K8sDiscovery | None = None,
     pod_log_dir: Path | None = None,
+    store: LogStore = DEFAULT_STORE,
 ) -> ConfigPaths:
     layout.ensure_dirs()
     (layout.data_dir / "rsyslog").mkdir(parents=True, exist_ok=True)
@@ -295,7 +299,7 @@ def write_configs(
         sink_token=write_token_file(layout.run_dir / "sink-token"),
     )
     shutil.copyfile(layout.refstack_src / "prometheus" / "rules.yml", paths.rules)
-    paths.jaeger.write_text(jaeger_config(ports))
+    paths.jaeger.write_text(jaeger_config(ports, store))
     paths.prometheus.write_text(prometheus_config(ports, paths.rules, k8s))
     paths.alertmanager.write_text(alertmanager_config(ports, paths.sink_token))
     paths.rsyslog.write_text(rsyslog_config(ports, layout, pod_log_dir))

@@ -62,9 +62,9 @@ def in_cluster_target(ports: Mapping[str, int], node_name: str) -> dict[str, Any
         "chaos": "kubernetes",
         "jaeger": {
             "query_url": _url(ports, "jaeger_query"),
-            "span_store": {"url": _url(ports, "opensearch")},
+            "span_store": {"url": _url(ports, "store")},
         },
-        "elasticsearch": {"url": _url(ports, "opensearch")},
+        "elasticsearch": {"url": _url(ports, "store")},
         "prometheus": {"url": _url(ports, "prometheus")},
         "alertmanager": {"url": _url(ports, "alertmanager")},
         "sink": {"url": _url(ports, "sink")},

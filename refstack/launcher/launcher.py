@@ -34,6 +34,7 @@ from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
 from refstack.launcher.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
 from refstack.launcher.record import StackError, StackRecord, pid_alive, read_record
+from refstack.launcher.stores import DEFAULT_STORE, LogStore
 from refstack.launcher.supervisor import (
     SupervisorClient,
     render_supervisord_conf,
@@ -52,10 +53,10 @@ __all__ = [
 
 Report = Callable[[str], None]
 
-# part -> the part that must answer before it starts
+# part -> the part that must answer before it starts ("store": whichever store runs)
 _DEPENDS_ON: dict[str, str] = {
-    "jaeger": "opensearch",
-    "rsyslog": "opensearch",
+    "jaeger": "store",
+    "rsyslog": "store",
     "kube-apiserver": "etcd",
     "kube-controller-manager": "kube-apiserver",
     "kube-scheduler": "kube-apiserver",
@@ -157,15 +158,15 @@ def _wait_healthy(
         time.sleep(0.5)
 
 
-def _install_log_template(opensearch_url: str, http: httpx.Client) -> None:
-    url = f"{opensearch_url}/_index_template/restaurant-logs"
+def _install_log_template(store: LogStore, store_url: str, http: httpx.Client) -> None:
+    url = f"{store_url}/_index_template/restaurant-logs"
     try:
         response = http.put(url, json=LOG_INDEX_TEMPLATE)
     except httpx.HTTPError as exc:
         raise StackError(f"could not install the log index template at {url}: {exc}") from exc
     if response.status_code >= 300:
         raise StackError(
-            f"OpenSearch refused the log index template at {url}: "
+            f"{store.product} refused the log index template at {url}: "
             f"HTTP {response.status_code} {response.text[:300]}"
         )
 
@@ -180,13 +181,15 @@ def stack_up(
     restart_delay_s: int = DEFAULT_RESTART_DELAY_S,
     k8s: bool = False,
     pod_start_delay_s: int = DEFAULT_POD_START_DELAY_S,
+    store: LogStore = DEFAULT_STORE,
 ) -> list[PartStatus]:
     """Start the whole stack and wait until every part is healthy; return the final status.
 
     With ``k8s`` the stack also runs a Kubernetes control plane, the node agent and the service
     proxy, and the restaurant services run as Deployments of ``manifests/overlays/local``
     instead of supervised programs, each container starting ``pod_start_delay_s`` after its pod
-    is scheduled (the emulated cost of a real node's sandbox and image start).
+    is scheduled (the emulated cost of a real node's sandbox and image start). ``store`` keeps
+    the logs and spans (:mod:`refstack.launcher.stores`).
     """
     existing = read_record(layout)
     if existing is not None:
@@ -200,6 +203,12 @@ def stack_up(
             raise StackError(
                 f"a stack {running} Kubernetes is already running from {layout.state_dir}; "
                 f"run `chaosgate stack down` first to start one {asked} it"
+            )
+        if existing.store != store.name:
+            raise StackError(
+                f"a stack with {existing.store} as its store is already running from "
+                f"{layout.state_dir}; run `chaosgate stack down` first to start one with "
+                f"{store.name}"
             )
         report("stack already running; checking its parts")
         client = SupervisorClient(layout.supervisor_socket)
@@ -220,7 +229,7 @@ def stack_up(
     if taken:
         raise PortError("; ".join(taken))
     binaries = find_system_binaries()
-    builds = ensure_builds(layout, report=report)
+    builds = ensure_builds(layout, stores=(store,), report=report)
     discovery: K8sDiscovery | None = None
     k8s_parts: list[Part] = []
     pod_logs: Path | None = None
@@ -238,9 +247,16 @@ def stack_up(
         )
         k8s_parts = build_k8s_parts(layout, ports, k8s_builds, pki, files)
         binaries = {**binaries, "prometheus": k8s_builds.prometheus}  # with kubernetes_sd
-    configs = write_configs(layout, ports, k8s=discovery, pod_log_dir=pod_logs)
+    configs = write_configs(layout, ports, k8s=discovery, pod_log_dir=pod_logs, store=store)
     parts = build_parts(
-        layout, ports, builds, binaries, configs, restart_delay_s=restart_delay_s, k8s=k8s
+        layout,
+        ports,
+        builds,
+        binaries,
+        configs,
+        restart_delay_s=restart_delay_s,
+        k8s=k8s,
+        store=store,
     )
     if k8s:  # the services run as pods instead
         parts = [part for part in parts if part.name not in SERVICES] + k8s_parts
@@ -257,11 +273,12 @@ def stack_up(
     report("starting supervisord")
     client = start_supervisord(layout, parts)
     rows = [PartRow(part.name, part.url, part.health_url) for part in parts]
-    StackRecord(dict(ports), client.pid(), time.time(), rows, k8s=k8s).save(layout.record_file)
+    record = StackRecord(dict(ports), client.pid(), time.time(), rows, k8s=k8s, store=store.name)
+    record.save(layout.record_file)
 
     health = _health_client(layout, k8s, http)
     try:
-        statuses = _start_in_order(layout, client, rows, health, timeout_s, report)
+        statuses = _start_in_order(layout, client, rows, health, timeout_s, report, store)
         if k8s:
             _deploy(layout, ports, timeout_s, report)
         return statuses
@@ -304,6 +321,7 @@ def _start_in_order(
     http: httpx.Client,
     timeout_s: float,
     report: Report,
+    store: LogStore,
 ) -> list[PartStatus]:
     """Start the parts that depend on nothing, then each dependent once its part answers."""
     by_name = {row.name: row for row in rows}
@@ -312,12 +330,13 @@ def _start_in_order(
             report(f"starting {row.name}")
             client.start(row.name)
     announced: set[str] = set()
-    for needed in ("opensearch", "etcd", "kube-apiserver"):
-        if needed not in by_name:
+    for needed in ("store", "etcd", "kube-apiserver"):
+        part = store.name if needed == "store" else needed
+        if part not in by_name:
             continue
-        _wait_healthy(layout, [by_name[needed]], http, timeout_s, report, announced)
-        if needed == "opensearch":
-            _install_log_template(by_name["opensearch"].url, http)
+        _wait_healthy(layout, [by_name[part]], http, timeout_s, report, announced)
+        if needed == "store":
+            _install_log_template(store, by_name[part].url, http)
         for row in rows:
             if _DEPENDS_ON.get(row.name) == needed:
                 report(f"starting {row.name}")

@@ -12,6 +12,7 @@ from refstack.launcher.builds import BuildOutputs
 from refstack.launcher.configs import SERVICES, ConfigPaths
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import HOST
+from refstack.launcher.stores import DEFAULT_STORE, LogStore
 from refstack.launcher.supervisor import Program
 
 __all__ = ["DEFAULT_RESTART_DELAY_S", "Part", "build_parts", "part_urls"]
@@ -40,7 +41,7 @@ def part_urls(ports: Mapping[str, int]) -> dict[str, str]:
     urls = {service: f"http://{HOST}:{ports[service]}" for service in SERVICES}
     urls.update(
         {
-            "opensearch": f"http://{HOST}:{ports['opensearch']}",
+            "store": f"http://{HOST}:{ports['store']}",  # OpenSearch or Elasticsearch
             "jaeger": f"http://{HOST}:{ports['jaeger_query']}",
             "prometheus": f"http://{HOST}:{ports['prometheus']}",
             "alertmanager": f"http://{HOST}:{ports['alertmanager']}",
@@ -106,8 +107,9 @@ def build_parts(
     *,
     restart_delay_s: int = DEFAULT_RESTART_DELAY_S,
     k8s: bool = False,
+    store: LogStore = DEFAULT_STORE,
 ) -> list[Part]:
-    """Every part, in start order (OpenSearch first: Jaeger and rsyslog write into it).
+    """Every part, in start order (the store first: Jaeger and rsyslog write into it).
 
     With ``k8s`` Prometheus keeps its own data directory: it is another Prometheus release
     (the one with Kubernetes discovery) and its pod series must not show up in the plain
@@ -116,33 +118,33 @@ def build_parts(
     urls = part_urls(ports)
     data = layout.data_dir
     prometheus_data = data / ("prometheus-k8s" if k8s else "prometheus")
-    opensearch_dir = builds.opensearch_dir
+    store_dir = builds.store_dir(store)
     parts = [
         Part(
-            "opensearch",
+            store.name,
             Program(
-                "opensearch",
+                store.name,
                 [
                     str(binaries["java"]),
-                    *_jvm_options(layout.refstack_src / "opensearch" / "jvm.options"),
+                    *_jvm_options(layout.refstack_src / store.name / "jvm.options"),
                     "-cp",
-                    f"{opensearch_dir / 'chaosgate-opensearch.jar'}:{opensearch_dir / 'lib'}/*",
-                    "local.chaosgate.opensearch.Main",
+                    f"{store_dir / store.jar}:{store_dir / 'lib'}/*",
+                    store.main_class,
                     "--http.port",
-                    str(ports["opensearch"]),
+                    str(ports["store"]),
                     "--transport.port",
-                    str(ports["opensearch_transport"]),
+                    str(ports["store_transport"]),
                     "--path.home",
-                    str(data / "opensearch"),
+                    str(data / store.name),
                     "--path.data",
-                    str(data / "opensearch" / "data"),
+                    str(data / store.name / "data"),
                     "--path.logs",
-                    str(layout.log_dir / "opensearch"),
+                    str(layout.log_dir / store.name),
                 ],
                 stop_wait_s=30,
             ),
-            urls["opensearch"],
-            f"{urls['opensearch']}/_cluster/health",
+            urls["store"],
+            f"{urls['store']}/_cluster/health",
         ),
         Part(
             "jaeger",

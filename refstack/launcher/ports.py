@@ -32,8 +32,8 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "jaeger_query_grpc": 16685,
     "otlp_grpc": 4317,
     "otlp_http": 4318,
-    "opensearch": 9200,
-    "opensearch_transport": 9300,
+    "store": 9200,  # the store of logs and spans: OpenSearch or Elasticsearch (--logs)
+    "store_transport": 9300,
     "prometheus": 9090,
     "alertmanager": 9093,
     "sink": 9095,
@@ -76,8 +76,8 @@ PORT_OWNERS: Mapping[str, str] = {
     "jaeger_query_grpc": "jaeger",
     "otlp_grpc": "jaeger",
     "otlp_http": "jaeger",
-    "opensearch": "opensearch",
-    "opensearch_transport": "opensearch",
+    "store": "the log and span store (opensearch or elasticsearch)",
+    "store_transport": "the log and span store (its transport port)",
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
     "sink": "sink",
@@ -95,8 +95,20 @@ PORT_OWNERS: Mapping[str, str] = {
 }
 
 
+# names a port had before; an override that still uses one is told the new name
+RENAMED_PORTS: Mapping[str, str] = {
+    "opensearch": "store",
+    "opensearch_transport": "store_transport",
+}
+
+
 class PortError(Exception):
     """A port override is malformed, or a port the stack needs is taken."""
+
+
+def _renamed_hint(name: str) -> str:
+    new = RENAMED_PORTS.get(name)
+    return f" (port {name!r} is now called {new!r})" if new else ""
 
 
 def _parse_port(text: str, source: str) -> int:
@@ -134,7 +146,7 @@ def resolve_ports(env: Mapping[str, str], overrides: Iterable[str] = ()) -> dict
         name = key.removeprefix("CHAOSGATE_PORT_").lower()
         if name not in ports:
             raise PortError(
-                f"environment variable {key}: unknown port {name!r}; "
+                f"environment variable {key}: unknown port {name!r}{_renamed_hint(name)}; "
                 f"known ports are {', '.join(sorted(ports))}"
             )
         ports[name] = _parse_port(value, f"environment variable {key}")
@@ -142,7 +154,8 @@ def resolve_ports(env: Mapping[str, str], overrides: Iterable[str] = ()) -> dict
         name, sep, value = item.partition("=")
         if not sep or name not in ports:
             raise PortError(
-                f"--port {item!r}: expected NAME=PORT with NAME one of {', '.join(sorted(ports))}"
+                f"--port {item!r}: expected NAME=PORT{_renamed_hint(name)} with NAME one of "
+                f"{', '.join(sorted(ports))}"
             )
         ports[name] = _parse_port(value, f"--port {item!r}")
     seen: dict[int, str] = {}

@@ -29,6 +29,7 @@ class StackRecord:
     started_at: float
     parts: list[PartRow]
     k8s: bool = False  # `stack up --k8s`: the control plane runs and the services are pods
+    store: str = "opensearch"  # which store keeps the logs and spans (refstack.launcher.stores)
 
     def save(self, path: Path) -> None:
         payload = asdict(self)
@@ -43,6 +44,7 @@ class StackRecord:
             started_at=payload["started_at"],
             parts=[PartRow(**row) for row in payload["parts"]],
             k8s=bool(payload.get("k8s", False)),
+            store=str(payload.get("store", "opensearch")),
         )
 
 

@@ -21,6 +21,7 @@ from refstack.launcher.layout import StackLayout
 from refstack.launcher.parts import part_urls
 from refstack.launcher.ports import resolve_ports
 from refstack.launcher.record import read_record
+from refstack.launcher.stores import LogStore, store_named
 from tests.integration.wheel import REPO_ROOT, InstalledWheel, installed_wheel
 
 
@@ -29,6 +30,7 @@ class LocalStack:
     layout: StackLayout
     ports: dict[str, int]
     urls: dict[str, str]
+    store: LogStore  # which store keeps the logs and spans (pytest --store)
 
 
 def _say(message: str) -> None:
@@ -36,18 +38,25 @@ def _say(message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStack]:
+def local_stack(pytestconfig: pytest.Config) -> Iterator[LocalStack]:
     layout = StackLayout.from_env(os.environ)
+    store = store_named(pytestconfig.getoption("store"))
     record = read_record(layout)
     if record is not None and record.k8s:
         # the Kubernetes tests (tests/integration/k8s, collected first) left theirs running
         _say("a stack with Kubernetes is running; stopping it (this one runs the services itself)")
         stack_down(layout, report=_say)
         record = None
+    if record is not None and record.store != store.name:
+        _say(f"a stack with {record.store} is running; stopping it (this one runs {store.name})")
+        stack_down(layout, report=_say)
+        record = None
     ports = dict(record.ports) if record else resolve_ports(os.environ)
     with httpx.Client(timeout=3.0) as http:
-        stack_up(layout, ports, http, report=_say, timeout_s=900)
-    yield LocalStack(layout=layout, ports=ports, urls=part_urls(ports))
+        stack_up(layout, ports, http, report=_say, timeout_s=900, store=store)
+    urls = part_urls(ports)
+    urls[store.name] = urls["store"]  # by part name too: the store's part is named after it
+    yield LocalStack(layout=layout, ports=ports, urls=urls, store=store)
     if record is None and os.environ.get("CHAOSGATE_KEEP_STACK") != "1":
         stack_down(layout, report=_say)
 

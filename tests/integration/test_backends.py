@@ -120,7 +120,7 @@ def test_a_made_up_trace_id_is_reported_missing(
 def test_every_request_left_log_lines_found_by_trace_and_request_id(
     local_stack: LocalStack, ledger: list[LedgerEntry], client: httpx.Client
 ) -> None:
-    search = ElasticsearchBackend(client, local_stack.urls["opensearch"], "restaurant-logs-*", {})
+    search = ElasticsearchBackend(client, local_stack.urls["store"], "restaurant-logs-*", {})
     by_trace = check_logs(
         ledger, backend=search, deadline_s=DEADLINE_S, field="trace_id", expect_services=True
     )

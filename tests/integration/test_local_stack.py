@@ -88,7 +88,7 @@ def test_a_requests_log_lines_reach_opensearch_with_its_trace_id(
 ) -> None:
     trace_id, request_id = _order_with_known_ids(local_stack, http)
     sent = time.monotonic()
-    url = f"{local_stack.urls['opensearch']}/restaurant-logs-*/_search"
+    url = f"{local_stack.urls['store']}/restaurant-logs-*/_search"
     query = {"size": 50, "query": {"terms": {"trace_id": [trace_id]}}}
 
     def log_lines() -> list[dict[str, object]] | None:

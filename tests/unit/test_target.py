@@ -118,7 +118,7 @@ def test_default_local_ports_table() -> None:
     assert dict(DEFAULT_LOCAL_PORTS) == {
         "gateway": 8080,
         "jaeger_query": 16686,
-        "opensearch": 9200,
+        "store": 9200,
         "prometheus": 9090,
         "alertmanager": 9093,
         "sink": 9095,

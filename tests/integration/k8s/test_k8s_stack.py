@@ -175,7 +175,7 @@ def test_a_request_through_the_node_port_leaves_its_trace_and_its_logs(
 
     def log_services() -> set[str] | None:
         response = http.post(
-            f"{k8s_stack.urls['opensearch']}/restaurant-logs-*/_search",
+            f"{k8s_stack.urls['store']}/restaurant-logs-*/_search",
             json={"size": 50, "query": {"terms": {"trace_id": [trace_id]}}},
         )
         if response.status_code != 200:

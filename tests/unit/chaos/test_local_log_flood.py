@@ -53,7 +53,7 @@ class Platform:
         return httpx.Response(200, json={"count": max(0, found - self.lost)})
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        if request.url.port == PORTS["opensearch"]:
+        if request.url.port == PORTS["store"]:
             assert re.fullmatch(r"/restaurant-logs-\*/_count", request.url.path)
             return self._count(request)
         return self._apps[request.url.port].handle_request(request)
@@ -142,7 +142,7 @@ def test_bad_arguments_are_refused_before_anything_floods(
 
 def test_a_store_that_fails_stops_the_flood_and_says_so(platform: Platform) -> None:
     def broken(request: httpx.Request) -> httpx.Response:
-        if request.url.port == PORTS["opensearch"]:
+        if request.url.port == PORTS["store"]:
             return httpx.Response(503, text="no shards")
         return platform.handler(request)
 

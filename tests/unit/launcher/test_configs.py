@@ -13,9 +13,10 @@ from refstack.launcher.configs import (
 )
 from refstack.launcher.layout import StackLayout
 from refstack.launcher.ports import resolve_ports
+from refstack.launcher.stores import ELASTICSEARCH
 from refstack.launcher.supervisor import Program, render_supervisord_conf
 
-PORTS = resolve_ports({"CHAOSGATE_PORT_OPENSEARCH": "19200", "CHAOSGATE_PORT_SINK": "19095"})
+PORTS = resolve_ports({"CHAOSGATE_PORT_STORE": "19200", "CHAOSGATE_PORT_SINK": "19095"})
 
 
 def _layout(tmp_path: Path) -> StackLayout:
@@ -26,13 +27,21 @@ def _layout(tmp_path: Path) -> StackLayout:
 
 def test_jaeger_stores_in_opensearch_on_the_configured_ports() -> None:
     config = yaml.safe_load(jaeger_config(PORTS))
-    backend = config["extensions"]["jaeger_storage"]["backends"]["opensearch_store"]["opensearch"]
+    backend = config["extensions"]["jaeger_storage"]["backends"]["span_store"]["opensearch"]
     assert backend["server_urls"] == ["http://127.0.0.1:19200"]
     assert config["extensions"]["jaeger_query"]["http"]["endpoint"] == "127.0.0.1:16686"
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["http"]["endpoint"] == "127.0.0.1:4318"
     assert protocols["grpc"]["endpoint"] == "127.0.0.1:4317"
-    assert config["exporters"]["jaeger_storage_exporter"]["trace_storage"] == "opensearch_store"
+    assert config["exporters"]["jaeger_storage_exporter"]["trace_storage"] == "span_store"
+
+
+def test_jaeger_stores_in_elasticsearch_with_its_own_backend_kind() -> None:
+    config = yaml.safe_load(jaeger_config(PORTS, ELASTICSEARCH))
+    backends = config["extensions"]["jaeger_storage"]["backends"]["span_store"]
+    assert list(backends) == ["elasticsearch"]
+    assert backends["elasticsearch"]["server_urls"] == ["http://127.0.0.1:19200"]
+    assert config["extensions"]["jaeger_query"]["storage"]["traces"] == "span_store"
 
 
 def test_prometheus_scrapes_every_service_each_second(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_rsyslog_tails_pod_logs_only_with_k8s(tmp_path: Path) -> None:
     with_pods = rsyslog_config(PORTS, layout, tmp_path / "pod-logs")
     assert "pod-logs" not in plain
     assert f'file="{tmp_path / "pod-logs"}/*.log"' in with_pods
-    assert with_pods.count('ruleset="ship_to_opensearch"') == 2
+    assert with_pods.count('ruleset="ship_to_store"') == 2
 
 
 def test_wrapper_kustomization_sets_this_stacks_ports(tmp_path: Path) -> None:
@@ -224,7 +224,9 @@ def test_wrapper_kustomization_sets_this_stacks_ports(tmp_path: Path) -> None:
 def test_the_k8s_stacks_prometheus_keeps_its_own_data(tmp_path: Path) -> None:
     """Another Prometheus release, other series: the two stacks never share a TSDB."""
     layout = _layout(tmp_path)
-    builds = BuildOutputs(jaeger_binary=tmp_path / "jaeger", opensearch_dir=tmp_path, results=())
+    builds = BuildOutputs(
+        jaeger_binary=tmp_path / "jaeger", store_dirs={"opensearch": tmp_path}, results=()
+    )
     binaries = {name: tmp_path / name for name in SYSTEM_BINARIES}
     configs = write_configs(layout, PORTS)
 

@@ -12,7 +12,7 @@ def test_defaults_match_the_documented_table() -> None:
     assert ports["gateway"] == 8080
     assert (ports["orders"], ports["users"], ports["iot"]) == (8081, 8082, 8083)
     assert (ports["jaeger_query"], ports["otlp_grpc"], ports["otlp_http"]) == (16686, 4317, 4318)
-    assert ports["opensearch"] == 9200
+    assert ports["store"] == 9200
     assert (ports["prometheus"], ports["alertmanager"], ports["sink"]) == (9090, 9093, 9095)
     assert ports["node_exporter"] == 9100
 
@@ -49,10 +49,21 @@ def test_a_taken_port_is_named_with_its_part() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        messages = find_taken_ports({"opensearch": port})
+        messages = find_taken_ports({"store": port})
     assert len(messages) == 1
-    assert f"port {port} (opensearch, used by opensearch) is already in use" in messages[0]
-    assert "CHAOSGATE_PORT_OPENSEARCH" in messages[0]
+    assert f"port {port} (store, used by the log and span store" in messages[0]
+    assert "CHAOSGATE_PORT_STORE" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides"),
+    [({"CHAOSGATE_PORT_OPENSEARCH": "19200"}, []), ({}, ["opensearch=19200"])],
+)
+def test_the_store_port_s_old_name_is_refused_with_its_new_one(
+    env: dict[str, str], overrides: list[str]
+) -> None:
+    with pytest.raises(PortError, match="port 'opensearch' is now called 'store'"):
+        resolve_ports(env, overrides)
 
 
 def test_a_free_port_is_not_reported() -> None:
@@ -65,7 +76,7 @@ def test_a_free_port_is_not_reported() -> None:
 def test_an_offset_moves_every_port_and_names_still_win() -> None:
     ports = resolve_ports({"CHAOSGATE_PORT_OFFSET": "10000", "CHAOSGATE_PORT_SINK": "29999"})
     assert ports["gateway"] == 18080
-    assert ports["opensearch"] == 19200
+    assert ports["store"] == 19200
     assert ports["sink"] == 29999
 
 

@@ -76,7 +76,9 @@ def test_the_smtp_part_runs_the_sinks_smtp_receiver_after_the_sink(tmp_path: Pat
         }
     )
     ports = resolve_ports({"CHAOSGATE_PORT_SMTP": "19025", "CHAOSGATE_PORT_SINK": "19095"})
-    builds = BuildOutputs(jaeger_binary=tmp_path / "jaeger", opensearch_dir=tmp_path, results=())
+    builds = BuildOutputs(
+        jaeger_binary=tmp_path / "jaeger", store_dirs={"opensearch": tmp_path}, results=()
+    )
     binaries = {name: tmp_path / name for name in SYSTEM_BINARIES}
     for k8s in (False, True):
         configs = write_configs(layout, ports)

@@ -22,7 +22,7 @@ from tests.unit.manifests.support import MANIFESTS, Obj, container, find, pod_sp
 
 pytestmark = pytest.mark.tools  # needs the kubectl scripts/test builds
 
-PORTS = {**DEFAULT_PORTS, "sink": 19095, "gateway_nodeport": 30123, "opensearch": 19200}
+PORTS = {**DEFAULT_PORTS, "sink": 19095, "gateway_nodeport": 30123, "store": 19200}
 
 
 @pytest.fixture(scope="module")

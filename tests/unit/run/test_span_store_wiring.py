@@ -31,7 +31,7 @@ FULL = ["gateway", "orders"]
 
 
 def test_the_local_targets_span_store_is_the_stacks_opensearch_and_jaegers_index() -> None:
-    target = local_target({"opensearch": 19200})
+    target = local_target({"store": 19200})
     assert target.jaeger.span_store == SpanStoreConfig(url="http://127.0.0.1:19200")
     assert f"{JAEGER_INDEX_PREFIX}-jaeger-span-*" == LOCAL_SPAN_INDEX
     assert target.jaeger.query_latency_bound_s == 1.0
