@@ -138,6 +138,11 @@ def _build_jaeger(layout: StackLayout, log_dir: Path) -> BuildResult:
 def _build_store(layout: StackLayout, log_dir: Path, store: LogStore) -> BuildResult:
     """``mvn package`` of the store's Java launcher in ``refstack/<store>/``: its jar and lib/."""
     src = layout.refstack_src / store.name
+    if not (src / "pom.xml").is_file():
+        raise BuildError(
+            f"the {store.product} launcher is not in this checkout ({src / 'pom.xml'} is "
+            "missing); use the default store (--logs opensearch)"
+        )
     inputs = [src / "pom.xml", *(p for p in (src / "src").rglob("*") if p.is_file())]
     key = inputs_hash(inputs, src)
     output = layout.cache_dir / f"{store.name}-{key}"
