@@ -143,8 +143,13 @@ def _build_store(layout: StackLayout, log_dir: Path, store: LogStore) -> BuildRe
             f"the {store.product} launcher is not in this checkout ({src / 'pom.xml'} is "
             "missing); use the default store (--logs opensearch)"
         )
-    inputs = [src / "pom.xml", *(p for p in (src / "src").rglob("*") if p.is_file())]
-    key = inputs_hash(inputs, src)
+    # Both launchers' jars also compile refstack/store-node/src (their pom.xml's
+    # compileSourceRoots): an edit there rebuilds both. jvm.options is no input: parts.py reads
+    # it from refstack/<store>/ at each start, so its edits apply without a build.
+    source_trees = (src / "src", layout.refstack_src / "store-node" / "src")
+    sources = (path for tree in source_trees for path in tree.rglob("*") if path.is_file())
+    inputs = [src / "pom.xml", *sources]
+    key = inputs_hash(inputs, layout.refstack_src)
     output = layout.cache_dir / f"{store.name}-{key}"
     if (output / store.jar).is_file():
         return BuildResult(store.name, output, built=False, seconds=0.0)

@@ -102,7 +102,8 @@ def _cached_build(layout: StackLayout, name: str, inputs: list[str], output: str
 
 def test_the_default_store_s_build_is_found_in_the_cache(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
-    out = _cached_build(layout, "opensearch", ["pom.xml", "src/**/*"], "opensearch-{key}")
+    inputs = ["opensearch/pom.xml", "opensearch/src/**/*", "store-node/src/**/*"]
+    out = _cached_build(layout, "", inputs, "opensearch-{key}")  # "": the key's root is refstack/
     out.mkdir()
     (out / OPENSEARCH.jar).write_text("jar")
     _cached_build(layout, "jaeger", ["go.mod", "go.sum"], "bin/jaeger-{key}").write_text("go")
