@@ -246,11 +246,13 @@ def stack_build_command(
         bool, typer.Option("--k8s", help="Also build etcd and the Kubernetes control plane.")
     ] = False,
 ) -> None:
-    """Build (or find in the cache) Jaeger and the OpenSearch node (and with --k8s, etcd, the
-    Kubernetes control plane and Prometheus with Kubernetes discovery)."""
+    """Build (or find in the cache) Jaeger and both stores' nodes, OpenSearch and Elasticsearch
+    (and with --k8s, etcd, the Kubernetes control plane and Prometheus with Kubernetes
+    discovery)."""
     layout = stack_layout()
     check_stack_prerequisites(layout)
-    results = list(ensure_builds(layout, report=report_progress).results)
+    stores = tuple(STORES.values())
+    results = list(ensure_builds(layout, stores=stores, report=report_progress).results)
     if k8s:
         results += ensure_k8s_builds(layout, report=report_progress).results
     for result in results:

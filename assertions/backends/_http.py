@@ -3,16 +3,26 @@ BackendError."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from assertions.backends.errors import BackendError
 
-__all__ = ["join_url", "request_json", "request_text", "strip_query"]
+__all__ = [
+    "ErrorReader",
+    "join_url",
+    "request_json",
+    "request_json_and_headers",
+    "request_text",
+    "strip_query",
+]
 
 _BODY_EXCERPT = 200
+
+# what a backend's error body says, in one line (None: the body is not one of its errors)
+ErrorReader = Callable[[httpx.Response], "str | None"]
 
 
 def join_url(base: str, path: str) -> str:
@@ -39,8 +49,10 @@ def _send(
     params: Any = None,
     json_body: Any = None,
     headers: Mapping[str, str] | None = None,
+    read_error: ErrorReader | None = None,
 ) -> httpx.Response:
-    """Send one request and return its 2xx response; every failure is a BackendError."""
+    """Send one request and return its 2xx response; every failure is a BackendError (with
+    what ``read_error`` makes of a non-2xx body, else an excerpt of it)."""
     safe_url = strip_query(url)
     try:
         response = client.request(
@@ -53,10 +65,11 @@ def _send(
     except httpx.InvalidURL as exc:
         raise BackendError(backend, safe_url, f"invalid URL: {exc}") from exc
     if not response.is_success:
+        said = read_error(response) if read_error is not None else None
         raise BackendError(
             backend,
             safe_url,
-            f"HTTP {response.status_code}: {_excerpt(response)!r}",
+            f"HTTP {response.status_code}: {said or repr(_excerpt(response))}",
             status=response.status_code,
         )
     return response
@@ -71,17 +84,49 @@ def request_json(
     params: Any = None,
     json_body: Any = None,
     headers: Mapping[str, str] | None = None,
+    read_error: ErrorReader | None = None,
 ) -> Any:
     """Send one request and return its decoded JSON body.
 
     Raises :class:`BackendError` on a transport error or timeout, a non-2xx status, or a body
     that is not JSON. The shape of the JSON is the caller's to check.
     """
+    return request_json_and_headers(
+        client,
+        backend,
+        method,
+        url,
+        params=params,
+        json_body=json_body,
+        headers=headers,
+        read_error=read_error,
+    )[0]
+
+
+def request_json_and_headers(
+    client: httpx.Client,
+    backend: str,
+    method: str,
+    url: str,
+    *,
+    params: Any = None,
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    read_error: ErrorReader | None = None,
+) -> tuple[Any, httpx.Headers]:
+    """:func:`request_json`, with the response's headers (what a store says of itself there)."""
     response = _send(
-        client, backend, method, url, params=params, json_body=json_body, headers=headers
+        client,
+        backend,
+        method,
+        url,
+        params=params,
+        json_body=json_body,
+        headers=headers,
+        read_error=read_error,
     )
     try:
-        return response.json()
+        return response.json(), response.headers
     except ValueError as exc:
         raise BackendError(
             backend, strip_query(url), f"answer is not JSON: {_excerpt(response)!r}"

@@ -7,8 +7,9 @@ field is resolved once through ``_field_caps``: the field itself when it is aggr
 ``keyword``, as in the local stack's index template), else its ``.keyword`` sub-field (the
 default dynamic mapping of Elasticsearch 7/8). Only REST calls every version shares are used
 (``_field_caps``, ``_search``, ``_count``, and the root endpoint for the version), so
-Elasticsearch 7, 8 and OpenSearch all answer. The root's ``version.distribution`` says
-``opensearch`` on OpenSearch; Elasticsearch sends none (its ``build_flavor`` is ``default``).
+Elasticsearch 7, 8 and OpenSearch all answer. Which one answered is read from the root
+endpoint (:func:`store_product`), and an error body in either store's form becomes a one-line
+reason (:mod:`assertions.backends.search_errors`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from assertions.backends.build_info import BuildInfo, details_of, text_or_none
 from assertions.backends.errors import BackendError
 from assertions.backends.index_api import INDEX_OPTIONS, IndexApi
 
-__all__ = ["MAX_TERMS_BATCH", "ElasticsearchBackend", "LogSummary"]
+__all__ = [
+    "ELASTICSEARCH_TAGLINE",
+    "MAX_TERMS_BATCH",
+    "ElasticsearchBackend",
+    "LogSummary",
+    "store_product",
+]
 
 NAME = "elasticsearch"
 MAX_TERMS_BATCH = 1000
@@ -61,10 +68,11 @@ class ElasticsearchBackend:
         return self._api.url
 
     def version(self) -> BuildInfo:
-        """What the cluster says it is at its root endpoint: distribution (``opensearch``, or
-        ``elasticsearch`` when it names none) and ``version.number``, with build hash, date,
-        flavor and Lucene version when given."""
-        url, answer = self._api.root()
+        """What the cluster says it is at its root endpoint: its product as
+        :func:`store_product` reads it (detail ``distribution``) and ``version.number``, with
+        build hash, date, flavor, Lucene version, tagline and ``X-Elastic-Product`` header
+        when given."""
+        url, answer, product_header = self._api.root()
         version = answer.get("version") if isinstance(answer, dict) else None
         number = version.get("number") if isinstance(version, dict) else None
         if not isinstance(version, dict) or not isinstance(number, str):
@@ -76,9 +84,11 @@ class ElasticsearchBackend:
             build_date=text_or_none(version.get("build_date")),
             details=details_of(
                 {
-                    "distribution": version.get("distribution") or "elasticsearch",
+                    "distribution": store_product(answer, product_header),
                     "build_flavor": version.get("build_flavor"),
                     "lucene_version": version.get("lucene_version"),
+                    "tagline": answer.get("tagline"),
+                    "product_header": product_header,
                 }
             ),
         )
@@ -153,6 +163,24 @@ class ElasticsearchBackend:
         except (TypeError, ValueError) as exc:
             raise self._api.malformed("_count", str(exc)) from exc
         return value
+
+
+ELASTICSEARCH_TAGLINE = "You Know, for Search"
+
+
+def store_product(root: Mapping[str, Any], product_header: str | None) -> str:
+    """Which store answered at its root: ``opensearch`` when ``version.distribution`` says so
+    (OpenSearch's only mark: its tagline differs, it sends no product header);
+    ``elasticsearch`` when the ``X-Elastic-Product`` header says ``Elasticsearch`` (7.14 and
+    later, what Elastic's own clients require) or, before 7.14, the Elasticsearch tagline with
+    no distribution; otherwise the distribution named, or ``unknown``."""
+    version = root.get("version")
+    distribution = version.get("distribution") if isinstance(version, dict) else None
+    if isinstance(distribution, str) and distribution.strip():
+        return distribution.strip().lower()
+    if product_header == "Elasticsearch" or root.get("tagline") == ELASTICSEARCH_TAGLINE:
+        return "elasticsearch"
+    return "unknown"
 
 
 def _pick_aggregatable(caps: Mapping[str, Any], field: str) -> tuple[bool, str | None]:

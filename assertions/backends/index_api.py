@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from assertions.backends._http import join_url, request_json
+from assertions.backends._http import join_url, request_json, request_json_and_headers
 from assertions.backends.errors import BackendError
+from assertions.backends.search_errors import response_error_reason
 
 __all__ = ["INDEX_OPTIONS", "IndexApi"]
 
@@ -52,12 +53,22 @@ class IndexApi:
             params=params,
             json_body=body,
             headers=self._headers,
+            read_error=response_error_reason,
         )
 
-    def root(self) -> tuple[str, Any]:
-        """The cluster's root endpoint and its JSON answer (name, version, tagline)."""
+    def root(self) -> tuple[str, Any, str | None]:
+        """The cluster's root endpoint, its JSON answer (name, version, tagline) and its
+        ``X-Elastic-Product`` header (Elasticsearch 7.14 and later send it; OpenSearch never)."""
         url = join_url(self.url, "/")
-        return url, request_json(self._client, self._name, "GET", url, headers=self._headers)
+        answer, headers = request_json_and_headers(
+            self._client,
+            self._name,
+            "GET",
+            url,
+            headers=self._headers,
+            read_error=response_error_reason,
+        )
+        return url, answer, headers.get("x-elastic-product")
 
     def malformed(self, endpoint: str, detail: str) -> BackendError:
         return BackendError(

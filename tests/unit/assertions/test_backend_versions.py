@@ -231,21 +231,31 @@ def test_opensearch_names_its_distribution_and_number_with_the_credential_sent()
         endpoint=f"{ELASTICSEARCH}/",
         revision="unknown",
         build_date="unknown",
-        details={"distribution": "opensearch", "lucene_version": "9.12.1"},
+        details={
+            "distribution": "opensearch",
+            "lucene_version": "9.12.1",
+            "tagline": "The OpenSearch Project: https://opensearch.org/",
+        },
     )
     (request,) = recorder.requests
     assert request.url.path == "/"  # the root, not the index pattern
     assert request.headers["Authorization"] == "ApiKey k"
 
 
-def test_elasticsearch_sends_no_distribution_and_is_named_so() -> None:
-    recorder = Recorder(lambda request: httpx.Response(200, json=ELASTICSEARCH_ROOT))
+def test_elasticsearch_sends_no_distribution_and_is_named_by_its_product_header() -> None:
+    recorder = Recorder(
+        lambda request: httpx.Response(
+            200, json=ELASTICSEARCH_ROOT, headers={"X-Elastic-Product": "Elasticsearch"}
+        )
+    )
     info = ElasticsearchBackend(recorder.client(), ELASTICSEARCH, "logs-*").version()
     assert info.version == "8.15.0"
     assert info.details == {
         "distribution": "elasticsearch",
         "build_flavor": "default",
         "lucene_version": "9.11.1",
+        "tagline": "You Know, for Search",
+        "product_header": "Elasticsearch",
     }
     assert info.revision == "1a77947f34deddb41af25e6f0ddb8e830159c179"
 
@@ -274,3 +284,22 @@ def test_transport_failures_of_version_reads_are_backend_errors(kind: str) -> No
             read()
         if kind == "not-json" and name == "jaeger":  # a page, not JSON: read as a page
             assert "no JAEGER_VERSION" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("tagline", "header", "product"),
+    [
+        ("You Know, for Search", None, "elasticsearch"),  # before 7.14: no header yet
+        ("Some other search", "Elasticsearch", "elasticsearch"),
+        ("Some other search", None, "unknown"),  # neither mark: not called Elasticsearch
+        ("You Know, for Search", "Other", "elasticsearch"),
+    ],
+)
+def test_a_store_without_a_distribution_is_named_by_its_header_or_tagline(
+    tagline: str, header: str | None, product: str
+) -> None:
+    root = {**ELASTICSEARCH_ROOT, "tagline": tagline}
+    headers = {"X-Elastic-Product": header} if header else {}
+    recorder = Recorder(lambda request: httpx.Response(200, json=root, headers=headers))
+    info = ElasticsearchBackend(recorder.client(), ELASTICSEARCH, "logs-*").version()
+    assert info.details["distribution"] == product

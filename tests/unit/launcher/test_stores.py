@@ -5,6 +5,7 @@ store refused."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -113,10 +114,19 @@ def test_the_default_store_s_build_is_found_in_the_cache(tmp_path: Path) -> None
 
 
 def test_a_store_whose_launcher_is_not_in_the_checkout_is_refused(tmp_path: Path) -> None:
-    layout = _layout(tmp_path)
+    # a checkout whose refstack/ has Jaeger and OpenSearch but no elasticsearch/ folder
+    home = tmp_path / "checkout"
+    (home / "refstack" / "jaeger").mkdir(parents=True)
+    for name in ("go.mod", "go.sum"):
+        shutil.copy2(REPO / "refstack" / "jaeger" / name, home / "refstack" / "jaeger" / name)
+    layout = StackLayout.from_env(
+        {
+            "CHAOSGATE_HOME": str(home),
+            "CHAOSGATE_STACK_DIR": str(tmp_path / "state"),
+            "CHAOSGATE_CACHE": str(tmp_path / "cache"),
+        }
+    )
     _cached_build(layout, "jaeger", ["go.mod", "go.sum"], "bin/jaeger-{key}").write_text("go")
-    if (layout.refstack_src / "elasticsearch" / "pom.xml").is_file():
-        pytest.skip("the Elasticsearch launcher is in this checkout")
     with pytest.raises(BuildError, match=r"Elasticsearch 7\.17\.29 launcher is not in this"):
         ensure_builds(layout, stores=(ELASTICSEARCH,))
 
