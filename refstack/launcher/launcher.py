@@ -31,7 +31,12 @@ from refstack.launcher.k8s_parts import (
     write_k8s_files,
 )
 from refstack.launcher.layout import StackLayout
-from refstack.launcher.parts import DEFAULT_RESTART_DELAY_S, Part, build_parts
+from refstack.launcher.parts import (
+    DEFAULT_RESTART_DELAY_S,
+    Part,
+    build_parts,
+    prometheus_data_dir,
+)
 from refstack.launcher.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
 from refstack.launcher.record import StackError, StackRecord, pid_alive, read_record
 from refstack.launcher.stores import DEFAULT_STORE, LogStore
@@ -269,6 +274,12 @@ def stack_up(
     # already notified and send no firing notification (a run's IoTDeviceOffline did exactly
     # that after a restart, measured); a left-over silence would mute alerts the same way
     shutil.rmtree(layout.data_dir / "alertmanager", ignore_errors=True)
+    # and Prometheus without the last stack's series: they carry the same job and instance
+    # labels, so a run on a stack started minutes after another counted that stack's stop and
+    # this one's start as restarts of each service (changes(process_start_time_seconds[2m])):
+    # a smoke run on Elasticsearch right after the OpenSearch tests failed alerts.noise with
+    # PodCrashLooping for users (measured)
+    shutil.rmtree(prometheus_data_dir(layout, k8s=k8s), ignore_errors=True)
 
     report("starting supervisord")
     client = start_supervisord(layout, parts)

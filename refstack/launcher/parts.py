@@ -15,7 +15,7 @@ from refstack.launcher.ports import HOST
 from refstack.launcher.stores import DEFAULT_STORE, LogStore
 from refstack.launcher.supervisor import Program
 
-__all__ = ["DEFAULT_RESTART_DELAY_S", "Part", "build_parts", "part_urls"]
+__all__ = ["DEFAULT_RESTART_DELAY_S", "Part", "build_parts", "part_urls", "prometheus_data_dir"]
 
 # A killed service comes back after this long, like a Deployment's replacement pod
 # (reschedule, start, readiness). Without it a supervised process is back within a second
@@ -98,6 +98,11 @@ def _service_program(
     return Program(name=service, command=["/bin/sh", "-c", script], env=env, stop_wait_s=10)
 
 
+def prometheus_data_dir(layout: StackLayout, *, k8s: bool) -> Path:
+    """Where the stack's Prometheus keeps its TSDB (one for each kind of stack)."""
+    return layout.data_dir / ("prometheus-k8s" if k8s else "prometheus")
+
+
 def build_parts(
     layout: StackLayout,
     ports: Mapping[str, int],
@@ -117,7 +122,7 @@ def build_parts(
     """
     urls = part_urls(ports)
     data = layout.data_dir
-    prometheus_data = data / ("prometheus-k8s" if k8s else "prometheus")
+    prometheus_data = prometheus_data_dir(layout, k8s=k8s)
     store_dir = builds.store_dir(store)
     parts = [
         Part(
