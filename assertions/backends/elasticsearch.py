@@ -105,6 +105,7 @@ class ElasticsearchBackend:
                 [name for field in missing for name in (field, f"{field}.keyword")]
             )
             for field in missing:
+                self._refuse_mixed_mapping(caps, field)
                 present, resolved = _pick_aggregatable(caps, field)
                 if present and resolved is None:
                     raise BackendError(
@@ -116,6 +117,32 @@ class ElasticsearchBackend:
                 if resolved is not None:
                     self._resolved[field] = resolved
         return {field: self._resolved[field] for field in fields if field in self._resolved}
+
+    def _refuse_mixed_mapping(self, caps: Mapping[str, Any], field: str) -> None:
+        """A BackendError when ``field`` is a keyword in some indices and text in others: no one
+        name aggregates it in all of them (``field`` fails on the text ones, ``field.keyword``
+        misses the keyword ones), and a search by either would miss lines without a word."""
+        types = caps.get(field)
+        if not isinstance(types, dict) or len(types) < 2:
+            return
+        kinds = {kind: info for kind, info in types.items() if isinstance(info, dict)}
+        aggregatable = sorted(kind for kind, info in kinds.items() if info.get("aggregatable"))
+        not_aggregatable = sorted(kind for kind in kinds if kind not in aggregatable)
+        if not aggregatable or not not_aggregatable:
+            return
+
+        def where(kind_names: list[str]) -> str:
+            indices = [i for kind in kind_names for i in kinds[kind].get("indices") or []]
+            return f"{'/'.join(kind_names)} in {', '.join(sorted(indices)) or '?'}"
+
+        raise BackendError(
+            NAME,
+            self._api.endpoint_url("_field_caps"),
+            f"field {field!r} is mapped differently across {self._api.index_pattern!r}: "
+            f"{where(aggregatable)} but {where(not_aggregatable)}; no one field name covers "
+            "every index, so ids would be missed: narrow index_pattern to indices mapped "
+            "alike, or reindex the others with the same mapping",
+        )
 
     def find_ids(
         self,

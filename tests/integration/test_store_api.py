@@ -79,6 +79,11 @@ def test_an_id_field_resolves_to_the_name_its_mapping_makes_aggregatable(
         assert found["t-1"].doc_count == 1
     with pytest.raises(BackendError, match="'trace_id' is not aggregatable"):
         _backend(http, local_stack, f"{probe}-text").aggregatable_fields("trace_id")
+    # one pattern over a keyword and a dynamic mapping: no one name covers both (trace_id fails
+    # on the text index, trace_id.keyword misses the keyword one), so it is refused, by name
+    both = _backend(http, local_stack, f"{probe}-keyword,{probe}-dynamic")
+    with pytest.raises(BackendError, match=rf"keyword in {probe}-keyword but text in {probe}-dyn"):
+        both.find_ids("trace_id", ["t-1"])
 
 
 def test_a_pattern_that_matches_no_index_finds_nothing_and_is_no_error(

@@ -188,3 +188,35 @@ def test_wrong_field_caps_answer(answer: Any) -> None:
 def test_wrong_count_answer(answer: Any) -> None:
     with pytest.raises(BackendError, match="malformed answer"):
         backend(lambda request: httpx.Response(200, json=answer)).count({"match_all": {}})
+
+
+def test_an_id_field_mapped_keyword_in_one_index_and_text_in_another_is_refused() -> None:
+    # _field_caps as Elasticsearch 7.17.29 answered for such a pair (metadata_field left out)
+    caps = {
+        "indices": ["logs-a", "logs-b"],
+        "fields": {
+            "trace_id": {
+                "text": {"type": "text", "aggregatable": False, "indices": ["logs-b"]},
+                "keyword": {"type": "keyword", "aggregatable": True, "indices": ["logs-a"]},
+            },
+            "trace_id.keyword": {"keyword": {"type": "keyword", "aggregatable": True}},
+        },
+    }
+    recorder = Recorder(lambda request: httpx.Response(200, json=caps))
+    backend = ElasticsearchBackend(recorder.client(), "http://es:9200", "logs-*")
+    with pytest.raises(BackendError, match=r"keyword in logs-a but text in logs-b"):
+        backend.find_ids("trace_id", ["t-1"])
+
+
+def test_an_id_field_of_two_aggregatable_types_is_taken_as_it_is() -> None:
+    caps = {
+        "fields": {
+            "trace_id": {
+                "keyword": {"type": "keyword", "aggregatable": True, "indices": ["logs-a"]},
+                "constant_keyword": {"type": "constant_keyword", "aggregatable": True},
+            }
+        }
+    }
+    recorder = Recorder(lambda request: httpx.Response(200, json=caps))
+    backend = ElasticsearchBackend(recorder.client(), "http://es:9200", "logs-*")
+    assert backend.aggregatable_fields("trace_id") == {"trace_id": "trace_id"}
