@@ -38,6 +38,7 @@ from refstack.launcher.parts import (
     prometheus_data_dir,
 )
 from refstack.launcher.ports import HOST, K8S_PORT_NAMES, PortError, find_taken_ports
+from refstack.launcher.quiet import wait_quiet
 from refstack.launcher.record import StackError, StackRecord, pid_alive, read_record
 from refstack.launcher.stores import DEFAULT_STORE, LogStore
 from refstack.launcher.supervisor import (
@@ -227,6 +228,7 @@ def stack_up(
                 health.close()
         if k8s:
             _deploy(layout, ports, timeout_s, report)
+        _wait_quiet(existing.parts, http, report)
         return statuses
 
     wanted = {name: port for name, port in ports.items() if k8s or name not in K8S_PORT_NAMES}
@@ -292,6 +294,7 @@ def stack_up(
         statuses = _start_in_order(layout, client, rows, health, timeout_s, report, store)
         if k8s:
             _deploy(layout, ports, timeout_s, report)
+        _wait_quiet(rows, http, report)
         return statuses
     except StackError as exc:
         raise StackError(f"{exc}; `chaosgate stack down` stops what did start") from exc
@@ -323,6 +326,16 @@ def _deploy(
         report(f"  {line}")
     report(f"kubeconfig: {files.admin_kubeconfig}")
     report(f"kubectl:    {kubectl} --kubeconfig {files.admin_kubeconfig} get pods -A")
+
+
+def _wait_quiet(rows: Sequence[PartRow], http: httpx.Client, report: Report) -> None:
+    """Up means a run can start: no alert of the start still sounds (:mod:`.quiet`)."""
+    urls = {row.name: row.url for row in rows}
+    report("waiting until no alert fires (Prometheus evaluated every target)")
+    try:
+        wait_quiet(http, urls["prometheus"], urls["alertmanager"], report=report)
+    except TimeoutError as exc:
+        raise StackError(str(exc)) from exc
 
 
 def _start_in_order(
