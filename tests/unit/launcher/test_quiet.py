@@ -4,7 +4,7 @@ Alertmanager 0.25 answer them), time from the one fake clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -51,40 +51,58 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+FIRING_IOT = {"labels": {"alertname": "IoTServiceDown"}, "state": "firing"}
+
+
+@pytest.mark.parametrize(
+    ("health", "evaluations", "prometheus_alerts", "manager_alerts", "expected"),
+    [
+        pytest.param(
+            ["up", "down"],  # a target down has been scraped: its alert decides
+            [_stamp(2000.5), _stamp(1990.25)],
+            [FIRING_IOT],
+            [{"labels": {"alertname": "IoTServiceDown"}}],
+            QuietState(
+                True,
+                1990.25,
+                (
+                    "IoTServiceDown (active in Alertmanager)",
+                    "IoTServiceDown (firing in Prometheus)",
+                ),
+            ),
+            id="an-alert-in-both",
+        ),
+        pytest.param(
+            ["up", "unknown"],
+            [_stamp(2000.0), ZERO_TIME],
+            [],
+            [],
+            QuietState(False, None, ()),
+            id="a-target-never-scraped-a-group-never-evaluated",
+        ),
+    ],
+)
 def test_the_answers_are_read_into_what_keeps_the_stack_from_being_quiet(
-    httpserver: HTTPServer, http: httpx.Client
+    httpserver: HTTPServer,
+    http: httpx.Client,
+    health: list[str],
+    evaluations: list[str],
+    prometheus_alerts: list[dict[str, object]],
+    manager_alerts: list[dict[str, object]],
+    expected: QuietState,
 ) -> None:
     _serve(
         httpserver,
-        health=["up", "down"],
-        evaluations=[_stamp(2000.5), _stamp(1990.25)],
-        prometheus_alerts=[{"labels": {"alertname": "IoTServiceDown"}, "state": "firing"}],
-        manager_alerts=[{"labels": {"alertname": "IoTServiceDown"}}],
+        health=health,
+        evaluations=evaluations,
+        prometheus_alerts=prometheus_alerts,
+        manager_alerts=manager_alerts,
     )
     url = httpserver.url_for("").rstrip("/")
     state = observe_quiet(http, url, url)
-    assert state.all_scraped
-    assert state.evaluated_since == pytest.approx(1990.25)
-    assert state.noise == (
-        "IoTServiceDown (active in Alertmanager)",
-        "IoTServiceDown (firing in Prometheus)",
-    )
-
-
-def test_a_target_never_scraped_or_a_group_never_evaluated_is_not_yet_judged(
-    httpserver: HTTPServer, http: httpx.Client
-) -> None:
-    _serve(
-        httpserver,
-        health=["up", "unknown"],
-        evaluations=[_stamp(2000.0), ZERO_TIME],
-        prometheus_alerts=[],
-        manager_alerts=[],
-    )
-    url = httpserver.url_for("").rstrip("/")
-    state = observe_quiet(http, url, url)
-    assert not state.all_scraped
-    assert state.evaluated_since is None
+    assert state.all_scraped is expected.all_scraped
+    assert state.evaluated_since == pytest.approx(expected.evaluated_since)
+    assert state.noise == expected.noise
     assert not state.quiet_since(1000.0)
 
 
@@ -96,6 +114,22 @@ def test_no_alert_is_quiet_only_on_rules_evaluated_after_every_target_was_scrape
     assert not QuietState(True, 1010.0, ("X (pending in Prometheus)",)).quiet_since(1004.0)
 
 
+def _wait_on(look: Callable[[], QuietState], clock: FakeClock) -> list[str]:
+    """Wait on what ``look`` returns, in fake time; what the wait reported."""
+    said: list[str] = []
+    with httpx.Client() as unused:
+        wait_quiet(
+            unused,
+            "http://p",
+            "http://a",
+            report=said.append,
+            observe=look,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    return said
+
+
 def test_the_wait_lasts_until_the_start_alert_resolves_and_says_what_it_waited_for() -> None:
     clock = FakeClock(now=1000.0)
 
@@ -104,16 +138,7 @@ def test_the_wait_lasts_until_the_start_alert_resolves_and_says_what_it_waited_f
         noise = ("IoTServiceDown (firing in Prometheus)",) if clock.now < 1022.0 else ()
         return QuietState(True, clock.now - 0.5, noise)
 
-    said: list[str] = []
-    wait_quiet(
-        httpx.Client(),
-        "http://p",
-        "http://a",
-        report=said.append,
-        observe=look,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    said = _wait_on(look, clock)
     assert clock.now == pytest.approx(1022.0)
     assert said == [
         "  waiting for alerts of the start to resolve: IoTServiceDown (firing in Prometheus)",
@@ -123,16 +148,7 @@ def test_the_wait_lasts_until_the_start_alert_resolves_and_says_what_it_waited_f
 
 def test_quiet_at_once_waits_one_evaluation_after_the_scrapes() -> None:
     clock = FakeClock(now=1000.0)
-    said: list[str] = []
-    wait_quiet(
-        httpx.Client(),
-        "http://p",
-        "http://a",
-        report=said.append,
-        observe=lambda: QuietState(True, clock.now - 0.5, ()),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    said = _wait_on(lambda: QuietState(True, clock.now - 0.5, ()), clock)
     assert clock.slept == [1.0]  # the first look's rules predate the moment all were scraped
     assert said == []
 
