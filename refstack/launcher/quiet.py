@@ -1,11 +1,12 @@
 """Is a freshly started stack quiet? No alert firing or pending in Prometheus, none active in
 Alertmanager, judged on rules Prometheus evaluated after it had scraped every target once.
 
-Why ``stack up`` waits for this and not only for each part's health check: a part that starts
-slower than Prometheus (the IoT service importing its libraries on a busy 2-core machine while
-the store's JVM starts) is down for Prometheus' first scrapes, so ``IoTServiceDown`` (``for:
-5s``, ``keep_firing_for: 20s``) fires and keeps firing for 20 s after the service answers. A run
-started in those seconds counted it as noise: CI's smoke run on Elasticsearch failed
+Why ``stack up`` waits for this and not only for each part's health check: Prometheus (2.42)
+evaluates its rules from its start but scrapes its first targets ~5 s later (its scrape manager
+takes discovered targets every 5 s), and a part slower to start than that is down for its first
+scrapes; either way a "down" rule can fire on a fresh start (``for: 5s``) and keep firing 20 s
+more (``keep_firing_for``), and the node's CPU alert goes pending while the JVMs start. A run
+started in those seconds counted the alert as noise: CI's smoke run on Elasticsearch failed
 ``alerts.noise`` with ``IoTServiceDown`` while every part was healthy (measured). A stack that
 says it is up is one a run can start on.
 """
@@ -29,7 +30,7 @@ POLL_S = 1.0
 class QuietState:
     """One look at Prometheus and Alertmanager; ``noise`` is empty when the stack is quiet."""
 
-    all_scraped: bool  # every active target has been scraped at least once
+    all_scraped: bool  # there are active targets and each has been scraped at least once
     evaluated_since: float | None  # the oldest rule group's last evaluation, unix seconds
     noise: tuple[str, ...]  # "IoTServiceDown (firing in Prometheus)", ...
 
@@ -60,7 +61,8 @@ def observe_quiet(http: httpx.Client, prometheus_url: str, alertmanager_url: str
     """Read targets, rule groups and alerts (raises ``httpx.HTTPError`` when one cannot)."""
     targets = _data(http, f"{prometheus_url}/api/v1/targets?state=active")
     active = targets["data"]["activeTargets"] if isinstance(targets, dict) else []
-    all_scraped = all(target.get("health") in ("up", "down") for target in active)
+    # none yet before the scrape manager's first reload: then nothing has been scraped
+    all_scraped = bool(active) and all(t.get("health") in ("up", "down") for t in active)
     rules = _data(http, f"{prometheus_url}/api/v1/rules")
     groups = rules["data"]["groups"] if isinstance(rules, dict) else []
     evaluations = [_unix(str(group.get("lastEvaluation", ""))) for group in groups]
